@@ -1,0 +1,380 @@
+"""The generic chain-object codec: ``RLP([tag, version, field...])`` driven by field declarations.
+
+A chain object is a frozen attrs class deriving from :class:`ChainObject` whose fields are
+declared with the ``*_field`` helpers below. Each helper attaches a :class:`FieldCodec` that
+knows how to check, decode, encode and show the field, so a class declaration is the whole
+description of its wire format; :func:`register` makes the class known to :func:`deserialize`.
+
+Decoding is strict, so that decoding and re-encoding gives back the same bytes: RLP with
+canonical lengths and no trailing bytes, integers without leading zero bytes (0 is the single
+byte ``0x00``, as the node's serializer writes it), booleans as ``0x00``/``0x01``, ids of 33
+bytes with a known tag, and exactly the fields the (tag, version) pair has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Final, TypeAlias, TypeVar
+
+import attrs
+import rlp
+
+from . import encoding
+from .encoding import Id, IdTag
+from .errors import DecodingError
+
+__all__ = [
+    "JSON",
+    "ChainObject",
+    "bool_field",
+    "bytes_field",
+    "deserialize",
+    "id_field",
+    "ids_field",
+    "int_field",
+    "ints_field",
+    "object_field",
+    "objects_field",
+    "register",
+    "signatures_field",
+]
+
+JSON: TypeAlias = "bool | int | str | list[JSON] | dict[str, JSON] | None"
+RLPItem: TypeAlias = "bytes | list[RLPItem]"
+
+
+class ChainObject:
+    """Base of every serializable chain object (signed tx, channel txs, off-chain updates...).
+
+    Subclasses are ``@attrs.frozen(kw_only=True)`` classes decorated with :func:`register`;
+    they set ``TAG``, ``VERSION`` and ``TYPE`` (the node's name for the object).
+    """
+
+    __slots__ = ()
+    TAG: ClassVar[int]
+    VERSION: ClassVar[int]
+    TYPE: ClassVar[str]
+    # (name, codec) of each field in wire order; filled in by register().
+    FIELDS: ClassVar[tuple[tuple[str, FieldCodec], ...]]
+
+    def rlp_items(self) -> list[RLPItem]:
+        items: list[RLPItem] = [encode_int(self.TAG), encode_int(self.VERSION)]
+        for name, codec in self.FIELDS:
+            items.append(codec.encode(getattr(self, name)))
+        return items
+
+    def serialize(self) -> bytes:
+        """The object's canonical serialization."""
+        data: bytes = rlp.encode(self.rlp_items())
+        return data
+
+    def ids(self) -> list[Id]:
+        """Every id among the object's own fields (lists included, nested objects not)."""
+        found: list[Id] = []
+        for name, _codec in self.FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, Id):
+                found.append(value)
+            elif isinstance(value, tuple):
+                found += [item for item in value if isinstance(item, Id)]
+        return found
+
+    def to_json(self) -> dict[str, JSON]:
+        """A JSON-able view: ids and binaries in API form, integers exact."""
+        view: dict[str, JSON] = {"type": self.TYPE, "tag": self.TAG, "version": self.VERSION}
+        for name, codec in self.FIELDS:
+            view[name] = codec.to_json(getattr(self, name))
+        return view
+
+
+Obj = TypeVar("Obj", bound=type[ChainObject])
+_REGISTRY: Final[dict[tuple[int, int], type[ChainObject]]] = {}
+
+
+def register(cls: Obj) -> Obj:
+    """Make ``cls`` known to :func:`deserialize` under its (TAG, VERSION)."""
+    key = (cls.TAG, cls.VERSION)
+    if key in _REGISTRY:
+        raise RuntimeError(f"tag {key[0]} version {key[1]} registered twice")
+    fields = []
+    for field in attrs.fields(cls):  # type: ignore[arg-type]  # cls is an attrs class
+        if "codec" not in field.metadata:
+            raise RuntimeError(f"{cls.__name__}.{field.name} has no codec")
+        fields.append((field.name, field.metadata["codec"]))
+    cls.FIELDS = tuple(fields)
+    _REGISTRY[key] = cls
+    return cls
+
+
+def registered() -> dict[tuple[int, int], type[ChainObject]]:
+    """Every registered chain-object class, by (tag, version)."""
+    return dict(_REGISTRY)
+
+
+def deserialize(data: bytes, where: str = "") -> ChainObject:
+    """Decode one serialized chain object of any registered kind."""
+    if not isinstance(data, bytes):
+        raise DecodingError(f"{where or 'object'}: bytes expected, got {type(data).__name__}")
+    try:
+        items = rlp.decode(data, strict=True)
+    except (rlp.DecodingError, RecursionError) as exc:
+        raise DecodingError(f"{where or 'object'}: malformed RLP ({exc})") from None
+    return from_rlp_items(items, where)
+
+
+def from_rlp_items(items: Any, where: str = "") -> ChainObject:
+    """Build a chain object from its decoded RLP list."""
+    where = where or "object"
+    if not isinstance(items, list) or len(items) < 2:
+        raise DecodingError(f"{where}: a chain object is a list of tag, version and fields")
+    tag = decode_int(items[0], f"{where}.tag")
+    version = decode_int(items[1], f"{where}.version")
+    cls = _REGISTRY.get((tag, version))
+    if cls is None:
+        raise DecodingError(f"{where}: unknown object tag {tag} version {version}")
+    fields = cls.FIELDS
+    if len(items) - 2 != len(fields):
+        raise DecodingError(
+            f"{where}: {cls.TYPE} v{version} has {len(fields)} fields, got {len(items) - 2}"
+        )
+    values = {
+        name: codec.decode(item, f"{cls.TYPE}.{name}")
+        for (name, codec), item in zip(fields, items[2:], strict=True)
+    }
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise DecodingError(f"{where}: {cls.TYPE}: {exc}") from None
+
+
+# --- integers -------------------------------------------------------------------------
+
+
+def encode_int(value: int) -> bytes:
+    """An unsigned integer, big-endian with no leading zero bytes; 0 is ``b"\\x00"``."""
+    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+
+
+def decode_int(item: Any, where: str) -> int:
+    if not isinstance(item, bytes):
+        raise DecodingError(f"{where}: an integer is a byte string, got a list")
+    if not item:
+        raise DecodingError(f"{where}: empty integer (0 is encoded as one zero byte)")
+    if len(item) > 1 and item[0] == 0:
+        raise DecodingError(f"{where}: integer with a leading zero byte")
+    return int.from_bytes(item, "big")
+
+
+# --- field codecs ---------------------------------------------------------------------
+
+
+class FieldCodec:
+    """How one field is checked, decoded from RLP, encoded to RLP and shown as JSON."""
+
+    def check(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def decode(self, item: Any, where: str) -> Any:
+        raise NotImplementedError
+
+    def encode(self, value: Any) -> RLPItem:
+        raise NotImplementedError
+
+    def to_json(self, value: Any) -> JSON:
+        raise NotImplementedError
+
+
+class IntCodec(FieldCodec):
+    def check(self, value: Any) -> None:
+        if type(value) is not int or value < 0:
+            raise ValueError(f"a non-negative int is required, got {value!r}")
+
+    def decode(self, item: Any, where: str) -> int:
+        return decode_int(item, where)
+
+    def encode(self, value: int) -> bytes:
+        return encode_int(value)
+
+    def to_json(self, value: int) -> JSON:
+        return value
+
+
+class BoolCodec(FieldCodec):
+    def check(self, value: Any) -> None:
+        if type(value) is not bool:
+            raise ValueError(f"a bool is required, got {value!r}")
+
+    def decode(self, item: Any, where: str) -> bool:
+        if item == b"\x01":
+            return True
+        if item == b"\x00":
+            return False
+        raise DecodingError(f"{where}: a boolean is one byte 0 or 1")
+
+    def encode(self, value: bool) -> bytes:
+        return b"\x01" if value else b"\x00"
+
+    def to_json(self, value: bool) -> JSON:
+        return value
+
+
+@attrs.frozen
+class BytesCodec(FieldCodec):
+    prefix: str  # the API prefix the JSON view shows the bytes under
+    size: int | None = None
+
+    def check(self, value: Any) -> None:
+        if not isinstance(value, bytes):
+            raise ValueError(f"bytes are required, got {type(value).__name__}")
+        if self.size is not None and len(value) != self.size:
+            raise ValueError(f"{self.size} bytes are required, got {len(value)}")
+
+    def decode(self, item: Any, where: str) -> bytes:
+        if not isinstance(item, bytes):
+            raise DecodingError(f"{where}: a byte string is required, got a list")
+        if self.size is not None and len(item) != self.size:
+            raise DecodingError(f"{where}: {self.size} bytes are required, got {len(item)}")
+        return item
+
+    def encode(self, value: bytes) -> bytes:
+        return value
+
+    def to_json(self, value: bytes) -> JSON:
+        return encoding.encode(self.prefix, value)
+
+
+@attrs.frozen
+class IdCodec(FieldCodec):
+    tags: tuple[IdTag, ...]
+
+    def check(self, value: Any) -> None:
+        if not isinstance(value, Id):
+            raise ValueError(f"an Id is required, got {type(value).__name__}")
+        if value.tag not in self.tags:
+            raise ValueError(f"an id of kind {self._kinds()} is required, got {value.api}")
+
+    def _kinds(self) -> str:
+        return "/".join(tag.prefix for tag in self.tags)
+
+    def decode(self, item: Any, where: str) -> Id:
+        if not isinstance(item, bytes):
+            raise DecodingError(f"{where}: an id is a byte string, got a list")
+        try:
+            value = Id.deserialize(item)
+        except DecodingError as exc:
+            raise DecodingError(f"{where}: {exc}") from None
+        if value.tag not in self.tags:
+            raise DecodingError(f"{where}: expected a {self._kinds()} id, got {value.api}")
+        return value
+
+    def encode(self, value: Id) -> bytes:
+        return value.serialize()
+
+    def to_json(self, value: Id) -> JSON:
+        return value.api
+
+
+@attrs.frozen
+class ListCodec(FieldCodec):
+    item: FieldCodec
+
+    def check(self, value: Any) -> None:
+        if not isinstance(value, tuple):
+            raise ValueError(f"a tuple is required, got {type(value).__name__}")
+        for element in value:
+            self.item.check(element)
+
+    def decode(self, item: Any, where: str) -> tuple[Any, ...]:
+        if not isinstance(item, list):
+            raise DecodingError(f"{where}: a list is required, got a byte string")
+        return tuple(self.item.decode(element, f"{where}[{i}]") for i, element in enumerate(item))
+
+    def encode(self, value: Sequence[Any]) -> RLPItem:
+        return [self.item.encode(element) for element in value]
+
+    def to_json(self, value: Sequence[Any]) -> JSON:
+        return [self.item.to_json(element) for element in value]
+
+
+@attrs.frozen
+class ObjectCodec(FieldCodec):
+    """A byte string that holds another serialized chain object (or nothing, if optional)."""
+
+    types: tuple[str, ...]  # the TYPE names allowed; empty: any registered object
+    optional: bool = False
+
+    def check(self, value: Any) -> None:
+        if value is None and self.optional:
+            return
+        if not isinstance(value, ChainObject):
+            raise ValueError(f"a chain object is required, got {type(value).__name__}")
+        if self.types and value.TYPE not in self.types:
+            raise ValueError(f"one of {', '.join(self.types)} is required, got {value.TYPE}")
+
+    def decode(self, item: Any, where: str) -> ChainObject | None:
+        if not isinstance(item, bytes):
+            raise DecodingError(f"{where}: a serialized object is a byte string, got a list")
+        if not item and self.optional:
+            return None
+        value = deserialize(item, where)
+        if self.types and value.TYPE not in self.types:
+            raise DecodingError(f"{where}: expected {' or '.join(self.types)}, got {value.TYPE}")
+        return value
+
+    def encode(self, value: ChainObject | None) -> bytes:
+        return b"" if value is None else value.serialize()
+
+    def to_json(self, value: ChainObject | None) -> JSON:
+        return None if value is None else value.to_json()
+
+
+def _field(codec: FieldCodec, converter: Callable[[Any], Any] | None = None) -> Any:
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        try:
+            codec.check(value)
+        except ValueError as exc:
+            raise ValueError(f"{attribute.name}: {exc}") from None
+
+    return attrs.field(metadata={"codec": codec}, validator=validate, converter=converter)
+
+
+def _to_tuple(value: Any) -> Any:
+    # Lists become tuples so that objects stay hashable and immutable; other types are
+    # left for the validator to refuse.
+    return tuple(value) if isinstance(value, list) else value
+
+
+def int_field() -> Any:
+    return _field(IntCodec())
+
+
+def bool_field() -> Any:
+    return _field(BoolCodec())
+
+
+def bytes_field(prefix: str, size: int | None = None) -> Any:
+    return _field(BytesCodec(prefix, size))
+
+
+def id_field(*tags: IdTag) -> Any:
+    return _field(IdCodec(tags))
+
+
+def ids_field(*tags: IdTag) -> Any:
+    return _field(ListCodec(IdCodec(tags)), _to_tuple)
+
+
+def ints_field() -> Any:
+    return _field(ListCodec(IntCodec()), _to_tuple)
+
+
+def signatures_field() -> Any:
+    return _field(ListCodec(BytesCodec("sg", 64)), _to_tuple)
+
+
+def object_field(*types: str, optional: bool = False) -> Any:
+    return _field(ObjectCodec(types, optional))
+
+
+def objects_field(*types: str) -> Any:
+    return _field(ListCodec(ObjectCodec(types)), _to_tuple)

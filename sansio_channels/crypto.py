@@ -1,0 +1,197 @@
+"""Keys, signatures over txs, and the hashes that name channels and txs.
+
+A tx is signed with Ed25519 over ``network_id ‖ S(inner tx)`` (the *raw* form). Since Lima
+nodes also accept a signature over ``network_id ‖ blake2b_256(S(inner tx))`` (the *hash*
+form), and try the raw form first. :class:`KeyPair` signs in the raw form by default: every
+protocol version accepts it, and it is what the recorded node sessions carry. The hash form
+is there for signers that cannot take a long message (some hardware wallets).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+import attrs
+import nacl.exceptions
+import nacl.signing
+
+from . import encoding
+from .codec import ChainObject
+from .encoding import Id, IdTag
+from .errors import LocalProtocolError, SignatureError
+from .txs import ChannelCreateTx, ChannelCreateTxV1, GAMetaTx, GAMetaTxV1, SignedTx
+
+__all__ = [
+    "KeyPair",
+    "SignatureForm",
+    "Signer",
+    "add_signature",
+    "blake2b_256",
+    "channel_id",
+    "inner_tx",
+    "sign",
+    "sign_message",
+    "signed_layers",
+    "signer_of",
+    "tx_hash",
+    "verify",
+]
+
+
+def blake2b_256(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+class SignatureForm(enum.Enum):
+    RAW = "raw"  # network_id ‖ serialized tx: accepted by every protocol version
+    HASH = "hash"  # network_id ‖ blake2b_256(serialized tx): accepted since Lima
+
+
+def sign_message(tx_bytes: bytes, network_id: str, form: SignatureForm) -> bytes:
+    """The exact bytes an Ed25519 signature over a tx covers."""
+    prefix = network_id.encode("utf-8")
+    if form is SignatureForm.RAW:
+        return prefix + tx_bytes
+    return prefix + blake2b_256(tx_bytes)
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Whatever can sign txs for one account: a :class:`KeyPair`, a hardware or remote signer."""
+
+    @property
+    def address(self) -> str:
+        """The account's ``ak_...`` address."""
+        ...
+
+    def sign_tx(self, tx_bytes: bytes, network_id: str) -> bytes:
+        """A 64-byte Ed25519 signature over the serialized inner tx for ``network_id``."""
+        ...
+
+
+@attrs.frozen(repr=False)
+class KeyPair:
+    """An Ed25519 key pair. Its secret never appears in a repr, a str or an error."""
+
+    _signing_key: nacl.signing.SigningKey = attrs.field(alias="signing_key")
+    form: SignatureForm = SignatureForm.RAW
+
+    @classmethod
+    def generate(cls, form: SignatureForm = SignatureForm.RAW) -> KeyPair:
+        return cls(signing_key=nacl.signing.SigningKey.generate(), form=form)
+
+    @classmethod
+    def from_secret(cls, secret: bytes, form: SignatureForm = SignatureForm.RAW) -> KeyPair:
+        """From the 32-byte seed, or the 64-byte ``seed ‖ public key`` form wallets store."""
+        if not isinstance(secret, bytes) or len(secret) not in (32, 64):
+            raise LocalProtocolError(
+                "a secret key is 32 bytes (seed) or 64 bytes (seed ‖ public key)"
+            )
+        key = nacl.signing.SigningKey(secret[:32])
+        if len(secret) == 64 and bytes(key.verify_key) != secret[32:]:
+            raise LocalProtocolError("the secret key's second half is not its public key")
+        return cls(signing_key=key, form=form)
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(self._signing_key.verify_key)
+
+    @property
+    def address(self) -> str:
+        return encoding.encode("ak", self.public_key)
+
+    def secret_bytes(self) -> bytes:
+        """The 64-byte ``seed ‖ public key`` secret. Handle with care."""
+        return bytes(self._signing_key) + self.public_key
+
+    def sign_tx(self, tx_bytes: bytes, network_id: str) -> bytes:
+        return self._signing_key.sign(sign_message(tx_bytes, network_id, self.form)).signature
+
+    def __repr__(self) -> str:
+        return f"KeyPair(address={self.address!r})"
+
+    __str__ = __repr__
+
+
+def verify(
+    signature: bytes, tx_bytes: bytes, network_id: str, public_key: bytes
+) -> SignatureForm | None:
+    """Which form ``signature`` verifies in for ``public_key``, or ``None`` if in neither.
+
+    The raw form is tried first, as the node does.
+    """
+    if len(signature) != 64 or len(public_key) != 32:
+        return None
+    key = nacl.signing.VerifyKey(public_key)
+    for form in SignatureForm:
+        try:
+            key.verify(sign_message(tx_bytes, network_id, form), signature)
+        except nacl.exceptions.BadSignatureError:
+            continue
+        return form
+    return None
+
+
+def signer_of(
+    signature: bytes, tx_bytes: bytes, network_id: str, accounts: Iterable[Id]
+) -> Id | None:
+    """The account among ``accounts`` that ``signature`` over ``tx_bytes`` verifies for."""
+    for account in accounts:
+        if verify(signature, tx_bytes, network_id, account.key) is not None:
+            return account
+    return None
+
+
+def add_signature(signed: SignedTx, signature: bytes) -> SignedTx:
+    """``signed`` with one more signature, the list kept byte-sorted and free of repeats."""
+    if not isinstance(signature, bytes) or len(signature) != 64:
+        raise SignatureError("a signature is 64 bytes")
+    signatures = tuple(sorted(set(signed.signatures) | {signature}))
+    return SignedTx(signatures=signatures, transaction=signed.transaction)
+
+
+def sign(signed: SignedTx, signer: Signer, network_id: str) -> SignedTx:
+    """``signed`` with ``signer``'s signature over its inner tx added."""
+    signature = signer.sign_tx(signed.transaction.serialize(), network_id)
+    return add_signature(signed, signature)
+
+
+def tx_hash(signed: SignedTx) -> str:
+    """The ``th_...`` hash of a signed tx, as the node names it."""
+    return encoding.encode("th", blake2b_256(signed.serialize()))
+
+
+def channel_id(create: ChannelCreateTx | ChannelCreateTxV1) -> Id:
+    """The id of the channel a create tx opens (for a plain, non-generalized initiator)."""
+    if not isinstance(create, (ChannelCreateTx, ChannelCreateTxV1)):
+        raise LocalProtocolError(f"a channel_create_tx is required, got {type(create).__name__}")
+    if create.nonce >= 1 << 256:
+        raise LocalProtocolError("a create tx nonce does not fit the 32 bytes of a channel id")
+    data = create.initiator_id.key + create.nonce.to_bytes(32, "big") + create.responder_id.key
+    return Id(IdTag.CHANNEL, blake2b_256(data))
+
+
+def signed_layers(obj: ChainObject) -> list[SignedTx]:
+    """The signed txs ``obj`` is made of, outermost first.
+
+    A generalized account's reply is a signed tx (without signatures) around a meta tx around
+    another signed tx; a plain account's is a single signed tx.
+    """
+    layers: list[SignedTx] = []
+    while True:
+        if isinstance(obj, SignedTx):
+            layers.append(obj)
+            obj = obj.transaction
+        elif isinstance(obj, (GAMetaTx, GAMetaTxV1)):
+            obj = obj.tx
+        else:
+            return layers
+
+
+def inner_tx(obj: ChainObject) -> ChainObject:
+    """The tx that a signed tx (or a meta tx) wraps, unwrapped all the way."""
+    layers = signed_layers(obj)
+    return layers[-1].transaction if layers else obj
