@@ -28,6 +28,7 @@ __all__ = [
     "ChainObject",
     "bool_field",
     "bytes_field",
+    "codec_field",
     "deserialize",
     "id_field",
     "ids_field",
@@ -328,7 +329,9 @@ class ObjectCodec(FieldCodec):
         return None if value is None else value.to_json()
 
 
-def _field(codec: FieldCodec, converter: Callable[[Any], Any] | None = None) -> Any:
+def codec_field(codec: FieldCodec, converter: Callable[[Any], Any] | None = None) -> Any:
+    """An attrs field checked, encoded, decoded and shown by ``codec``."""
+
     def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         try:
             codec.check(value)
@@ -345,36 +348,36 @@ def _to_tuple(value: Any) -> Any:
 
 
 def int_field() -> Any:
-    return _field(IntCodec())
+    return codec_field(IntCodec())
 
 
 def bool_field() -> Any:
-    return _field(BoolCodec())
+    return codec_field(BoolCodec())
 
 
 def bytes_field(prefix: str, size: int | None = None) -> Any:
-    return _field(BytesCodec(prefix, size))
+    return codec_field(BytesCodec(prefix, size))
 
 
 def id_field(*tags: IdTag) -> Any:
-    return _field(IdCodec(tags))
+    return codec_field(IdCodec(tags))
 
 
 def ids_field(*tags: IdTag) -> Any:
-    return _field(ListCodec(IdCodec(tags)), _to_tuple)
+    return codec_field(ListCodec(IdCodec(tags)), _to_tuple)
 
 
 def ints_field() -> Any:
-    return _field(ListCodec(IntCodec()), _to_tuple)
+    return codec_field(ListCodec(IntCodec()), _to_tuple)
 
 
 def signatures_field() -> Any:
-    return _field(ListCodec(BytesCodec("sg", 64)), _to_tuple)
+    return codec_field(ListCodec(BytesCodec("sg", 64)), _to_tuple)
 
 
 def object_field(*types: str, optional: bool = False) -> Any:
-    return _field(ObjectCodec(types, optional))
+    return codec_field(ObjectCodec(types, optional))
 
 
 def objects_field(*types: str) -> Any:
-    return _field(ListCodec(ObjectCodec(types)), _to_tuple)
+    return codec_field(ListCodec(ObjectCodec(types)), _to_tuple)
