@@ -66,8 +66,7 @@ class ChainObject:
 
     def serialize(self) -> bytes:
         """The object's canonical serialization."""
-        data: bytes = rlp.encode(self.rlp_items())
-        return data
+        return rlp_encode(self.rlp_items())
 
     def ids(self) -> list[Id]:
         """Every id among the object's own fields (lists included, nested objects not)."""
@@ -146,6 +145,30 @@ def from_rlp_items(items: Any, where: str = "") -> ChainObject:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise DecodingError(f"{where}: {cls.TYPE}: {exc}") from None
+
+
+# --- RLP ------------------------------------------------------------------------------
+
+
+def rlp_encode(item: RLPItem) -> bytes:
+    """Plain RLP of byte strings and lists.
+
+    Equal to ``rlp.encode`` on such items (a property test holds them together) and several
+    times faster, because it infers no serializers.
+    """
+    if isinstance(item, bytes):
+        if len(item) == 1 and item[0] < 0x80:
+            return item
+        return _length_prefix(len(item), 0x80) + item
+    payload = b"".join([rlp_encode(element) for element in item])
+    return _length_prefix(len(payload), 0xC0) + payload
+
+
+def _length_prefix(length: int, offset: int) -> bytes:
+    if length < 56:
+        return bytes((offset + length,))
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((offset + 55 + len(size),)) + size
 
 
 # --- integers -------------------------------------------------------------------------

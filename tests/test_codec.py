@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sansio_channels import encoding, txs
-from sansio_channels.codec import ChainObject, deserialize, encode_int, registered
+from sansio_channels.codec import ChainObject, deserialize, encode_int, registered, rlp_encode
 from sansio_channels.crypto import inner_tx
 from sansio_channels.encoding import Id, IdTag
 from sansio_channels.errors import DecodingError
@@ -190,3 +190,14 @@ def test_json_view_is_exact_and_in_api_form() -> None:
 def test_decode_signed_tx_wants_a_signed_tx() -> None:
     with pytest.raises(DecodingError, match="expected a signed_tx"):
         txs.decode_signed_tx(txs.encode_tx(TRANSFER))
+
+
+rlp_items = st.recursive(
+    st.binary(max_size=70), lambda children: st.lists(children, max_size=4), max_leaves=20
+)
+
+
+@given(rlp_items)
+def test_rlp_encoder_agrees_with_the_rlp_package(item: object) -> None:
+    assert rlp_encode(item) == rlp.encode(item)  # type: ignore[arg-type]
+    assert rlp.decode(rlp_encode(item), strict=True) == item  # type: ignore[arg-type]
