@@ -19,6 +19,7 @@ import nacl.signing
 
 from sansio_channels import crypto, txs
 from sansio_channels.crypto import KeyPair
+from sansio_channels.encoding import Id, IdTag
 
 NETWORK_ID = "ae_uat"
 
@@ -26,7 +27,7 @@ NETWORK_ID = "ae_uat"
 def build_request(peer: KeyPair, channel: bytes) -> str:
     """A peer-signed off-chain tx as a node would hand it to us for an update_ack."""
     offchain = txs.ChannelOffChainTx(
-        channel_id=crypto.Id(crypto.IdTag.CHANNEL, channel),
+        channel_id=Id(IdTag.CHANNEL, channel),
         round=42,
         state_hash=bytes(range(32)),
     )
