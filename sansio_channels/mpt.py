@@ -1,0 +1,166 @@
+"""The root hash of a Merkle Patricia trie, the way the node's ``aeu_mp_trees`` builds it.
+
+The node keeps every state tree (accounts, contracts, calls, ...) in such a trie. It is the
+Ethereum trie with the node's own conventions:
+
+* a node's hash is ``blake2b_256(rlp(node))``;
+* a node is referred to by its RLP *as a byte string* when that RLP is shorter than 32 bytes,
+  else by its hash, except that an extension's child and the root are always hashes;
+* a leaf is ``[hp(path, leaf), value]``, an extension ``[hp(path, extension), child_hash]``,
+  a branch 16 child references and a value, ``b""`` where there is none;
+* the empty trie has the root ``b""``.
+
+The node's trie does not depend on the order its entries were put in, so the root here is
+built directly from the sorted keys: one key is a leaf, keys with a common prefix hang under
+an extension, other keys under a branch. Keys may have any length and one key may be a prefix
+of another (contract store keys extend the contract's own key); the shorter one then sits in
+a branch's value slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from itertools import groupby
+from typing import Final, NamedTuple, TypeAlias
+
+from .codec import rlp_encode as _rlp
+from .crypto import blake2b_256
+
+__all__ = ["EMPTY_ROOT", "HASH_SIZE", "root_hash"]
+
+EMPTY_ROOT: Final = b""  # the root of the empty trie (aeu_mtrees:root_hash says {error, empty})
+HASH_SIZE: Final = 32
+
+Node: TypeAlias = list[bytes]  # a leaf or an extension (2 items) or a branch (17 items)
+
+# key.hex() as ASCII, translated to one byte per nibble (0..15).
+_NIBBLES: Final = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
+_HEX_DIGITS: Final = bytes.maketrans(bytes(range(16)), b"0123456789abcdef")
+
+# Hex-prefix flag nibbles (aeu_mp_trees :1276-1292); +1 marks an odd path length.
+_EXTENSION_FLAG: Final = 0
+_LEAF_FLAG: Final = 2
+
+
+def root_hash(entries: Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The 32-byte root hash of the trie holding ``entries``, or ``b""`` if there are none.
+
+    ``entries`` maps keys to values (a later pair wins over an earlier one with the same key,
+    as a later put does). A value may not be empty: the trie uses ``b""`` for "no value".
+    """
+    pairs = entries.items() if isinstance(entries, Mapping) else entries
+    table: dict[bytes, bytes] = {}
+    for key, value in pairs:
+        if not isinstance(key, bytes) or not isinstance(value, bytes):
+            raise TypeError("trie keys and values are bytes")
+        if not value:
+            raise ValueError(f"empty value for key {key.hex()}: the trie cannot hold one")
+        table[key] = value
+    if not table:
+        return EMPTY_ROOT
+    # Byte order of the keys is also the order of their nibble paths, prefixes first.
+    paths = [_nibbles(key) for key in sorted(table)]
+    values = [table[key] for key in sorted(table)]
+    return _hash(_build(paths, values))
+
+
+def _nibbles(key: bytes) -> bytes:
+    """The key's path: one byte per nibble, high nibble first."""
+    return key.hex().encode("ascii").translate(_NIBBLES)
+
+
+def _hex_prefix(path: bytes, flag: int) -> bytes:
+    """``path`` packed two nibbles a byte behind a flag nibble (and a pad nibble if even)."""
+    head = bytes([flag + 1]) if len(path) % 2 else bytes([flag, 0])
+    return bytes.fromhex((head + path).translate(_HEX_DIGITS).decode("ascii"))
+
+
+def _hash(node: Node) -> bytes:
+    # node_hash/1 and force_encoded_node_to_hash/1: always the 32-byte hash.
+    return blake2b_256(_rlp(node))
+
+
+def _reference(node: Node) -> bytes:
+    # encode_node/2: a short node is embedded as its RLP bytes, a long one by its hash.
+    encoded = _rlp(node)
+    return encoded if len(encoded) < HASH_SIZE else blake2b_256(encoded)
+
+
+def _common_length(first: bytes, last: bytes, depth: int) -> int:
+    """How many nibbles from ``depth`` on ``first`` and ``last`` share."""
+    end = min(len(first), len(last))
+    i = depth
+    while i < end and first[i] == last[i]:
+        i += 1
+    return i - depth
+
+
+class _Visit(NamedTuple):
+    """Build the node of ``paths[lo:hi]``, which share their first ``depth`` nibbles."""
+
+    lo: int
+    hi: int
+    depth: int
+
+
+class _Extension(NamedTuple):
+    """Put an extension over the node last built."""
+
+    path: bytes
+
+
+class _Branch(NamedTuple):
+    """Put a branch over the nodes last built, one per slot."""
+
+    value: bytes
+    slots: list[int]
+
+
+def _build(paths: list[bytes], values: list[bytes]) -> Node:
+    """The root node of the trie of sorted, distinct ``paths``.
+
+    Written with an explicit stack rather than recursion: a chain of keys that each extend the
+    one before nests a node per key, and hostile input must not run Python out of stack.
+    """
+    todo: list[_Visit | _Extension | _Branch] = [_Visit(0, len(paths), 0)]
+    done: list[Node] = []
+    while todo:
+        item = todo.pop()
+        if isinstance(item, _Extension):
+            done.append([_hex_prefix(item.path, _EXTENSION_FLAG), _hash(done.pop())])
+            continue
+        if isinstance(item, _Branch):
+            branch = [b""] * 17
+            children = done[len(done) - len(item.slots) :]
+            del done[len(done) - len(item.slots) :]
+            for slot, child in zip(item.slots, children, strict=True):
+                branch[slot] = _reference(child)
+            branch[16] = item.value
+            done.append(branch)
+            continue
+        lo, hi, depth = item
+        first, last = paths[lo], paths[hi - 1]
+        if hi - lo == 1:
+            done.append([_hex_prefix(first[depth:], _LEAF_FLAG), values[lo]])
+            continue
+        common = _common_length(first, last, depth)
+        if common:
+            # All keys share more nibbles: an extension over the node where they part.
+            todo.append(_Extension(first[depth : depth + common]))
+            todo.append(_Visit(lo, hi, depth + common))
+            continue
+        value = b""
+        if len(first) == depth:  # a key that ends here sorts first and is the branch value
+            value = values[lo]
+            lo += 1
+        groups: list[_Visit] = []
+        slots: list[int] = []
+        for nibble, members in groupby(range(lo, hi), key=lambda i: paths[i][depth]):
+            indices = list(members)
+            slots.append(nibble)
+            groups.append(_Visit(indices[0], indices[-1] + 1, depth + 1))
+        todo.append(_Branch(value, slots))
+        # Pushed in reverse, so that the children are built, and left on ``done``, in order.
+        todo.extend(reversed(groups))
+    (root,) = done
+    return root
