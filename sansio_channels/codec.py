@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 JSON: TypeAlias = "bool | int | str | list[JSON] | dict[str, JSON] | None"
-RLPItem: TypeAlias = "bytes | list[RLPItem]"
+RLPItem: TypeAlias = "bytes | Sequence[RLPItem]"
 
 
 class ChainObject:
