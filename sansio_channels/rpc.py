@@ -422,6 +422,7 @@ class ErrorReply:
 
 
 Message: TypeAlias = "Notification | ResultReply | ErrorReply"
+MESSAGE_TYPES: Final = (Notification, ResultReply, ErrorReply)
 
 
 def _messages(value: Iterable[Message]) -> tuple[Message, ...]:
@@ -639,6 +640,10 @@ class RequestTable(Generic[T]):
                 "(never sent, or already answered)"
             )
         return pending
+
+    def discard(self, request_id: RequestId) -> None:
+        """Stop waiting for a reply to ``request_id`` (the request was answered another way)."""
+        self._pending.pop(request_id, None)
 
     def drop_all(self) -> tuple[PendingRequest[T], ...]:
         """Forget every pending request (the connection is gone) and return them, oldest first."""

@@ -1,0 +1,682 @@
+"""The channel: a sans-IO state machine for one participant of one state channel.
+
+Frames go in with :meth:`Channel.receive_frame` and are processed lazily, one at a time, as
+:meth:`Channel.next_event` is called, so the channel never runs ahead of the application.
+Frames to send collect in an outbox drained by :meth:`Channel.frames_to_send`: the adapter
+JSON-encodes and sends them after every call into the channel. Time only comes in as ``now``
+arguments; the channel reads no clock and does no I/O.
+
+The life cycle follows :mod:`.state`; own operations run one at a time (:mod:`.operations`);
+sign requests are checked (:mod:`.checks`) before they are offered, and are only answered when
+the application says so.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from . import commands as cmd
+from . import crypto, rpc
+from .checks import CheckReport, check_co_signed_state, check_sign_request
+from .encoding import Id
+from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
+from .events import (
+    ChannelErrorReported,
+    Conflict,
+    CoSignedState,
+    Event,
+    FailureReason,
+    FsmUp,
+    Info,
+    MessageReceived,
+    NodeError,
+    OnChainTx,
+    Operation,
+    OperationAccepted,
+    OperationFailed,
+    OperationQueued,
+    OperationStarted,
+    Pong,
+    ProtocolViolation,
+    QueryResult,
+    SignRequest,
+    StateChanged,
+)
+from .ledger import OWN_TAGS, Ledger
+from .offchain import updates_from_json
+from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
+from .record import ChannelRecord
+from .state import ChannelState, Input, next_state
+from .txs import ChannelCreateTx, ChannelCreateTxV1, SignedTx, decode_signed_tx, encode_tx
+
+__all__ = ["DEFAULT_PING_INTERVAL", "Channel"]
+
+# Seconds between keep-alive pings while connected: the node drops a socket that is silent
+# for about a minute, and a ping every 20 s leaves room for a late one.
+DEFAULT_PING_INTERVAL: Final = 20.0
+
+# on_chain_tx info -> the life-cycle input it is.
+_ON_CHAIN_INPUTS: Final = {
+    "close_mutual": Input.CLOSE_MUTUAL_ON_CHAIN,
+    "solo_closing": Input.SOLO_CLOSING_ON_CHAIN,
+    "can_slash": Input.SOLO_CLOSING_ON_CHAIN,  # an old state is closing on chain
+    "channel_closed": Input.CHANNEL_CLOSED_ON_CHAIN,
+}
+# channels.info event -> the life-cycle input it is (fsm_up is decided by its fsm id).
+_INFO_INPUTS: Final = {
+    "open": Input.OPEN,
+    "channel_reestablished": Input.CHANNEL_REESTABLISHED,
+    "closing": Input.CLOSING,
+    "closed_confirmed": Input.CLOSED_CONFIRMED,
+    "died": Input.DIED,
+}
+# How each own operation ends well: its new state co-signed; its solo tx signed (the node
+# posts it, and its on-chain reports follow as OnChainTx events); or, for a mutual close, the
+# close tx co-signed and posted.
+_CO_SIGNED: Final = "co_signed"
+_SIGNED: Final = "signed"
+_DONE_WHEN: Final[Mapping[type[cmd.Command], str]] = {
+    cmd.Transfer: _CO_SIGNED,
+    cmd.NewContract: _CO_SIGNED,
+    cmd.CallContract: _CO_SIGNED,
+    cmd.Deposit: _CO_SIGNED,
+    cmd.Withdraw: _CO_SIGNED,
+    cmd.Shutdown: "close_mutual",
+    cmd.CloseSolo: _SIGNED,
+    cmd.Slash: _SIGNED,
+    cmd.Settle: _SIGNED,
+    cmd.SnapshotSolo: _SIGNED,
+    cmd.ForceProgress: _SIGNED,
+}
+# The .reply notification of a query sent without an id, by the request's method.
+_REPLY_METHODS: Final = {"channels.calls_pruned.reply": "channels.clean_contract_calls"}
+
+
+class Channel:
+    """One participant's view of one channel, driven by frames in and commands from the user."""
+
+    def __init__(
+        self,
+        options: ConnectOptions,
+        *,
+        network_id: str,
+        account: str | None = None,
+        ping_interval: float | None = DEFAULT_PING_INTERVAL,
+    ) -> None:
+        """A channel to open (:class:`OpenOptions`) or to come back to.
+
+        For :class:`ReestablishOptions` (which do not name the participants) pass ``account``,
+        or better, use :meth:`restore` with the channel's record.
+        """
+        if not isinstance(network_id, str) or not network_id:
+            raise LocalProtocolError("network_id: a non-empty string is required")
+        self.options: ConnectOptions = options
+        self.network_id = network_id
+        self.role: Role = options.role
+        self.ping_interval = ping_interval
+        self.state = ChannelState.NEW
+        self.connected = False
+        self.fsm_id: str | None = None
+        self.channel_id: str | None = None
+        if isinstance(options, OpenOptions):
+            own = options.initiator_id if self.role is Role.INITIATOR else options.responder_id
+            peer = options.responder_id if self.role is Role.INITIATOR else options.initiator_id
+            self.account = Id.account(own)
+            self.peer: Id | None = None if peer == "any" else Id.account(peer)
+        else:
+            if account is None:
+                raise LocalProtocolError("account: required to reestablish from bare options")
+            self.account = Id.account(account)
+            self.peer = None
+            self.channel_id = options.existing_channel_id
+            self.fsm_id = options.existing_fsm_id
+            self.state = ChannelState.FSM_DOWN
+        self.ledger = Ledger.initial(options if isinstance(options, OpenOptions) else None)
+        self._inbound: collections.deque[tuple[Any, float | None]] = collections.deque()
+        self._events: collections.deque[Event] = collections.deque()
+        self._outbox: list[dict[str, Any]] = []
+        self._requests: rpc.RequestTable[Operation | None] = rpc.RequestTable()
+        self._reply_id: rpc.RequestId | None = None  # the latest sign reply's request id
+        self._request_ids: dict[int, rpc.RequestId] = {}  # operation id -> its request id
+        self._leave: Operation | None = None
+        self._queries: list[Operation] = []  # queries not answered yet, oldest first
+        self._queue: collections.deque[Operation] = collections.deque()  # own ops waiting
+        self._current: Operation | None = None  # the own operation under way
+        self._next_operation = 1
+        self._sign_request: SignRequest | None = None  # the one not answered yet
+        self._last_activity: float | None = None
+
+    # --- connecting ---------------------------------------------------------------------
+
+    def connect_url(self, base: str) -> str:
+        """The URL to open the WebSocket on (``base`` like ``ws://host:3014/channel``)."""
+        return self.options.connect_url(base)
+
+    def reconnect(self, options: ReestablishOptions | None = None) -> None:
+        """Come back to the channel on a new connection (after :meth:`connection_lost`).
+
+        Without ``options`` they are built from what the channel knows: its id, the fsm id of
+        the latest ``fsm_up`` and the original connect parameters.
+        """
+        if options is None:
+            if self.channel_id is None or self.fsm_id is None:
+                raise LocalProtocolError("reconnect: the channel has no id or fsm id yet")
+            options = self._reestablish_options()
+        if options.role is not self.role:
+            raise LocalProtocolError("reconnect: the options are for the other role")
+        self.options = options
+        self.connected = False
+
+    def _reestablish_options(self) -> ReestablishOptions:
+        assert self.channel_id is not None
+        assert self.fsm_id is not None
+        if isinstance(self.options, OpenOptions):
+            return self.options.reestablish(
+                existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
+            )
+        return attrs.evolve(
+            self.options, existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
+        )
+
+    def connection_lost(self) -> None:
+        """The transport went away. Pending queries are dropped; own operations wait."""
+        self.connected = False
+        for pending in self._requests.drop_all():
+            if pending.context in self._queries:
+                self._queries.remove(pending.context)
+                self._fail(pending.context, FailureReason.CHANNEL_GONE, "connection lost")
+        self._sign_request = None  # the node asks again, or rolls back, after a reconnect
+
+    # --- input ---------------------------------------------------------------------------
+
+    def receive_frame(self, frame: Any, *, now: float | None = None) -> None:
+        """Take one decoded JSON frame from the node. It is processed by :meth:`next_event`."""
+        self._inbound.append((frame, now))
+
+    def receive_text(self, text: str, *, now: float | None = None) -> None:
+        """Take one text frame; a frame that is not JSON becomes a :class:`ProtocolViolation`."""
+        try:
+            message = rpc.parse_text(text)
+        except RemoteProtocolError as exc:
+            self._events.append(ProtocolViolation(reason=str(exc), frame=text))
+            return
+        self._inbound.append((message, now))
+
+    def next_event(self) -> Event | None:
+        """The next event, processing inbound frames as needed; None when there is none."""
+        while not self._events and self._inbound:
+            frame, now = self._inbound.popleft()
+            self._process(frame, now)
+        return self._events.popleft() if self._events else None
+
+    def events(self) -> Iterable[Event]:
+        """Every event available now, in order."""
+        while (event := self.next_event()) is not None:
+            yield event
+
+    def frames_to_send(self) -> list[dict[str, Any]]:
+        """The frames to send, oldest first; the outbox is empty afterwards."""
+        frames, self._outbox = self._outbox, []
+        return frames
+
+    # --- time -------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timer` wants to be called (a keep-alive ping), or None."""
+        if not self.connected or self.ping_interval is None or self._last_activity is None:
+            return None
+        return self._last_activity + self.ping_interval
+
+    def handle_timer(self, now: float) -> None:
+        """Send what is due at ``now``: a keep-alive ping after a quiet ``ping_interval``."""
+        deadline = self.next_deadline()
+        if deadline is not None and now >= deadline:
+            self.submit(cmd.Ping())
+            self._last_activity = now
+
+    # --- processing --------------------------------------------------------------------
+
+    def _process(self, frame: Any, now: float | None) -> None:
+        if now is not None:
+            self._last_activity = now
+        try:
+            message = frame if isinstance(frame, (rpc.Batch, *rpc.MESSAGE_TYPES)) else None
+            message = message or rpc.parse_frame(frame)
+        except RemoteProtocolError as exc:
+            self._events.append(ProtocolViolation(reason=str(exc), frame=frame))
+            return
+        self.connected = True
+        for one in message if isinstance(message, rpc.Batch) else (message,):
+            self._dispatch(one, frame)
+
+    def _dispatch(self, message: rpc.Message, frame: Any) -> None:
+        try:
+            if isinstance(message, rpc.Notification):
+                self._on_notification(message)
+            elif isinstance(message, rpc.ResultReply):
+                self._on_result(message)
+            else:
+                self._on_error(message)
+        except (RemoteProtocolError, DecodingError) as exc:
+            self._events.append(ProtocolViolation(reason=str(exc), frame=frame))
+
+    def _on_notification(self, note: rpc.Notification) -> None:
+        data = note.data
+        method = note.method
+        if method.endswith(".reply"):
+            self._answer_query(_REPLY_METHODS.get(method, method[: -len(".reply")]), data)
+            return
+        if method == "channels.system.pong":
+            self._events.append(Pong())
+            return
+        if note.sign_tag is not None:
+            self._on_sign_request(note.sign_tag, _object(data, method))
+            return
+        handler = _NOTIFICATION_HANDLERS.get(method)
+        if handler is None:
+            raise RemoteProtocolError(f"unknown notification {method!r}")
+        if note.channel_id is not None and self.channel_id is None:
+            self.channel_id = note.channel_id
+        handler(self, _object(data, method))
+
+    def _on_info(self, data: Mapping[str, Any]) -> None:
+        event = data.get("event")
+        if not isinstance(event, str):
+            raise RemoteProtocolError("channels.info without an event name")
+        if event == "fsm_up":
+            self._on_fsm_up(_str(data, "fsm_id", "fsm_up"))
+            return
+        if event in ("funding_created", "funding_signed") and isinstance(data.get("fsm_id"), str):
+            self.fsm_id = data["fsm_id"]
+        if event == "aborted_update" and self._current is not None:
+            self._end_current_if(aborted=True)
+        self._events.append(Info(event=event, data=data))
+        transition = _INFO_INPUTS.get(event)
+        if transition is not None:
+            self._move(transition)
+        if event == "died":
+            self._channel_gone("the node's FSM stopped")
+
+    def _on_fsm_up(self, fsm_id: str) -> None:
+        if self.state is ChannelState.NEW:
+            transition = Input.FSM_UP
+        elif fsm_id == self.fsm_id:
+            transition = Input.FSM_UP_RECONNECTED
+        else:
+            transition = Input.FSM_UP_REESTABLISHED
+        reconnected = transition is Input.FSM_UP_RECONNECTED
+        if reconnected:
+            self.ledger.stale = True
+        self.fsm_id = fsm_id
+        self._events.append(FsmUp(fsm_id=fsm_id, reconnected=reconnected))
+        self._move(transition)
+        self._send_next_operation()
+
+    def _move(self, transition: Input) -> None:
+        target = next_state(self.state, transition)
+        if target is None:
+            return  # a report that does not move this state (a repeat, or a late one)
+        if target is not self.state:
+            previous, self.state = self.state, target
+            self._events.append(StateChanged(previous=previous, state=target))
+
+    def _on_on_chain_tx(self, data: Mapping[str, Any]) -> None:
+        info = _str(data, "info", "on_chain_tx")
+        text = _str(data, "tx", "on_chain_tx")
+        tx_type = data.get("type")
+        tx_type = tx_type if isinstance(tx_type, str) else ""
+        try:
+            signed: SignedTx | None = decode_signed_tx(text)
+        except DecodingError:
+            signed = None
+        self._events.append(OnChainTx(info=info, tx_type=tx_type, tx=text, signed_tx=signed))
+        self._end_current_if(on_chain=(info, tx_type))
+        transition = _ON_CHAIN_INPUTS.get(info)
+        if transition is not None:
+            self._move(transition)
+
+    def _on_co_signed_state(self, data: Mapping[str, Any], *, left: bool = False) -> None:
+        text = _str(data, "state", "channels.update")
+        signed = decode_signed_tx(text)
+        checks = check_co_signed_state(self.ledger.context(self), signed)
+        round_, accepted = self.ledger.take_co_signed(signed, checks, known_peer=self.peer)
+        self._events.append(
+            CoSignedState(
+                round=round_,
+                signed_tx=signed,
+                tx=text,
+                accepted=accepted,
+                checks=checks,
+                balances=self.ledger.balances_api() if accepted else None,
+                left=left,
+            )
+        )
+        if accepted:
+            self._end_current_if(co_signed_round=round_)
+        if left and self._leave is not None:
+            self._events.append(OperationAccepted(operation=self._leave, round=round_))
+            self._leave = None
+
+    def _on_leave(self, data: Mapping[str, Any]) -> None:
+        self._on_co_signed_state(data, left=True)
+
+    def _on_conflict(self, data: Mapping[str, Any]) -> None:
+        round_ = data.get("round")
+        code = data.get("error_code")
+        message = data.get("error_msg")
+        if not isinstance(round_, int) or isinstance(round_, bool):
+            raise RemoteProtocolError("channels.conflict without a round")
+        code = code if isinstance(code, int) and not isinstance(code, bool) else 0
+        message = message if isinstance(message, str) else ""
+        self._events.append(Conflict(round=round_, error_code=code, error_msg=message))
+        self.ledger.roll_back(round_)
+        self._sign_request = None  # a request still held for the rolled-back update is dead
+        if self._current is not None and self._current.command.KIND is cmd.CommandKind.OPERATION:
+            self._fail(self._current, FailureReason.CONFLICT, message or "conflict", code)
+            self._current = None
+            self._send_next_operation()
+
+    def _on_message(self, data: Mapping[str, Any]) -> None:
+        message = _object(data.get("message"), "channels.message")
+        self._events.append(
+            MessageReceived(
+                from_id=_str(message, "from", "message"),
+                to_id=_str(message, "to", "message"),
+                info=_str(message, "info", "message"),
+            )
+        )
+
+    def _on_channel_error(self, data: Mapping[str, Any]) -> None:
+        message = data.get("message")
+        self._events.append(ChannelErrorReported(message=str(message)))
+
+    def _on_debug(self, data: Mapping[str, Any]) -> None:
+        self._events.append(Info(event="debug", data=data))
+
+    # --- replies ----------------------------------------------------------------------------
+
+    def _on_result(self, reply: rpc.ResultReply) -> None:
+        pending = self._requests.match(reply)
+        if pending is None:
+            return
+        operation = pending.context
+        if operation is None:
+            return  # the node took a sign reply
+        self._request_ids.pop(operation.id, None)
+        if operation in self._queries:
+            self._queries.remove(operation)
+            self._events.append(QueryResult(operation=operation, result=reply.result))
+        elif operation.command.KIND is cmd.CommandKind.NOTICE:
+            self._events.append(OperationAccepted(operation=operation, round=None))
+
+    def _on_error(self, reply: rpc.ErrorReply) -> None:
+        operation: Operation | None = None
+        if reply.id is not None:
+            pending = self._requests.match(reply)
+            operation = pending.context if pending is not None else None
+        elif reply.request:
+            operation = self._operation_for_request(reply.request)
+        self._events.append(
+            NodeError(
+                code=reply.code,
+                message=reply.message,
+                data=reply.data,
+                request=reply.request,
+                operation=operation,
+            )
+        )
+        if operation is None:
+            return
+        detail = ", ".join(message for _, message in reply.data) or reply.message
+        if operation in self._queries:
+            self._queries.remove(operation)
+            self._fail(operation, FailureReason.NODE_ERROR, detail, reply.code)
+        elif operation is self._current:
+            self._fail(operation, FailureReason.NODE_ERROR, detail, reply.code)
+            self._current = None
+            self._send_next_operation()
+
+    def _operation_for_request(self, request: Mapping[str, Any]) -> Operation | None:
+        # A request sent without an id comes back in the error's echo; match method and params.
+        method, params = request.get("method"), request.get("params")
+        candidates = [*self._queries, *([self._current] if self._current else [])]
+        for operation in candidates:
+            command = operation.command
+            if method == command.METHOD and command.params() == (params or {}):
+                return operation
+        return None
+
+    def _answer_query(self, method: str, result: Any) -> None:
+        for operation in self._queries:
+            if method == operation.command.METHOD:
+                self._queries.remove(operation)
+                self._forget_request(operation)
+                self._events.append(QueryResult(operation=operation, result=result))
+                return
+        raise RemoteProtocolError(f"a {method} reply that answers no query")
+
+    # --- sign requests ----------------------------------------------------------------------
+
+    def _on_sign_request(self, tag: rpc.SignTag, data: Mapping[str, Any]) -> None:
+        text = _str(data, "signed_tx", tag.request_method)
+        signed = decode_signed_tx(text)
+        updates = updates_from_json(data.get("updates", []))
+        operation = self._current if tag.tag in OWN_TAGS else None
+        if operation is not None:
+            self._forget_request(operation)  # the node took the request
+        checks: CheckReport = check_sign_request(
+            self.ledger.context(self), tag.tag, signed, updates
+        )
+        request = SignRequest(
+            tag=tag,
+            signed_tx=signed,
+            tx=text,
+            updates=updates,
+            checks=checks,
+            operation=operation,
+            responder=self,
+        )
+        self._sign_request = request
+        self.ledger.offered(tag.tag, signed, updates)
+        self._learn_peer(signed)
+        self._events.append(request)
+
+    def _learn_peer(self, signed: SignedTx) -> None:
+        # A responder that opened with initiator_id=any learns the initiator from the create tx.
+        inner = crypto.inner_tx(signed)
+        if self.peer is None and isinstance(inner, (ChannelCreateTx, ChannelCreateTxV1)):
+            self.peer = inner.initiator_id if self.role is Role.RESPONDER else inner.responder_id
+
+    def _sign_for(self, request: SignRequest, signer: crypto.Signer) -> SignedTx:
+        if signer.address != self.account.api:
+            raise LocalProtocolError(
+                f"the signer is {signer.address}, the channel's account is {self.account.api}"
+            )
+        return crypto.sign(request.signed_tx, signer, self.network_id)
+
+    def _answer_sign_request(
+        self, request: SignRequest, signed: SignedTx | None, error: int | None
+    ) -> None:
+        if request is not self._sign_request:
+            raise LocalProtocolError(
+                f"the {request.tag.tag} sign request is no longer pending (answered, or "
+                "rolled back)"
+            )
+        if signed is None:
+            assert error is not None
+            if not request.tag.abortable:
+                raise LocalProtocolError(f"{request.tag.tag} cannot be aborted; disconnect instead")
+            if not rpc.AbortCode.is_valid(error):
+                raise LocalProtocolError(f"abort code {error!r} is not in 1..65535")
+            self._send_reply(request.tag.reply_method, {"error": error})
+            self.ledger.aborted(request.tag.tag)
+        else:
+            self.ledger.check_reply(self, request, signed)
+            self.ledger.signed(request.tag.tag, signed)  # written ahead of the reply leaving
+            self._send_reply(request.tag.reply_method, {"signed_tx": encode_tx(signed)})
+            if request.operation is not None and request.operation is self._current:
+                self._end_current_if(signed=True)
+        self._sign_request = None
+
+    def _send_reply(self, method: str, params: dict[str, Any]) -> None:
+        # With an id, so that the node's "ok" (or its error) is matched; an earlier reply's
+        # id is dropped, since the node only answers the latest.
+        if self._reply_id is not None:
+            self._requests.discard(self._reply_id)
+        frame = self._requests.request(method, params, context=None)
+        self._reply_id = frame["id"]
+        self._send(frame)
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def submit(self, command: cmd.Command) -> Operation:
+        """Give the channel a command; its outcome arrives as events about the operation.
+
+        Own operations (updates, deposits, closes, ...) run one at a time: a second one waits
+        (:class:`OperationQueued`) until the first has ended.
+        """
+        if not isinstance(command, cmd.Command):
+            raise LocalProtocolError(f"not a command: {command!r}")
+        if self.state in (ChannelState.CLOSED,) and command.KIND is cmd.CommandKind.OPERATION:
+            raise LocalProtocolError(f"the channel is {self.state.value}")
+        operation = Operation(id=self._next_operation, command=command)
+        self._next_operation += 1
+        if command.KIND is cmd.CommandKind.OPERATION:
+            self._queue.append(operation)
+            if self._current is not None:
+                self._events.append(OperationQueued(operation=operation, ahead=len(self._queue)))
+            self._send_next_operation()
+        elif command.KIND is cmd.CommandKind.QUERY:
+            self._queries.append(operation)
+            self._send_request(operation)
+        else:
+            self._send_request(operation)
+            if isinstance(command, cmd.Leave):
+                self._leave = operation
+        return operation
+
+    def _send_next_operation(self) -> None:
+        if self._current is not None or not self._queue:
+            return
+        self._current = self._queue.popleft()
+        self.ledger.operation_started()
+        self._send_request(self._current)
+
+    def _send_request(self, operation: Operation) -> None:
+        command = operation.command
+        frame = self._requests.request(command.METHOD, command.params(), context=operation)
+        self._request_ids[operation.id] = frame["id"]
+        self._send(frame)
+        self._events.append(OperationStarted(operation=operation))
+
+    def _forget_request(self, operation: Operation) -> None:
+        request_id = self._request_ids.pop(operation.id, None)
+        if request_id is not None:
+            self._requests.discard(request_id)
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        self._outbox.append(frame)
+
+    def _end_current_if(
+        self,
+        *,
+        co_signed_round: int | None = None,
+        on_chain: tuple[str, str] | None = None,
+        signed: bool = False,
+        aborted: bool = False,
+    ) -> None:
+        operation = self._current
+        if operation is None:
+            return
+        if aborted:
+            if self.ledger.last_abort_was_own:
+                self._fail(operation, FailureReason.ABORTED, "aborted")
+                self._current = None
+                self._send_next_operation()
+            return
+        done = _DONE_WHEN.get(type(operation.command))
+        if done == _CO_SIGNED and co_signed_round is not None:
+            if self.ledger.is_own_round(co_signed_round):
+                self._accept_current(co_signed_round)
+        elif (signed and done == _SIGNED) or (on_chain is not None and on_chain[0] == done):
+            self._accept_current(None)
+
+    def _accept_current(self, round_: int | None) -> None:
+        assert self._current is not None
+        self._events.append(OperationAccepted(operation=self._current, round=round_))
+        self._current = None
+        self._send_next_operation()
+
+    def _fail(
+        self, operation: Operation, reason: FailureReason, detail: str, code: int | None = None
+    ) -> None:
+        self._events.append(
+            OperationFailed(operation=operation, reason=reason, detail=detail, error_code=code)
+        )
+
+    def _channel_gone(self, detail: str) -> None:
+        for operation in [*([self._current] if self._current else []), *self._queue]:
+            self._fail(operation, FailureReason.CHANNEL_GONE, detail)
+        self._current = None
+        self._queue.clear()
+        self._sign_request = None
+
+    # --- what the channel holds -------------------------------------------------------------
+
+    @property
+    def current_operation(self) -> Operation | None:
+        """The own operation under way, if any."""
+        return self._current
+
+    @property
+    def pending_sign_request(self) -> SignRequest | None:
+        """The sign request not answered yet, if any."""
+        return self._sign_request
+
+    def without_stored_state(self) -> Channel:
+        """This channel as a client sees it that kept its id and fsm id but no state.
+
+        The replay of recorded sessions uses it where recorded cases were left out.
+        """
+        self.ledger.forget()
+        return self
+
+    # --- the durable record -----------------------------------------------------------------
+
+    def record(self) -> ChannelRecord:
+        """What must survive a crash to resume this channel (never a secret key)."""
+        return ChannelRecord.of(self)
+
+    @classmethod
+    def restore(cls, record: ChannelRecord, **kwargs: Any) -> Channel:
+        """A channel resumed from its record, disconnected; :meth:`reconnect` comes next."""
+        return record.restore(cls, **kwargs)
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RemoteProtocolError(f"{where}: data is not an object")
+    return value
+
+
+def _str(data: Mapping[str, Any], key: str, where: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise RemoteProtocolError(f"{where}: {key} is missing or not a string")
+    return value
+
+
+_NOTIFICATION_HANDLERS: Final = {
+    "channels.info": Channel._on_info,
+    "channels.on_chain_tx": Channel._on_on_chain_tx,
+    "channels.update": Channel._on_co_signed_state,
+    "channels.leave": Channel._on_leave,
+    "channels.conflict": Channel._on_conflict,
+    "channels.message": Channel._on_message,
+    "channels.error": Channel._on_channel_error,
+    "channels.debug": Channel._on_debug,
+}

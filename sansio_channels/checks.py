@@ -1,0 +1,729 @@
+"""What a sign request must satisfy before anything is signed (DESIGN.md "Checks before signing").
+
+:func:`check_sign_request` looks at one ``channels.sign.<tag>`` request against what the channel
+knows (:class:`SigningContext`) and returns a :class:`CheckReport`: one :class:`Check` per rule
+that applies, each PASSED, FAILED, or NOT_CHECKED with the reason it cannot be checked from the
+outside (that is what the application trusts its node for). :func:`check_co_signed_state` does
+the same for a state arriving in ``channels.update`` / ``channels.leave``.
+
+The checks, by name:
+
+* ``tag``, ``tx_type``: a sign tag for our role, carrying the tx type PROTOCOL.md §5 says;
+* ``channel_id``: the tx is for our channel; a create tx opens the channel we know (its id
+  derived as §9.3 says, a generalized initiator's from its auth data);
+* ``open_options``: the create tx carries our options (ids, amounts, reserve, lock period; the
+  initiator's fee, nonce, ttl) and no delegates;
+* ``own_operation``: our own operation's updates and tx carry exactly what we asked for;
+* ``signatures``: every signature verifies for a participant under the network id, and for
+  the peer's operation (``*_ack``, ``responder_sign``) the peer's is there;
+* ``updates``: they agree with the tx, and a node would apply them to our balances;
+* ``round``: the one after our latest co-signed round;
+* ``one_state_per_round``: never a second, different state for a round we signed;
+* ``state_hash``: the one our latest co-signed balances give with the updates applied;
+* ``final_amounts``: a close's are our balances less the fee as the node splits it, a
+  settle's our balances;
+* ``payload``: a solo tx's payload is our latest co-signed state; ``poi``: never checked;
+* ``known_state`` (co-signed states): one we signed or know.
+
+Everything here is pure: no I/O, no clock. Hostile input gives FAILED checks, never an
+exception; only misuse of the API raises :class:`LocalProtocolError`. The inner tx of a
+generalized account's request (a signed tx without signatures around a ``ga_meta_tx``) is the
+innermost one, and that is what is checked.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+
+from . import encoding
+from . import txs as t
+from .codec import ChainObject, deserialize
+from .crypto import blake2b_256, channel_id, signed_layers, verify
+from .encoding import Id, IdTag
+from .errors import ChannelError, LocalProtocolError
+from .offchain import OffChainState, UpdateRefused, unpack_ct_version
+from .options import ANY_INITIATOR, OpenOptions, Role
+from .rpc import SIGN_TAGS
+
+__all__ = [
+    "Check",
+    "CheckReport",
+    "LatestState",
+    "OperationKind",
+    "Outcome",
+    "PendingOperation",
+    "SigningContext",
+    "check_co_signed_state",
+    "check_sign_request",
+    "derived_channel_id",
+]
+
+_CREATE: Final = (t.ChannelCreateTx, t.ChannelCreateTxV1)
+_FUNDING: Final = (t.ChannelDepositTx, t.ChannelWithdrawTx)
+_STATE_TXS: Final = (*_CREATE, t.ChannelOffChainTx, *_FUNDING)  # hash follows from balances
+_UPDATES: Final = typing.get_args(t.OffChainUpdate)
+
+
+class Outcome(enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_CHECKED = "not checked"
+
+
+@attrs.frozen(kw_only=True)
+class Check:
+    name: str
+    outcome: Outcome
+    detail: str
+
+
+@attrs.frozen
+class CheckReport:
+    """The checks a request or state went through, in order."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.outcome is Outcome.FAILED)
+
+    @property
+    def not_checked(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.outcome is Outcome.NOT_CHECKED)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed (some checks may not have been possible: see ``not_checked``)."""
+        return not self.failed
+
+    def get(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    def __iter__(self) -> Iterator[Check]:
+        return iter(self.checks)
+
+
+# --- what the channel knows ----------------------------------------------------------------
+
+
+class OperationKind(enum.Enum):
+    TRANSFER = "transfer"
+    DEPOSIT = "deposit"
+    WITHDRAW = "withdraw"
+    NEW_CONTRACT = "new_contract"
+    CALL_CONTRACT = "call_contract"
+    SHUTDOWN = "shutdown"
+    CLOSE_SOLO = "close_solo"
+    SLASH = "slash"
+    SETTLE = "settle"
+    SNAPSHOT_SOLO = "snapshot_solo"
+    FORCE_PROGRESS = "force_progress"
+
+
+def _is(*kinds: type) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, kinds):
+            names = " or ".join(kind.__name__ for kind in kinds)
+            raise LocalProtocolError(f"{attribute.name}: {names} required")
+
+    return check
+
+
+_NONE = type(None)
+
+
+def _meta(value: Sequence[bytes | str]) -> tuple[bytes, ...]:
+    return tuple(item.encode("utf-8") if isinstance(item, str) else item for item in value)
+
+
+def _opt_uint(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (type(value) is not int or value < 0):
+        raise LocalProtocolError(f"{attribute.name}: a non-negative int or None is required")
+
+
+def _uint() -> Any:
+    return attrs.field(default=None, validator=_opt_uint)
+
+
+@attrs.frozen(kw_only=True)
+class PendingOperation:
+    """Our own operation that the node is to ask us to sign, with what we asked for.
+
+    A value is None where we did not set it (the node picks it, so it is not compared);
+    ``meta`` is what we sent as ``meta`` (none: no meta updates are expected). Deposits,
+    withdrawals, contracts and solo txs are our account's: that is checked without ``from_id``.
+    """
+
+    kind: OperationKind = attrs.field(converter=OperationKind)
+    from_id: Id | None = attrs.field(default=None, validator=_is(Id, _NONE))
+    to_id: Id | None = attrs.field(default=None, validator=_is(Id, _NONE))
+    amount: int | None = _uint()
+    fee: int | None = _uint()
+    nonce: int | None = _uint()
+    gas_price: int | None = _uint()
+    gas: int | None = _uint()
+    contract_id: Id | None = attrs.field(default=None, validator=_is(Id, _NONE))
+    vm_version: int | None = _uint()
+    abi_version: int | None = _uint()
+    code: bytes | None = attrs.field(default=None, validator=_is(bytes, _NONE))
+    deposit: int | None = _uint()
+    call_data: bytes | None = attrs.field(default=None, validator=_is(bytes, _NONE))
+    meta: tuple[bytes, ...] = attrs.field(default=(), converter=_meta)
+
+
+@attrs.frozen(kw_only=True)
+class LatestState:
+    """Our latest co-signed state: its round (None if unknown), its signed tx (None if not at
+    hand) and the balances in it."""
+
+    round: int | None
+    signed_tx: t.SignedTx | None
+    state: OffChainState
+
+
+def _rounds(value: Mapping[int, bytes]) -> Mapping[int, bytes]:
+    if not isinstance(value, Mapping):
+        raise LocalProtocolError("signed_rounds: a mapping of round -> inner tx bytes is required")
+    return types.MappingProxyType(dict(value))
+
+
+@attrs.frozen(kw_only=True)
+class SigningContext:
+    """What the channel knows when a sign request or a co-signed state arrives.
+
+    ``peer`` is None until known (a responder opened with ``initiator_id=any``), and so is
+    ``channel_id`` before the open has named it; ``latest`` is None before the first state is
+    co-signed. ``signed_rounds`` maps each round we signed to the inner tx bytes we signed, so
+    a second, different state for that round is caught. ``pending`` is our own operation.
+    """
+
+    network_id: str = attrs.field(validator=_is(str))
+    role: Role = attrs.field(validator=_is(Role))
+    account: Id = attrs.field(validator=_is(Id))
+    peer: Id | None = attrs.field(default=None, validator=_is(Id, _NONE))
+    channel_id: Id | None = attrs.field(default=None, validator=_is(Id, _NONE))
+    options: OpenOptions | None = attrs.field(default=None, validator=_is(OpenOptions, _NONE))
+    latest: LatestState | None = attrs.field(default=None, validator=_is(LatestState, _NONE))
+    signed_rounds: Mapping[int, bytes] = attrs.field(factory=dict, converter=_rounds, hash=False)
+    pending: PendingOperation | None = attrs.field(
+        default=None, validator=_is(PendingOperation, _NONE)
+    )
+
+    def participants(self, tx: ChainObject | None = None) -> list[Id]:
+        """Every participant we can name: us, the peer, the latest state's, a create tx's."""
+        found = [self.account, *([self.peer] if self.peer else [])]
+        if self.latest is not None:
+            found += [Id(IdTag.ACCOUNT, key) for key in self.latest.state.participants]
+        if isinstance(tx, _CREATE):
+            found += [tx.initiator_id, tx.responder_id]
+        return list(dict.fromkeys(found))
+
+    def peer_of(self, tx: ChainObject | None = None) -> Id | None:
+        others = [p for p in self.participants(tx) if p != self.account]
+        return others[0] if len(others) == 1 else self.peer
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _passed(name: str, detail: str) -> Check:
+    return Check(name=name, outcome=Outcome.PASSED, detail=detail)
+
+
+def _failed(name: str, detail: str) -> Check:
+    return Check(name=name, outcome=Outcome.FAILED, detail=detail)
+
+
+def _unknown(name: str, detail: str) -> Check:
+    return Check(name=name, outcome=Outcome.NOT_CHECKED, detail=detail)
+
+
+def _verdict(name: str, problems: list[str], passed: str) -> Check:
+    return _failed(name, "; ".join(problems)) if problems else _passed(name, passed)
+
+
+def _show(value: object) -> str:
+    return encoding.short(value.hex(), 18) if isinstance(value, bytes) else str(value)
+
+
+def _differences(pairs: list[tuple[str, object, object]]) -> list[str]:
+    """Each (label, expected, got) that differs; an expected None is not compared."""
+    return [
+        f"{label} is {_show(got)}, expected {_show(expected)}"
+        for label, expected, got in pairs
+        if expected is not None and expected != got
+    ]
+
+
+def _names(updates: Sequence[ChainObject]) -> str:
+    return "[" + ", ".join(type(u).__name__ for u in updates) + "]" if updates else "none"
+
+
+def _innermost(signed: t.SignedTx) -> ChainObject:
+    return signed_layers(signed)[-1].transaction
+
+
+def _metas(signed: t.SignedTx) -> list[t.GAMetaTx | t.GAMetaTxV1]:
+    layers = [layer.transaction for layer in signed_layers(signed)]
+    return [meta for meta in layers if isinstance(meta, (t.GAMetaTx, t.GAMetaTxV1))]
+
+
+def _round_of(tx: ChainObject) -> int | None:
+    found = 1 if isinstance(tx, _CREATE) else getattr(tx, "round", None)
+    return found if isinstance(found, int) else None
+
+
+def derived_channel_id(signed: t.SignedTx) -> Id | None:
+    """The id of the channel a (signed) create tx opens, or None if it cannot be known yet.
+
+    A plain initiator's follows from the create tx nonce (PROTOCOL.md §9.3); a generalized
+    one's from its auth id ``blake2b(ga_id ‖ auth_data)``, once its meta tx wraps the tx.
+    """
+    tx = _innermost(signed)
+    if not isinstance(tx, _CREATE):
+        return None
+    for meta in _metas(signed):
+        if meta.ga_id == tx.initiator_id:
+            auth_id = blake2b_256(meta.ga_id.key + meta.auth_data)
+            return Id(
+                IdTag.CHANNEL, blake2b_256(tx.initiator_id.key + auth_id + tx.responder_id.key)
+            )
+    if tx.nonce == 0 or tx.nonce >= 1 << 256:
+        return None  # a generalized initiator before its meta tx (plain nonces start at 1)
+    return channel_id(tx)
+
+
+# --- the checks ------------------------------------------------------------------------------
+
+# The open handshake: the create tx is checked against our options, not a pending operation.
+_OPEN_TAGS: Final = {"initiator_sign": Role.INITIATOR, "responder_sign": Role.RESPONDER}
+_PEER_TAGS: Final = {"update_ack", "deposit_ack", "withdraw_ack", "shutdown_sign_ack"} | {
+    "responder_sign"
+}
+
+
+@attrs.frozen(kw_only=True)
+class _Request:
+    """A sign request (or a co-signed state: no tag, no updates) and what follows from it."""
+
+    ctx: SigningContext
+    signed: t.SignedTx
+    tx: ChainObject  # the innermost tx
+    tag: str = ""
+    updates: tuple[t.OffChainUpdate, ...] = ()
+    # The balances after the updates, or why a node would refuse them (None: nothing applied).
+    after: OffChainState | None = None
+    refused: str | None = None
+
+    @property
+    def own(self) -> bool:
+        return self.tag not in _PEER_TAGS
+
+    @property
+    def non_meta(self) -> list[t.OffChainUpdate]:
+        return [u for u in self.updates if not isinstance(u, t.OffChainMeta)]
+
+
+def _check_channel_id(req: _Request) -> Check:
+    name, ours, tx = "channel_id", req.ctx.channel_id, req.tx
+    found = derived_channel_id(req.signed) if isinstance(tx, _CREATE) else tx.channel_id  # type: ignore[attr-defined]
+    if found is None:
+        return _unknown(name, "a generalized initiator's channel id depends on its auth data")
+    if ours is None:
+        return _unknown(name, f"the tx is for {found}; our channel id is not known yet")
+    if found != ours:
+        return _failed(name, f"the tx is for {found}, not our channel {ours}")
+    return _passed(name, f"our channel {ours}")
+
+
+def _fee_problems(fee: int | None, gas_price: int | None, got: int) -> list[str]:
+    # With a gas price too, the node takes the larger of our fee and the one it computes.
+    if fee is None or got == fee or (gas_price is not None and got > fee):
+        return []
+    return [f"fee is {got}, expected {'at least ' if gas_price is not None else ''}{fee}"]
+
+
+def _check_open_options(req: _Request) -> Check | None:
+    tx, ctx, options, name = req.tx, req.ctx, req.ctx.options, "open_options"
+    if not isinstance(tx, _CREATE):
+        return None
+    if options is None:
+        return _unknown(name, "no open options to compare with (a resumed channel)")
+    any_initiator = options.initiator_id == ANY_INITIATOR
+    initiator = ctx.peer if any_initiator else Id.account(options.initiator_id)
+    problems = _differences(
+        [
+            ("our account", ctx.account, getattr(tx, f"{ctx.role.value}_id")),
+            ("initiator_id", initiator, tx.initiator_id),
+            ("responder_id", Id.account(options.responder_id), tx.responder_id),
+            *[(n, getattr(options, n), getattr(tx, n)) for n in _OPEN_AMOUNTS],
+        ]
+    )
+    if isinstance(tx, t.ChannelCreateTxV1):
+        delegates = tx.delegate_ids
+    else:
+        delegates = (*tx.initiator_delegate_ids, *tx.responder_delegate_ids)
+    if delegates:
+        problems.append(f"{len(delegates)} delegate(s) we did not ask for")
+    if ctx.role is Role.INITIATOR:  # the initiator's node builds and pays for the create tx
+        problems += _differences([("ttl", options.ttl, tx.ttl), ("nonce", options.nonce, tx.nonce)])
+        problems += _fee_problems(options.fee, options.gas_price, tx.fee)
+    return _verdict(name, problems, "the create tx carries our open options")
+
+
+_OPEN_AMOUNTS: Final = ("initiator_amount", "responder_amount", "channel_reserve", "lock_period")
+
+
+# Each kind of own operation: its sign tag, and the one update (meta aside) it makes, if any.
+_SPECS: Final[dict[OperationKind, tuple[str, type[ChainObject] | None]]] = {
+    OperationKind.TRANSFER: ("update", t.OffChainTransfer),
+    OperationKind.NEW_CONTRACT: ("update", t.OffChainNewContract),
+    OperationKind.CALL_CONTRACT: ("update", t.OffChainCallContract),
+    OperationKind.DEPOSIT: ("deposit_tx", t.OffChainDeposit),
+    OperationKind.WITHDRAW: ("withdraw_tx", t.OffChainWithdrawal),
+    OperationKind.SHUTDOWN: ("shutdown_sign", None),
+    OperationKind.CLOSE_SOLO: ("close_solo_sign", None),
+    OperationKind.SLASH: ("slash_tx", None),
+    OperationKind.SETTLE: ("settle_sign", None),
+    OperationKind.SNAPSHOT_SOLO: ("snapshot_solo_tx", None),
+    OperationKind.FORCE_PROGRESS: ("force_progress_tx", t.OffChainCallContract),
+}
+# What we set is compared with the same-named field of the update and of the tx; these fields
+# must name our account, except in a transfer (whose from and to we set ourselves).
+_COMPARED: Final = tuple(
+    f.name for f in attrs.fields(PendingOperation) if f.name not in ("kind", "fee", "meta")
+)
+_OUR_ACCOUNT: Final = ("from_id", "to_id", "owner_id", "caller_id")
+
+
+def _view(obj: ChainObject) -> dict[str, Any]:
+    """An object's fields by name; a contract create's versions unpacked beside them."""
+    view = {name: getattr(obj, name) for name, _codec in obj.FIELDS}
+    if isinstance(obj, t.OffChainNewContract):
+        view["vm_version"], view["abi_version"] = unpack_ct_version(obj.ct_version)
+    return view
+
+
+def _check_own_operation(req: _Request) -> Check | None:
+    name, op = "own_operation", req.ctx.pending
+    if not req.own or req.tag in _OPEN_TAGS:
+        return None
+    if op is None:
+        return _failed(name, f"no operation of ours is pending, yet the node asks for {req.tag}")
+    tag, update = _SPECS[op.kind]
+    if tag != req.tag:
+        return _failed(name, f"we asked for a {op.kind.value}, the node asks for {req.tag}")
+    views = {"tx": _view(req.tx)}
+    if update is not None:
+        if len(req.non_meta) != 1 or not isinstance(req.non_meta[0], update):
+            wanted = update.__name__
+            return _failed(name, f"expected one {wanted} update, got {_names(req.non_meta)}")
+        views["update"] = _view(req.non_meta[0])
+    elif req.non_meta:
+        return _failed(name, f"a {op.kind.value} makes no updates, got {_names(req.non_meta)}")
+    ours = () if op.kind is OperationKind.TRANSFER else _OUR_ACCOUNT
+    pairs: list[tuple[str, object, object]] = []
+    for where, view in views.items():
+        pairs += [(f"{where}.{a}", getattr(op, a), view[a]) for a in _COMPARED if a in view]
+        pairs += [(f"{where}.{a}", req.ctx.account, view[a]) for a in ours if a in view]
+    meta = tuple(u.data for u in req.updates if isinstance(u, t.OffChainMeta))
+    problems = _differences([*pairs, ("meta", op.meta, meta)])
+    if "fee" in views["tx"] and op.kind is not OperationKind.FORCE_PROGRESS:
+        problems += _fee_problems(op.fee, op.gas_price, views["tx"]["fee"])
+    return _verdict(name, problems, f"the {op.kind.value} we asked for")
+
+
+def _signers(req: _Request) -> tuple[list[str], set[Id]]:
+    """(signatures that verify for no participant, participants whose signature over the
+    innermost tx verifies). Each signature is checked over the tx of its own layer."""
+    ctx, participants, layers = req.ctx, req.ctx.participants(req.tx), signed_layers(req.signed)
+    bad: list[str] = []
+    signers: set[Id] = set()
+    for depth, layer in enumerate(layers):
+        message = layer.transaction.serialize()
+        for index, signature in enumerate(layer.signatures):
+            is_by = [p for p in participants if verify(signature, message, ctx.network_id, p.key)]
+            if not is_by:
+                bad.append(f"signature {index} (layer {depth}) verifies for no participant")
+            elif depth == len(layers) - 1:
+                signers.add(is_by[0])
+    if bad:
+        bad.append(f"under network id {ctx.network_id!r}")
+    return bad, signers
+
+
+def _authenticated(req: _Request, who: Id | None, signers: set[Id], role: str) -> Check | None:
+    """None when ``who`` signed; else why their authentication is missing or not checkable."""
+    name = "signatures"
+    if who is None:
+        return _unknown(name, f"the {role}'s account is not known")
+    if who in signers:
+        return None
+    if any(meta.ga_id == who for meta in _metas(req.signed)):
+        return _unknown(
+            name,
+            f"the {role} {who} is a generalized account: its ga_meta_tx is authenticated "
+            "by a contract that the node runs",
+        )
+    network = req.ctx.network_id
+    return _failed(name, f"no valid signature by the {role} {who} under network id {network!r}")
+
+
+def _check_signatures(req: _Request) -> Check:
+    ctx, tx = req.ctx, req.tx
+    bad, signers = _signers(req)
+    if bad:
+        return _failed("signatures", "; ".join(bad))
+    required: list[tuple[str, Id | None]] = [("peer", ctx.peer_of(tx))]
+    if not req.tag:  # a co-signed state: both participants', a force progress the forcer's
+        both = [("our", ctx.account), *required]
+        required = [("forcer", tx.from_id)] if isinstance(tx, t.ChannelForceProgressTx) else both
+    elif req.own:
+        return _passed("signatures", f"{len(signers)} so far, all by participants")
+    found = [c for role, who in required if (c := _authenticated(req, who, signers, role))]
+    found.sort(key=lambda check: check.outcome is not Outcome.FAILED)
+    roles = " and ".join(role for role, _ in required)
+    return found[0] if found else _passed("signatures", f"by the {roles} account(s)")
+
+
+def _check_updates(req: _Request) -> Check:
+    tx, name = req.tx, "updates"
+    expected: list[ChainObject] | None = []
+    if isinstance(tx, t.ChannelDepositTx):
+        expected = [t.OffChainDeposit(from_id=tx.from_id, amount=tx.amount)]
+    elif isinstance(tx, t.ChannelWithdrawTx):
+        expected = [t.OffChainWithdrawal(to_id=tx.to_id, amount=tx.amount)]
+    elif isinstance(tx, t.ChannelForceProgressTx):
+        expected = [tx.update]
+    elif isinstance(tx, t.ChannelOffChainTx):
+        expected = None
+        funding = [
+            u for u in req.non_meta if isinstance(u, (t.OffChainDeposit, t.OffChainWithdrawal))
+        ]
+        if funding:
+            return _failed(name, f"an off-chain tx cannot carry {_names(funding)}")
+    if expected is not None and req.non_meta != expected:
+        return _failed(name, f"the updates {_names(req.non_meta)} do not match the {tx.TYPE}")
+    if req.refused is not None:
+        return _failed(name, f"a node would refuse them: {req.refused}")
+    return _passed(name, f"{_names(req.updates)}, consistent with the tx")
+
+
+def _check_round(req: _Request) -> Check | None:
+    name, latest, found = "round", req.ctx.latest, _round_of(req.tx)
+    if found is None:
+        return None
+    if isinstance(req.tx, _CREATE):
+        if latest is None:
+            return _passed(name, "round 1, the channel's first state")
+        return _failed(name, "a create tx, but the channel already has a co-signed state")
+    if latest is None or latest.round is None:
+        return _unknown(name, "our latest co-signed round is unknown")
+    if found != latest.round + 1:
+        back = " (going back)" if found <= latest.round else ""
+        return _failed(
+            name,
+            f"round {found}{back}, expected {latest.round + 1} after our "
+            f"latest co-signed round {latest.round}",
+        )
+    return _passed(name, f"round {found}, the next after our latest co-signed round")
+
+
+def _check_one_state_per_round(req: _Request) -> Check | None:
+    name, found = "one_state_per_round", _round_of(req.tx)
+    if found is None:
+        return None
+    signed_before = req.ctx.signed_rounds.get(found)
+    if signed_before is None:
+        return _passed(name, f"we have not signed round {found} before")
+    if signed_before != req.tx.serialize():
+        return _failed(name, f"we already signed a different state for round {found}")
+    return _passed(name, f"the same state we signed for round {found}")
+
+
+def _check_state_hash(req: _Request) -> Check | None:
+    tx, ctx, name = req.tx, req.ctx, "state_hash"
+    if isinstance(tx, t.ChannelForceProgressTx):
+        return _unknown(name, "a force progress runs a contract call: only the VM knows its state")
+    if not isinstance(tx, _STATE_TXS):
+        return None
+    state = req.after
+    if isinstance(tx, _CREATE):
+        if ctx.options is None:
+            return _unknown(name, "no open options to compute the first state from")
+        state = OffChainState.initial(ctx.options, initiator_id=tx.initiator_id)
+    elif ctx.latest is None:
+        return _unknown(name, "no co-signed state to apply the updates to")
+    if state is None:
+        return _unknown(name, "the updates do not apply to our balances (see updates)")
+    expected = state.state_hash()
+    if expected is None:
+        return _unknown(name, f"cannot be computed: {state.unknown_reason()}")
+    if expected != tx.state_hash:
+        return _failed(
+            name,
+            f"the tx commits to {_show(tx.state_hash)}, our balances with the "
+            f"updates give {_show(expected)}",
+        )
+    return _passed(name, "our balances with the updates give the tx's state hash")
+
+
+def _check_final_amounts(req: _Request) -> Check | None:
+    tx, latest, name = req.tx, req.ctx.latest, "final_amounts"
+    if not isinstance(tx, (t.ChannelCloseMutualTx, t.ChannelSettleTx)):
+        return None
+    if latest is None or latest.state.balances is None or not latest.state.exact:
+        reason = "no co-signed state" if latest is None else latest.state.unknown_reason()
+        return _unknown(name, f"our balances are not known exactly: {reason}")
+    state, got = latest.state, (tx.initiator_amount_final, tx.responder_amount_final)
+    ours = (state.balances[state.initiator], state.balances[state.responder])  # type: ignore[index]
+    if isinstance(tx, t.ChannelSettleTx):
+        expected, what = frozenset({ours}), "our balances"
+    else:
+        expected = state.close_mutual_amounts(tx.fee) or frozenset()
+        what = f"our balances {ours} less the fee {tx.fee} as the node splits it"
+        if not expected:
+            return _failed(name, f"our balances {ours} cannot pay the fee {tx.fee}")
+    if got not in expected:
+        return _failed(name, f"(initiator, responder) get {got}, expected {min(expected)}")
+    return _passed(name, f"{got}: {what}")
+
+
+def _check_payload(req: _Request) -> Check | None:
+    name, latest = "payload", req.ctx.latest
+    if not hasattr(req.tx, "payload"):
+        return None
+    payload: t.SignedTx | None = req.tx.payload
+    if latest is None or latest.signed_tx is None:
+        return _unknown(name, "our latest co-signed state is not at hand")
+    if payload is None:
+        if isinstance(_innermost(latest.signed_tx), t.ChannelOffChainTx):
+            return _unknown(
+                name,
+                f"empty: the node uses the latest state on chain, and ours "
+                f"(round {latest.round}) is there only if snapshotted",
+            )
+        return _passed(name, "empty: the latest state on chain is our latest co-signed state")
+    if payload.serialize() != latest.signed_tx.serialize():
+        return _failed(
+            name,
+            f"the payload is round {_round_of(_innermost(payload))}, not our "
+            f"latest co-signed state (round {latest.round})",
+        )
+    return _passed(name, f"our latest co-signed state (round {latest.round})")
+
+
+def _check_poi(req: _Request) -> Check | None:
+    if not hasattr(req.tx, "poi"):
+        return None
+    return _unknown("poi", "the proof of inclusion is built by the node and not decoded here")
+
+
+def _known_pairs(ctx: SigningContext) -> set[tuple[int | None, bytes]]:
+    """(round, state hash) of every state we signed, and of our latest co-signed state."""
+    found: list[ChainObject] = []
+    for data in ctx.signed_rounds.values():
+        try:
+            found.append(deserialize(data))
+        except ChannelError:
+            continue
+    if ctx.latest is not None and ctx.latest.signed_tx is not None:
+        found.append(_innermost(ctx.latest.signed_tx))
+    return {(_round_of(tx), tx.state_hash) for tx in found if isinstance(tx, _STATE_TXS)}
+
+
+def _check_known_state(req: _Request) -> Check:
+    tx, ctx, name = req.tx, req.ctx, "known_state"
+    found = _round_of(tx)
+    latest = ctx.latest.signed_tx if ctx.latest is not None else None
+    known = {ctx.signed_rounds.get(found or 0), latest and _innermost(latest).serialize()}
+    if tx.serialize() in known:
+        return _passed(name, f"round {found}: a state we signed, or our latest co-signed state")
+    if isinstance(tx, _STATE_TXS) and (found, tx.state_hash) in _known_pairs(ctx):
+        return _passed(name, f"round {found} with a state hash we know")
+    return _failed(name, f"round {found}: not a state we signed or acknowledged")
+
+
+_Run = Callable[[_Request], "Check | None"]
+_REQUEST_CHECKS: Final[tuple[_Run, ...]] = (
+    _check_channel_id,
+    _check_open_options,
+    _check_own_operation,
+    _check_signatures,
+    _check_updates,
+    _check_round,
+    _check_one_state_per_round,
+    _check_state_hash,
+    _check_final_amounts,
+    _check_payload,
+    _check_poi,
+)
+_CO_SIGNED_CHECKS: Final[tuple[_Run, ...]] = (
+    _check_channel_id,
+    _check_known_state,
+    _check_signatures,
+)
+
+
+def _run(req: _Request, first: list[Check], runs: tuple[_Run, ...]) -> CheckReport:
+    checks = list(first)
+    for run in runs:
+        try:
+            found = run(req)
+        except Exception as exc:  # fail closed: a bug must never let a hostile request pass
+            found = _failed("internal", f"a check could not run: {type(exc).__name__}: {exc}")
+        if found is not None:
+            checks.append(found)
+    return CheckReport(tuple(checks))
+
+
+def check_sign_request(
+    ctx: SigningContext, tag: str, signed: t.SignedTx, updates: tuple[t.OffChainUpdate, ...]
+) -> CheckReport:
+    """Every check that applies to the sign request ``channels.sign.<tag>`` (module doc)."""
+    if not isinstance(ctx, SigningContext) or not isinstance(signed, t.SignedTx):
+        raise LocalProtocolError("a SigningContext and a SignedTx are required")
+    if not isinstance(updates, tuple) or not all(isinstance(u, _UPDATES) for u in updates):
+        raise LocalProtocolError("updates: a tuple of off-chain updates is required")
+    if not isinstance(tag, str) or tag not in SIGN_TAGS:
+        return CheckReport((_failed("tag", f"{encoding.short(str(tag))!r} is not a sign tag"),))
+    role = _OPEN_TAGS.get(tag, ctx.role)
+    if role is not ctx.role:
+        return CheckReport((_failed("tag", f"{tag} is for the {role.value}, not us"),))
+    tx = _innermost(signed)
+    checks = [_passed("tag", f"{tag}: {'the peer' if tag in _PEER_TAGS else 'our'} operation")]
+    kind, wanted = tx.TYPE, SIGN_TAGS[tag].tx_type
+    if kind != wanted or isinstance(tx, t.ChannelOffChainTxV1):
+        version = " v1 (invalid since Lima)" if kind == wanted else ""
+        checks.append(_failed("tx_type", f"{tag} carries a {wanted}, got {kind}{version}"))
+        return CheckReport(tuple(checks))
+    checks.append(_passed("tx_type", f"a {wanted}"))
+    after, refused = None, None
+    if isinstance(tx, (t.ChannelOffChainTx, *_FUNDING, t.ChannelForceProgressTx)) and ctx.latest:
+        try:
+            after = ctx.latest.state.apply(updates)
+        except UpdateRefused as exc:
+            refused = str(exc)
+    req = _Request(
+        ctx=ctx, signed=signed, tx=tx, tag=tag, updates=updates, after=after, refused=refused
+    )
+    return _run(req, checks, _REQUEST_CHECKS)
+
+
+def check_co_signed_state(ctx: SigningContext, signed: t.SignedTx) -> CheckReport:
+    """Whether a state from ``channels.update`` / ``channels.leave`` may become our latest: one
+    we signed or know, every signature a participant's, both participants' there (a force
+    progress: the forcer's)."""
+    if not isinstance(ctx, SigningContext) or not isinstance(signed, t.SignedTx):
+        raise LocalProtocolError("a SigningContext and a SignedTx are required")
+    tx = _innermost(signed)
+    if not isinstance(tx, (*_STATE_TXS, t.ChannelForceProgressTx)):
+        return CheckReport((_failed("tx_type", f"a {tx.TYPE} is not a channel state"),))
+    req = _Request(ctx=ctx, signed=signed, tx=tx)
+    return _run(req, [_passed("tx_type", f"a {tx.TYPE}")], _CO_SIGNED_CHECKS)

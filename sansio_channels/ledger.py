@@ -1,0 +1,350 @@
+"""What the channel knows about its states: the latest co-signed one, and what we signed.
+
+The ledger is the channel's memory for the checks (:mod:`.checks`): the latest co-signed state
+with its round and balances, the inner tx we signed for each round not yet co-signed (so a
+second, different state for that round is never signed), and the sign request on offer. It
+turns that into the :class:`~sansio_channels.checks.SigningContext` the checks read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from . import commands as cmd
+from . import crypto, encoding
+from .checks import CheckReport, LatestState, OperationKind, PendingOperation, SigningContext
+from .codec import ChainObject
+from .encoding import Id
+from .errors import ChannelError, LocalProtocolError
+from .offchain import OffChainState
+from .options import ANY_INITIATOR, OpenOptions, Role
+from .txs import (
+    ChannelCreateTx,
+    ChannelCreateTxV1,
+    GAMetaTx,
+    GAMetaTxV1,
+    OffChainUpdate,
+    SignedTx,
+    decode_signed_tx,
+    encode_tx,
+)
+
+if TYPE_CHECKING:
+    from .channel import Channel
+    from .events import SignRequest
+    from .record import ChannelRecord
+
+__all__ = ["Latest", "Ledger", "SignedRound", "round_of"]
+
+_CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)
+# Sign tags of our own operations; the rest are acks and the open handshake.
+OWN_TAGS: Final = frozenset(
+    {
+        "update",
+        "deposit_tx",
+        "withdraw_tx",
+        "shutdown_sign",
+        "close_solo_sign",
+        "slash_tx",
+        "settle_sign",
+        "snapshot_solo_tx",
+        "force_progress_tx",
+    }
+)
+
+
+def round_of(tx: ChainObject) -> int | None:
+    """The round a state tx commits to: a create tx opens round 1."""
+    if isinstance(tx, _CREATE):
+        return 1
+    value = getattr(tx, "round", None)
+    return value if isinstance(value, int) else None
+
+
+@attrs.frozen(kw_only=True)
+class Latest:
+    """The latest co-signed state: its round, the signed tx (and its ``tx_`` text), balances."""
+
+    round: int
+    signed_tx: SignedTx | None
+    tx: str | None
+    state: OffChainState | None
+
+
+@attrs.frozen(kw_only=True)
+class SignedRound:
+    """A state we signed and that is not co-signed yet (or just became so)."""
+
+    inner: bytes  # the serialized inner tx we signed
+    tx: str  # the signed tx we sent, as sent
+    state: OffChainState | None  # the balances it holds, when they can be known
+    own: bool  # it belongs to our own operation
+
+
+@attrs.define
+class Ledger:
+    options: OpenOptions | None
+    latest: Latest | None = None
+    base: OffChainState | None = None  # round 1's state, from the open options
+    signed_rounds: dict[int, SignedRound] = attrs.Factory(dict)
+    offered_state: OffChainState | None = None  # the state the offered request leads to
+    own_round: int | None = None  # the round our own operation's signature is for
+    last_abort_was_own: bool = False
+    # After we reattach to an FSM that ran while we were away, it may hold a state newer than
+    # ours (signed with our key elsewhere); until a co-signed state arrives, what depends on
+    # our latest round and balances cannot be checked.
+    stale: bool = False
+
+    @classmethod
+    def initial(cls, options: OpenOptions | None) -> Ledger:
+        base = None
+        if options is not None and options.initiator_id != ANY_INITIATOR:
+            base = OffChainState.initial(options)
+        return cls(options=options, base=base)
+
+    # --- for the checks ---------------------------------------------------------------------
+
+    def context(self, channel: Channel) -> SigningContext:
+        return SigningContext(
+            network_id=channel.network_id,
+            role=channel.role,
+            account=channel.account,
+            peer=channel.peer,
+            channel_id=None if channel.channel_id is None else Id.from_api(channel.channel_id),
+            options=self.options,
+            latest=self._latest_for_checks(channel),
+            signed_rounds={r: s.inner for r, s in self.signed_rounds.items()},
+            pending=_pending(channel),
+        )
+
+    def _latest_for_checks(self, channel: Channel) -> LatestState | None:
+        if self.latest is not None:
+            state = self.latest.state if not self.stale else None
+            state = state or _unknown_balances(channel)
+            if state is None:
+                return None
+            return LatestState(
+                round=None if self.stale else self.latest.round,
+                signed_tx=self.latest.signed_tx,
+                state=state,
+            )
+        return None  # before the create tx is co-signed the checks read the open options
+
+    # --- sign requests ----------------------------------------------------------------------
+
+    def offered(self, tag: str, signed: SignedTx, updates: tuple[OffChainUpdate, ...]) -> None:
+        """A sign request is on offer: work out the state it leads to, if that can be known."""
+        inner = crypto.inner_tx(signed)
+        self.offered_state = None
+        try:
+            if isinstance(inner, _CREATE):
+                push = self.options.push_amount if self.options is not None else 0
+                self.offered_state = OffChainState.from_create_tx(inner, push)
+            elif self.latest is not None and self.latest.state is not None:
+                self.offered_state = self.latest.state.apply(updates)
+        except ChannelError:
+            self.offered_state = None  # the checks report why
+
+    def check_reply(self, channel: Channel, request: SignRequest, signed: SignedTx) -> None:
+        """Refuse a reply that is not the offered tx signed by our account."""
+        wanted = crypto.inner_tx(request.signed_tx).serialize()
+        if crypto.inner_tx(signed).serialize() != wanted:
+            raise LocalProtocolError("the reply does not hold the tx the node asked to sign")
+        if _generalized_reply(signed, channel.account):
+            return
+        # A peer that is a generalized account wraps the tx in its meta tx; we sign inside.
+        if not any(
+            crypto.verify(
+                sig, layer.transaction.serialize(), channel.network_id, channel.account.key
+            )
+            is not None
+            for layer in crypto.signed_layers(signed)
+            for sig in layer.signatures
+        ):
+            raise LocalProtocolError(
+                f"the reply carries no valid signature by {channel.account.api} for network "
+                f"{channel.network_id!r}"
+            )
+
+    def signed(self, tag: str, signed: SignedTx) -> None:
+        """We sent our signature on ``signed`` (written ahead of it being co-signed)."""
+        inner = crypto.inner_tx(signed)
+        own = tag in OWN_TAGS
+        round_ = round_of(inner)
+        if round_ is not None:
+            self.signed_rounds[round_] = SignedRound(
+                inner=inner.serialize(), tx=encode_tx(signed), state=self.offered_state, own=own
+            )
+            if own:
+                self.own_round = round_
+        self.offered_state = None
+
+    def aborted(self, tag: str) -> None:
+        self.last_abort_was_own = tag in OWN_TAGS
+        self.offered_state = None
+
+    # --- co-signed states -------------------------------------------------------------------
+
+    def take_co_signed(
+        self, signed: SignedTx, checks: CheckReport, *, known_peer: Id | None
+    ) -> tuple[int | None, bool]:
+        """Take a co-signed state as the latest if it passed the checks and is one we signed."""
+        inner = crypto.inner_tx(signed)
+        round_ = round_of(inner)
+        if round_ is None or not checks.ok:
+            return round_, False
+        ours = self.signed_rounds.get(round_)
+        same_as_latest = (
+            self.latest is not None
+            and self.latest.round == round_
+            and self.latest.signed_tx is not None
+            and crypto.inner_tx(self.latest.signed_tx).serialize() == inner.serialize()
+        )
+        if ours is not None and ours.inner == inner.serialize():
+            state = ours.state
+        elif same_as_latest:
+            assert self.latest is not None
+            state = self.latest.state
+        else:
+            return round_, False
+        self.latest = Latest(round=round_, signed_tx=signed, tx=encode_tx(signed), state=state)
+        self.stale = False
+        # Rounds below the latest can no longer be signed (the round check refuses them).
+        self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r > round_}
+        return round_, True
+
+    def roll_back(self, round_: int) -> None:
+        """The node rolled back to ``round_``: what we signed above it was not co-signed.
+
+        The node reuses those rounds for the next update, so they are forgotten here (the
+        half-signed state stays with the peer's node; see docs/checks.md).
+        """
+        self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r <= round_}
+        self.offered_state = None
+
+    def is_own_round(self, round_: int) -> bool:
+        return self.own_round == round_
+
+    def operation_started(self) -> None:
+        self.own_round = None
+        self.last_abort_was_own = False
+
+    def forget(self) -> None:
+        """Forget every stored state, as a client does that has none stored."""
+        self.latest = None
+        self.base = None
+        self.signed_rounds.clear()
+        self.offered_state = None
+
+    # --- the record -------------------------------------------------------------------------
+
+    def balances_api(self) -> dict[str, int] | None:
+        state = self.latest.state if self.latest is not None else None
+        if state is None or state.balances is None:
+            return None
+        return {encoding.encode("ak", key): value for key, value in state.balances.items()}
+
+    def signed_ahead(self) -> dict[int, str]:
+        return {r: s.tx for r, s in self.signed_rounds.items()}
+
+    def restore(self, record: ChannelRecord) -> None:
+        if record.latest_state is None or record.latest_round is None:
+            return
+        state = None
+        if record.balances is not None and record.peer is not None:
+            keys = {encoding.decode(k, "ak"): v for k, v in record.balances.items()}
+            ours, theirs = encoding.decode(record.account, "ak"), encoding.decode(record.peer, "ak")
+            initiator, responder = (ours, theirs) if record.role == "initiator" else (theirs, ours)
+            state = OffChainState(initiator=initiator, responder=responder, balances=keys)
+        signed = decode_signed_tx(record.latest_state)
+        self.latest = Latest(
+            round=record.latest_round, signed_tx=signed, tx=record.latest_state, state=state
+        )
+        for round_, text in record.signed_ahead.items():
+            inner = crypto.inner_tx(decode_signed_tx(text)).serialize()
+            self.signed_rounds[round_] = SignedRound(inner=inner, tx=text, state=None, own=False)
+
+    @staticmethod
+    def peer_id(text: str) -> Id:
+        return Id.account(text)
+
+
+def _unknown_balances(channel: Channel) -> OffChainState | None:
+    """The participants with balances unknown; None while the peer is not known either."""
+    if channel.peer is None:
+        return None
+    ours, theirs = channel.account.key, channel.peer.key
+    initiator, responder = (ours, theirs) if channel.role is Role.INITIATOR else (theirs, ours)
+    return OffChainState(initiator=initiator, responder=responder, balances=None)
+
+
+def _generalized_reply(signed: SignedTx, account: Id) -> bool:
+    """A generalized account answers with no signature, around a meta tx of its own."""
+    if signed.signatures:
+        return False
+    meta = signed.transaction
+    return isinstance(meta, (GAMetaTx, GAMetaTxV1)) and meta.ga_id == account
+
+
+# Each own command: the operation kind the checks know, and the values we set in it.
+def _pending(channel: Channel) -> PendingOperation | None:
+    operation = channel.current_operation
+    if operation is None:
+        return None
+    command = operation.command
+    kind = _KINDS.get(type(command))
+    if kind is None:
+        return None
+    values = {
+        name: getattr(command, name)
+        for name in _PENDING_FIELDS
+        if getattr(command, name, None) is not None
+    }
+    if isinstance(command, cmd.Deposit):
+        values["from_id"] = channel.account
+    if isinstance(command, cmd.Withdraw):
+        values["to_id"] = channel.account
+    if "code" in values or "call_data" in values:
+        for name in ("code", "call_data"):
+            if name in values:
+                values[name] = encoding.decode(values[name], "cb")
+    if "meta" in values:
+        values["meta"] = tuple(values["meta"])
+    for name in ("from_id", "to_id", "contract_id"):
+        if isinstance(values.get(name), str):
+            values[name] = Id.from_api(values[name])
+    return PendingOperation(kind=kind, **values)
+
+
+_PENDING_FIELDS: Final = (
+    "from_id",
+    "to_id",
+    "amount",
+    "fee",
+    "nonce",
+    "gas_price",
+    "gas",
+    "contract_id",
+    "vm_version",
+    "abi_version",
+    "code",
+    "deposit",
+    "call_data",
+    "meta",
+)
+_KINDS: Final[Mapping[type[cmd.Command], OperationKind]] = {
+    cmd.Transfer: OperationKind("transfer"),
+    cmd.Deposit: OperationKind("deposit"),
+    cmd.Withdraw: OperationKind("withdraw"),
+    cmd.NewContract: OperationKind("new_contract"),
+    cmd.CallContract: OperationKind("call_contract"),
+    cmd.Shutdown: OperationKind("shutdown"),
+    cmd.CloseSolo: OperationKind("close_solo"),
+    cmd.Slash: OperationKind("slash"),
+    cmd.Settle: OperationKind("settle"),
+    cmd.SnapshotSolo: OperationKind("snapshot_solo"),
+    cmd.ForceProgress: OperationKind("force_progress"),
+}

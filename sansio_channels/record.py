@@ -1,0 +1,99 @@
+"""The channel's durable record: what must survive a crash to resume the channel.
+
+A record holds the channel id, the fsm id of the latest ``fsm_up`` (without it the node cannot
+restore the channel), the connect parameters, the life-cycle state, the latest co-signed state
+with its round and the balances in it, and what we signed that is not co-signed yet (written
+ahead of the signature leaving). It never holds a secret key. It is JSON-able, so any store can
+keep it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from .errors import LocalProtocolError
+from .options import OpenOptions, ReestablishOptions, from_query_params
+from .state import ChannelState
+
+if TYPE_CHECKING:
+    from .channel import Channel
+
+__all__ = ["RECORD_VERSION", "ChannelRecord"]
+
+RECORD_VERSION: Final = 1
+
+
+@attrs.frozen(kw_only=True)
+class ChannelRecord:
+    version: int = RECORD_VERSION
+    network_id: str
+    role: str
+    account: str  # our ak_
+    peer: str | None  # the peer's ak_, once known
+    channel_id: str | None
+    fsm_id: str | None
+    options: Mapping[str, str] = attrs.field(hash=False)  # the connect URL's parameters
+    state: str  # a ChannelState value
+    latest_state: str | None  # the latest co-signed state, a tx_ string
+    latest_round: int | None
+    balances: Mapping[str, int] | None = attrs.field(hash=False)  # ak_ -> balance, if known
+    # What we signed and is not co-signed yet: {round: tx_ string we signed}.
+    signed_ahead: Mapping[int, str] = attrs.field(factory=dict, hash=False)
+
+    @classmethod
+    def of(cls, channel: Channel) -> ChannelRecord:
+        ledger = channel.ledger
+        latest = ledger.latest
+        return cls(
+            network_id=channel.network_id,
+            role=channel.role.value,
+            account=channel.account.api,
+            peer=None if channel.peer is None else channel.peer.api,
+            channel_id=channel.channel_id,
+            fsm_id=channel.fsm_id,
+            options=channel.options.query_params(),
+            state=channel.state.value,
+            latest_state=None if latest is None else latest.tx,
+            latest_round=None if latest is None else latest.round,
+            balances=ledger.balances_api(),
+            signed_ahead=ledger.signed_ahead(),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        view = attrs.asdict(self)
+        view["signed_ahead"] = {str(k): v for k, v in self.signed_ahead.items()}
+        return view
+
+    @classmethod
+    def from_json(cls, view: Mapping[str, Any]) -> ChannelRecord:
+        if not isinstance(view, Mapping) or view.get("version") != RECORD_VERSION:
+            raise LocalProtocolError(f"not a channel record of version {RECORD_VERSION}")
+        try:
+            ahead = {int(k): v for k, v in dict(view.get("signed_ahead") or {}).items()}
+            return cls(**{**view, "signed_ahead": ahead})
+        except (TypeError, ValueError) as exc:
+            raise LocalProtocolError(f"malformed channel record: {exc}") from None
+
+    def restore(self, channel_type: type[Channel], **kwargs: Any) -> Channel:
+        """A channel of ``channel_type`` resumed from this record, not connected."""
+        options = from_query_params(self.options)
+        if self.channel_id is not None and self.fsm_id is not None:
+            if isinstance(options, OpenOptions):
+                options = options.reestablish(
+                    existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
+                )
+            else:
+                options = attrs.evolve(
+                    options, existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
+                )
+        if not isinstance(options, ReestablishOptions):
+            raise LocalProtocolError("the record has no channel id and fsm id to come back to")
+        channel = channel_type(options, network_id=self.network_id, account=self.account, **kwargs)
+        channel.state = ChannelState(self.state)
+        channel.ledger.restore(self)
+        if self.peer is not None:
+            channel.peer = channel.ledger.peer_id(self.peer)
+        return channel
