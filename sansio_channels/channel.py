@@ -279,9 +279,10 @@ class Channel:
         handler = _NOTIFICATION_HANDLERS.get(method)
         if handler is None:
             raise RemoteProtocolError(f"unknown notification {method!r}")
+        handler(self, _object(data, method))
+        # Learnt only once the notification went through, so a bad one changes nothing.
         if note.channel_id is not None and self.channel_id is None:
             self.channel_id = note.channel_id
-        handler(self, _object(data, method))
 
     def _on_info(self, data: Mapping[str, Any]) -> None:
         event = data.get("event")
