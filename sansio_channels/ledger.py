@@ -312,7 +312,7 @@ def _pending(channel: Channel) -> PendingOperation | None:
             if name in values:
                 values[name] = encoding.decode(values[name], "cb")
     if "meta" in values:
-        values["meta"] = tuple(values["meta"])
+        values["meta"] = tuple(text.encode("utf-8") for text in values["meta"])
     for name in ("from_id", "to_id", "contract_id"):
         if isinstance(values.get(name), str):
             values[name] = Id.from_api(values[name])
