@@ -20,7 +20,7 @@ from typing import Any, Final
 import attrs
 
 from . import commands as cmd
-from . import crypto, rpc
+from . import crypto, encoding, rpc
 from .checks import CheckReport, check_co_signed_state, check_sign_request
 from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
@@ -34,6 +34,7 @@ from .events import (
     Info,
     MessageReceived,
     NodeError,
+    OffChainStateFetched,
     OnChainTx,
     Operation,
     OperationAccepted,
@@ -51,6 +52,7 @@ from .offchain import updates_from_json
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
 from .record import ChannelRecord
 from .state import ChannelState, Input, next_state
+from .trees import StateTrees
 from .txs import ChannelCreateTx, ChannelCreateTxV1, SignedTx, decode_signed_tx, encode_tx
 
 __all__ = ["DEFAULT_PING_INTERVAL", "Channel"]
@@ -410,7 +412,7 @@ class Channel:
         self._request_ids.pop(operation.id, None)
         if operation in self._queries:
             self._queries.remove(operation)
-            self._events.append(QueryResult(operation=operation, result=reply.result))
+            self._query_answered(operation, reply.result)
         elif operation.command.KIND is cmd.CommandKind.NOTICE:
             self._events.append(OperationAccepted(operation=operation, round=None))
 
@@ -451,12 +453,28 @@ class Channel:
                 return operation
         return None
 
+    def _query_answered(self, operation: Operation, result: Any) -> None:
+        self._events.append(QueryResult(operation=operation, result=result))
+        if isinstance(operation.command, cmd.GetOffchainState):
+            fetched = self.ledger.take_fetched(self, result)
+            self._events.append(
+                OffChainStateFetched(
+                    operation=operation,
+                    signed_tx=fetched.signed_tx,
+                    round=fetched.round,
+                    trees=fetched.trees,
+                    verified=fetched.verified,
+                    detail=fetched.detail,
+                    balances=None if fetched.trees is None else _api_balances(fetched.trees),
+                )
+            )
+
     def _answer_query(self, method: str, result: Any) -> None:
         for operation in self._queries:
             if method == operation.command.METHOD:
                 self._queries.remove(operation)
                 self._forget_request(operation)
-                self._events.append(QueryResult(operation=operation, result=result))
+                self._query_answered(operation, result)
                 return
         raise RemoteProtocolError(f"a {method} reply that answers no query")
 
@@ -656,6 +674,15 @@ class Channel:
     def restore(cls, record: ChannelRecord, **kwargs: Any) -> Channel:
         """A channel resumed from its record, disconnected; :meth:`reconnect` comes next."""
         return record.restore(cls, **kwargs)
+
+
+def _api_balances(trees: StateTrees) -> dict[str, int]:
+    """Account balances by address; a contract's own account under its ``ct_`` id."""
+    contracts = trees.contract_keys()
+    return {
+        encoding.encode("ct" if key in contracts else "ak", key): balance
+        for key, balance in trees.accounts().items()
+    }
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:

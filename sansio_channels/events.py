@@ -19,6 +19,7 @@ from .crypto import Signer
 from .errors import DecodingError, LocalProtocolError
 from .rpc import SignTag
 from .state import ChannelState
+from .trees import StateTrees
 from .txs import OffChainUpdate, SignedTx, decode_signed_tx
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Info",
     "MessageReceived",
     "NodeError",
+    "OffChainStateFetched",
     "OnChainTx",
     "Operation",
     "OperationAccepted",
@@ -161,6 +163,24 @@ class QueryResult(Event):
 
     operation: Operation
     result: Any = attrs.field(hash=False)
+
+
+@attrs.frozen(kw_only=True)
+class OffChainStateFetched(Event):
+    """A ``GetOffchainState`` answer, rebuilt and checked by the library.
+
+    ``verified`` says that the trees hash to the state hash of the signed state beside them and
+    that it carries valid signatures of both participants: balances and contract stores read
+    from ``trees`` can then be trusted. ``detail`` says what failed otherwise.
+    """
+
+    operation: Operation
+    signed_tx: SignedTx | None
+    round: int | None
+    trees: StateTrees | None = attrs.field(eq=False)
+    verified: bool
+    detail: str
+    balances: Mapping[str, int] | None = attrs.field(hash=False)  # ak_/ct_ -> balance
 
 
 @attrs.frozen(kw_only=True)

@@ -21,6 +21,7 @@ from .encoding import Id
 from .errors import ChannelError, LocalProtocolError
 from .offchain import OffChainState
 from .options import ANY_INITIATOR, OpenOptions, Role
+from .trees import StateTrees, decode_state_trees
 from .txs import (
     ChannelCreateTx,
     ChannelCreateTxV1,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from .events import SignRequest
     from .record import ChannelRecord
 
-__all__ = ["Latest", "Ledger", "SignedRound", "round_of"]
+__all__ = ["FetchedState", "Latest", "Ledger", "SignedRound", "round_of"]
 
 _CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)
 # Sign tags of our own operations; the rest are acks and the open handshake.
@@ -216,6 +217,29 @@ class Ledger:
         self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r > round_}
         return round_, True
 
+    def take_fetched(self, channel: Channel, result: object) -> FetchedState:
+        """Rebuild and check a ``get.offchain_state`` answer; a verified, newer state is taken.
+
+        A state that carries valid signatures of both participants (ours included: we signed
+        it, here or elsewhere) and whose trees hash to its state hash tells the balances for
+        sure, so it also refreshes a latest state that was stale or unknown.
+        """
+        fetched = _rebuild(channel, result)
+        if not fetched.verified or fetched.signed_tx is None or fetched.round is None:
+            return fetched
+        if self.latest is not None and not self.stale and fetched.round < self.latest.round:
+            return fetched
+        state = _state_of(channel, fetched)
+        self.latest = Latest(
+            round=fetched.round,
+            signed_tx=fetched.signed_tx,
+            tx=encode_tx(fetched.signed_tx),
+            state=state,
+        )
+        self.stale = False
+        self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r > fetched.round}
+        return fetched
+
     def roll_back(self, round_: int) -> None:
         """The node rolled back to ``round_``: what we signed above it was not co-signed.
 
@@ -270,6 +294,82 @@ class Ledger:
     @staticmethod
     def peer_id(text: str) -> Id:
         return Id.account(text)
+
+
+@attrs.frozen(kw_only=True)
+class FetchedState:
+    signed_tx: SignedTx | None
+    round: int | None
+    trees: StateTrees | None
+    verified: bool
+    detail: str
+
+
+def _rebuild(channel: Channel, result: object) -> FetchedState:
+    signed_text = result.get("signed_tx") if isinstance(result, Mapping) else None
+    trees_text = result.get("trees") if isinstance(result, Mapping) else None
+    if not isinstance(signed_text, str) or not isinstance(trees_text, str) or not signed_text:
+        return FetchedState(
+            signed_tx=None,
+            round=None,
+            trees=None,
+            verified=False,
+            detail="the answer holds no signed state and trees",
+        )
+    try:
+        signed = decode_signed_tx(signed_text)
+        trees = decode_state_trees(trees_text)
+        trees.check()
+    except ChannelError as exc:
+        return FetchedState(signed_tx=None, round=None, trees=None, verified=False, detail=str(exc))
+    inner = crypto.inner_tx(signed)
+    round_ = round_of(inner)
+    wanted = getattr(inner, "state_hash", None)
+    if wanted != trees.state_hash():
+        detail = "the trees do not hash to the signed state's state hash"
+    elif len(crypto.signed_layers(signed)) > 1:
+        detail = (
+            "the trees match, but a participant authenticates as a generalized account, "
+            "which the client cannot check"
+        )
+    elif channel.peer is None or not _signed_by_both(channel, signed):
+        detail = "the signed state lacks a valid signature of a participant"
+    else:
+        detail = ""
+    return FetchedState(
+        signed_tx=signed,
+        round=round_,
+        trees=trees,
+        verified=not detail,
+        detail=detail or "trees rebuilt; their hash is the co-signed state's",
+    )
+
+
+def _signed_by_both(channel: Channel, signed: SignedTx) -> bool:
+    assert channel.peer is not None
+    layer = crypto.signed_layers(signed)[-1]
+    tx_bytes = layer.transaction.serialize()
+    return all(
+        any(crypto.verify(sig, tx_bytes, channel.network_id, who.key) for sig in layer.signatures)
+        for who in (channel.account, channel.peer)
+    )
+
+
+def _state_of(channel: Channel, fetched: FetchedState) -> OffChainState | None:
+    """The participants' balances in a verified state (contracts noted)."""
+    assert fetched.trees is not None
+    assert channel.peer is not None
+    accounts = fetched.trees.accounts()
+    ours, theirs = channel.account.key, channel.peer.key
+    if ours not in accounts or theirs not in accounts:
+        return None
+    initiator, responder = (ours, theirs) if channel.role is Role.INITIATOR else (theirs, ours)
+    return OffChainState(
+        initiator=initiator,
+        responder=responder,
+        balances={initiator: accounts[initiator], responder: accounts[responder]},
+        contracts=len(accounts) > 2,
+    )
 
 
 def _unknown_balances(channel: Channel) -> OffChainState | None:

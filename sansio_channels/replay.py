@@ -20,6 +20,7 @@ its co-signed state, as a client does that reconnects without a stored state.
 
 from __future__ import annotations
 
+import collections
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
@@ -38,6 +39,7 @@ from .events import (
     Info,
     MessageReceived,
     NodeError,
+    OffChainStateFetched,
     OnChainTx,
     Pong,
     ProtocolViolation,
@@ -58,6 +60,8 @@ class FileReport:
     frames: int = 0
     matched: int = 0
     mismatches: list[str] = attrs.Factory(list)
+    # How many events of each kind the node's frames produced (verified fetches, ...).
+    events: collections.Counter[str] = attrs.Factory(collections.Counter)
 
     @property
     def mismatched(self) -> int:
@@ -162,6 +166,7 @@ class _RoleReplay:
         frame = _with_ids(entry.frame, self.ids)
         self.channel.receive_frame(frame)
         events = list(self.channel.events())
+        report.events.update(_kind(event) for event in events)
         for event in events:
             if isinstance(event, SignRequest):
                 self.sign_request = event
@@ -302,6 +307,14 @@ def _with_ids(frame: Any, ids: dict[Any, Any]) -> Any:
     if isinstance(frame, dict) and "id" in frame and frame["id"] in ids:
         return {**frame, "id": ids[frame["id"]]}
     return frame
+
+
+def _kind(event: Event) -> str:
+    if isinstance(event, OffChainStateFetched):
+        return "OffChainStateFetched(verified)" if event.verified else "OffChainStateFetched"
+    if isinstance(event, CoSignedState):
+        return "CoSignedState(accepted)" if event.accepted else "CoSignedState"
+    return type(event).__name__
 
 
 def _is_error(frame: Any) -> bool:

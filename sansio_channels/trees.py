@@ -298,6 +298,10 @@ class StateTrees(ChainObject):
         """The 32-byte state hash that the channel txs for this state carry."""
         return state_hash_of_roots(self.roots)
 
+    def contract_keys(self) -> set[bytes]:
+        """The pubkeys of the contracts in the channel (each also has an account)."""
+        return {entry.key for entry in self.contracts_tree.mtree.values if len(entry.key) == 32}
+
     def accounts(self) -> dict[bytes, int]:
         """Every account's balance by its 32-byte pubkey, contract accounts included."""
         return self.accounts_tree.balances()

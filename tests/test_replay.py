@@ -28,3 +28,21 @@ def test_recorded_session_replays(session: list[str]) -> None:
     mismatches = [m for f in report.files for m in f.mismatches]
     assert mismatches == []
     assert report.matched == report.frames > 0
+
+
+def test_fetched_states_are_rebuilt_and_verified() -> None:
+    """Every get.offchain_state answer in the recordings: trees rebuilt, hash = signed state's."""
+    counts: dict[str, int] = {}
+    for session in SESSIONS:
+        if session[-1].startswith("generalized_accounts/"):
+            continue  # their states are authenticated by contracts the client cannot run
+        report = replay_files(
+            [str(TRANSCRIPTS / rel) for rel in session],
+            network_id(session[-1]) or "local_iris_testnet",
+        )
+        for file in report.files:
+            for kind, count in file.events.items():
+                counts[kind] = counts.get(kind, 0) + count
+    assert counts.get("OffChainStateFetched", 0) == 0
+    assert counts["OffChainStateFetched(verified)"] >= 125
+    assert counts.get("CoSignedState", 0) == 0  # every co-signed state was taken

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     trees = decode_state_trees(args.trees)
     state_hash = trees.state_hash()
     # A contract's account shares its pubkey with the contract; show it as the contract.
-    contracts = {entry.key for entry in trees.contracts_tree.mtree.values if len(entry.key) == 32}
+    contracts = trees.contract_keys()
     accounts: list[JSON] = [
         {"account": encode("ct" if key in contracts else "ak", key), "balance": balance}
         for key, balance in sorted(trees.accounts().items())
