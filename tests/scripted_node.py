@@ -81,13 +81,15 @@ class ScriptedNode:
         return notification("channels.info", {"event": event, **data}, self.channel_id)
 
     def build_create(self, *, initiator_amount: int | None = None) -> txs.ChannelCreateTx:
+        # The state hash always agrees with the amounts in the tx, doctored or not.
+        initiator_amount = AMOUNTS["initiator"] if initiator_amount is None else initiator_amount
         balances = {
-            INITIATOR.public_key: AMOUNTS["initiator"] - PUSH,
+            INITIATOR.public_key: initiator_amount - PUSH,
             RESPONDER.public_key: AMOUNTS["responder"] + PUSH,
         }
         return txs.ChannelCreateTx(
             initiator_id=Id.account(INITIATOR.address),
-            initiator_amount=AMOUNTS["initiator"] if initiator_amount is None else initiator_amount,
+            initiator_amount=initiator_amount,
             responder_id=Id.account(RESPONDER.address),
             responder_amount=AMOUNTS["responder"],
             channel_reserve=RESERVE,
