@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import hashlib
 import re
 from typing import Final
@@ -119,6 +120,22 @@ def decode_prefixed(text: str) -> tuple[str, bytes]:
     """
     if not isinstance(text, str):
         raise DecodingError(f"API string expected, got {type(text).__name__}")
+    if len(text) <= _CACHED_CHARS:
+        return _decode_short(text)
+    return _decode_prefixed(text)
+
+
+# Ids, hashes and signatures recur in every frame of a channel, and base58 is slow to decode:
+# short strings are decoded once. Long ones (txs, trees) are not worth keeping.
+_CACHED_CHARS: Final = 120
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_short(text: str) -> tuple[str, bytes]:
+    return _decode_prefixed(text)
+
+
+def _decode_prefixed(text: str) -> tuple[str, bytes]:
     prefix, sep, body = text.partition("_")
     if not sep:
         raise DecodingError(f"{short(text)!r}: no prefix (expected e.g. 'ak_...')")
@@ -236,7 +253,7 @@ class Id:
     def serialize(self) -> bytes:
         return bytes([self.tag]) + self.key
 
-    @property
+    @functools.cached_property
     def api(self) -> str:
         return encode(self.tag.prefix, self.key)
 
