@@ -26,11 +26,11 @@ import nacl.signing
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sansio_channels import commands as cmd  # noqa: E402
-from sansio_channels import txs  # noqa: E402
-from sansio_channels.channel import Channel  # noqa: E402
-from sansio_channels.events import OperationAccepted  # noqa: E402
-from tests.scripted_node import NETWORK, ScriptedNode, feed, notification, opened  # noqa: E402
+from sansio_channels import commands as cmd
+from sansio_channels import txs
+from sansio_channels.channel import Channel
+from sansio_channels.events import OperationAccepted, SignRequest
+from tests.scripted_node import NETWORK, notification, opened
 
 ROUNDS = 300
 
@@ -65,8 +65,8 @@ def own_transfers(rounds: int) -> float:
         channel.frames_to_send()
         channel.receive_frame(request_frame)
         for event in channel.events():
-            if hasattr(event, "sign"):
-                event.sign(signer)  # type: ignore[attr-defined]
+            if isinstance(event, SignRequest):
+                event.sign(signer)
         channel.frames_to_send()
         channel.receive_frame(update_frame)
         if not any(isinstance(e, OperationAccepted) for e in channel.events()):
@@ -89,8 +89,8 @@ def ack_transfers(rounds: int) -> float:
     for request_frame, update_frame in prepared:
         channel.receive_frame(request_frame)
         for event in channel.events():
-            if hasattr(event, "sign"):
-                event.sign(signer)  # type: ignore[attr-defined]
+            if isinstance(event, SignRequest):
+                event.sign(signer)
         channel.frames_to_send()
         channel.receive_frame(update_frame)
         list(channel.events())
