@@ -9,21 +9,18 @@ the same for a state arriving in ``channels.update`` / ``channels.leave``.
 The checks, by name:
 
 * ``tag``, ``tx_type``: a sign tag for our role, carrying the tx type PROTOCOL.md §5 says;
-* ``channel_id``: the tx is for our channel; a create tx opens the channel we know (its id
-  derived as §9.3 says, a generalized initiator's from its auth data);
-* ``open_options``: the create tx carries our options (ids, amounts, reserve, lock period; the
-  initiator's fee, nonce, ttl) and no delegates;
-* ``own_operation``: our own operation's updates and tx carry exactly what we asked for;
-* ``signatures``: every signature verifies for a participant under the network id, and for
-  the peer's operation (``*_ack``, ``responder_sign``) the peer's is there;
+* ``channel_id``: our channel; the id a create tx opens is derived as §9.3 says;
+* ``open_options``: a create tx carries our open options, and no delegates;
+* ``own_operation``: our operation's updates and tx carry exactly what we asked for;
+* ``signatures``: each one a participant's under the network id; the peer's on its operation;
 * ``updates``: they agree with the tx, and a node would apply them to our balances;
-* ``round``: the one after our latest co-signed round;
-* ``one_state_per_round``: never a second, different state for a round we signed;
+* ``round``: the one after our latest co-signed round; ``one_state_per_round``: never a
+  second, different state for a round we signed;
 * ``state_hash``: the one our latest co-signed balances give with the updates applied;
-* ``final_amounts``: a close's are our balances less the fee as the node splits it, a
-  settle's our balances;
-* ``payload``: a solo tx's payload is our latest co-signed state; ``poi``: never checked;
-* ``known_state`` (co-signed states): one we signed or know.
+* ``final_amounts``: a close pays our balances less the fee as the node splits it, a settle
+  our balances;
+* ``payload``: a solo tx's is our latest co-signed state; ``poi``: never checked;
+* ``known_state``: a co-signed state is one we signed, or whose round and hash we know.
 
 Everything here is pure: no I/O, no clock. Hostile input gives FAILED checks, never an
 exception; only misuse of the API raises :class:`LocalProtocolError`. The inner tx of a
@@ -43,10 +40,10 @@ import attrs
 
 from . import encoding
 from . import txs as t
-from .codec import ChainObject, deserialize
+from .codec import ChainObject
 from .crypto import blake2b_256, channel_id, signed_layers, verify
 from .encoding import Id, IdTag
-from .errors import ChannelError, LocalProtocolError
+from .errors import LocalProtocolError
 from .offchain import OffChainState, UpdateRefused, unpack_ct_version
 from .options import ANY_INITIATOR, OpenOptions, Role
 from .rpc import SIGN_TAGS
@@ -68,6 +65,7 @@ _CREATE: Final = (t.ChannelCreateTx, t.ChannelCreateTxV1)
 _FUNDING: Final = (t.ChannelDepositTx, t.ChannelWithdrawTx)
 _STATE_TXS: Final = (*_CREATE, t.ChannelOffChainTx, *_FUNDING)  # hash follows from balances
 _UPDATES: Final = typing.get_args(t.OffChainUpdate)
+_FUNDING_UPDATES: Final = (t.OffChainDeposit, t.OffChainWithdrawal)
 
 
 class Outcome(enum.Enum):
@@ -103,6 +101,7 @@ class CheckReport:
         return not self.failed
 
     def get(self, name: str) -> Check | None:
+        """The first check of that name, if it ran."""
         return next((c for c in self.checks if c.name == name), None)
 
     def __iter__(self) -> Iterator[Check]:
@@ -138,10 +137,6 @@ def _is(*kinds: type) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
 _NONE = type(None)
 
 
-def _meta(value: Sequence[bytes | str]) -> tuple[bytes, ...]:
-    return tuple(item.encode("utf-8") if isinstance(item, str) else item for item in value)
-
-
 def _opt_uint(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (type(value) is not int or value < 0):
         raise LocalProtocolError(f"{attribute.name}: a non-negative int or None is required")
@@ -174,7 +169,7 @@ class PendingOperation:
     code: bytes | None = attrs.field(default=None, validator=_is(bytes, _NONE))
     deposit: int | None = _uint()
     call_data: bytes | None = attrs.field(default=None, validator=_is(bytes, _NONE))
-    meta: tuple[bytes, ...] = attrs.field(default=(), converter=_meta)
+    meta: tuple[bytes, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen(kw_only=True)
@@ -200,7 +195,10 @@ class SigningContext:
     ``peer`` is None until known (a responder opened with ``initiator_id=any``), and so is
     ``channel_id`` before the open has named it; ``latest`` is None before the first state is
     co-signed. ``signed_rounds`` maps each round we signed to the inner tx bytes we signed, so
-    a second, different state for that round is caught. ``pending`` is our own operation.
+    a second, different state for that round is caught; after a ``channels.conflict`` the node
+    reuses the cancelled rounds, so the channel drops them from here (the peer may still hold
+    our signature on a cancelled state: that is the protocol's, not ours to fix). ``pending``
+    is our own operation, if one is under way.
     """
 
     network_id: str = attrs.field(validator=_is(str))
@@ -291,9 +289,8 @@ def derived_channel_id(signed: t.SignedTx) -> Id | None:
     for meta in _metas(signed):
         if meta.ga_id == tx.initiator_id:
             auth_id = blake2b_256(meta.ga_id.key + meta.auth_data)
-            return Id(
-                IdTag.CHANNEL, blake2b_256(tx.initiator_id.key + auth_id + tx.responder_id.key)
-            )
+            key = blake2b_256(tx.initiator_id.key + auth_id + tx.responder_id.key)
+            return Id(IdTag.CHANNEL, key)
     if tx.nonce == 0 or tx.nonce >= 1 << 256:
         return None  # a generalized initiator before its meta tx (plain nonces start at 1)
     return channel_id(tx)
@@ -303,9 +300,9 @@ def derived_channel_id(signed: t.SignedTx) -> Id | None:
 
 # The open handshake: the create tx is checked against our options, not a pending operation.
 _OPEN_TAGS: Final = {"initiator_sign": Role.INITIATOR, "responder_sign": Role.RESPONDER}
-_PEER_TAGS: Final = {"update_ack", "deposit_ack", "withdraw_ack", "shutdown_sign_ack"} | {
-    "responder_sign"
-}
+_PEER_TAGS: Final = frozenset(
+    {"update_ack", "deposit_ack", "withdraw_ack", "shutdown_sign_ack", "responder_sign"}
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -459,20 +456,17 @@ def _signers(req: _Request) -> tuple[list[str], set[Id]]:
 
 
 def _authenticated(req: _Request, who: Id | None, signers: set[Id], role: str) -> Check | None:
-    """None when ``who`` signed; else why their authentication is missing or not checkable."""
+    """None when ``who`` (named by ``role``) signed; else why that is missing or uncheckable."""
     name = "signatures"
     if who is None:
-        return _unknown(name, f"the {role}'s account is not known")
+        return _unknown(name, f"{role}'s account is not known")
     if who in signers:
         return None
     if any(meta.ga_id == who for meta in _metas(req.signed)):
-        return _unknown(
-            name,
-            f"the {role} {who} is a generalized account: its ga_meta_tx is authenticated "
-            "by a contract that the node runs",
-        )
+        why = "its ga_meta_tx is authenticated by a contract the node runs"
+        return _unknown(name, f"{role} {who} is a generalized account: {why}")
     network = req.ctx.network_id
-    return _failed(name, f"no valid signature by the {role} {who} under network id {network!r}")
+    return _failed(name, f"no valid signature by {role} {who} under network id {network!r}")
 
 
 def _check_signatures(req: _Request) -> Check:
@@ -480,16 +474,18 @@ def _check_signatures(req: _Request) -> Check:
     bad, signers = _signers(req)
     if bad:
         return _failed("signatures", "; ".join(bad))
-    required: list[tuple[str, Id | None]] = [("peer", ctx.peer_of(tx))]
+    required: list[tuple[str, Id | None]] = [("the peer", ctx.peer_of(tx))]
     if not req.tag:  # a co-signed state: both participants', a force progress the forcer's
-        both = [("our", ctx.account), *required]
-        required = [("forcer", tx.from_id)] if isinstance(tx, t.ChannelForceProgressTx) else both
+        both = [("our account", ctx.account), *required]
+        required = (
+            [("the forcer", tx.from_id)] if isinstance(tx, t.ChannelForceProgressTx) else both
+        )
     elif req.own:
         return _passed("signatures", f"{len(signers)} so far, all by participants")
     found = [c for role, who in required if (c := _authenticated(req, who, signers, role))]
     found.sort(key=lambda check: check.outcome is not Outcome.FAILED)
     roles = " and ".join(role for role, _ in required)
-    return found[0] if found else _passed("signatures", f"by the {roles} account(s)")
+    return found[0] if found else _passed("signatures", f"{roles} signed, under {ctx.network_id!r}")
 
 
 def _check_updates(req: _Request) -> Check:
@@ -503,9 +499,7 @@ def _check_updates(req: _Request) -> Check:
         expected = [tx.update]
     elif isinstance(tx, t.ChannelOffChainTx):
         expected = None
-        funding = [
-            u for u in req.non_meta if isinstance(u, (t.OffChainDeposit, t.OffChainWithdrawal))
-        ]
+        funding = [u for u in req.non_meta if isinstance(u, _FUNDING_UPDATES)]
         if funding:
             return _failed(name, f"an off-chain tx cannot carry {_names(funding)}")
     if expected is not None and req.non_meta != expected:
@@ -527,11 +521,8 @@ def _check_round(req: _Request) -> Check | None:
         return _unknown(name, "our latest co-signed round is unknown")
     if found != latest.round + 1:
         back = " (going back)" if found <= latest.round else ""
-        return _failed(
-            name,
-            f"round {found}{back}, expected {latest.round + 1} after our "
-            f"latest co-signed round {latest.round}",
-        )
+        expected = latest.round + 1
+        return _failed(name, f"round {found}{back}, expected {expected} (latest co-signed + 1)")
     return _passed(name, f"round {found}, the next after our latest co-signed round")
 
 
@@ -557,7 +548,11 @@ def _check_state_hash(req: _Request) -> Check | None:
     if isinstance(tx, _CREATE):
         if ctx.options is None:
             return _unknown(name, "no open options to compute the first state from")
-        state = OffChainState.initial(ctx.options, initiator_id=tx.initiator_id)
+        anyone = ctx.options.initiator_id == ANY_INITIATOR  # then the peer, or whoever opens
+        initiator = (ctx.peer or tx.initiator_id) if anyone else None
+        if initiator == Id.account(ctx.options.responder_id):
+            return _failed(name, "the create tx opens a channel of the responder with itself")
+        state = OffChainState.initial(ctx.options, initiator_id=initiator)
     elif ctx.latest is None:
         return _unknown(name, "no co-signed state to apply the updates to")
     if state is None:
@@ -566,10 +561,9 @@ def _check_state_hash(req: _Request) -> Check | None:
     if expected is None:
         return _unknown(name, f"cannot be computed: {state.unknown_reason()}")
     if expected != tx.state_hash:
+        got = _show(tx.state_hash)
         return _failed(
-            name,
-            f"the tx commits to {_show(tx.state_hash)}, our balances with the "
-            f"updates give {_show(expected)}",
+            name, f"the tx has {got}, our balances with the updates give {_show(expected)}"
         )
     return _passed(name, "our balances with the updates give the tx's state hash")
 
@@ -604,18 +598,12 @@ def _check_payload(req: _Request) -> Check | None:
         return _unknown(name, "our latest co-signed state is not at hand")
     if payload is None:
         if isinstance(_innermost(latest.signed_tx), t.ChannelOffChainTx):
-            return _unknown(
-                name,
-                f"empty: the node uses the latest state on chain, and ours "
-                f"(round {latest.round}) is there only if snapshotted",
-            )
+            why = f"ours (round {latest.round}) is on chain only if snapshotted"
+            return _unknown(name, f"empty: the node uses the latest state on chain; {why}")
         return _passed(name, "empty: the latest state on chain is our latest co-signed state")
     if payload.serialize() != latest.signed_tx.serialize():
-        return _failed(
-            name,
-            f"the payload is round {_round_of(_innermost(payload))}, not our "
-            f"latest co-signed state (round {latest.round})",
-        )
+        got = _round_of(_innermost(payload))
+        return _failed(name, f"round {got}, not our latest co-signed state ({latest.round})")
     return _passed(name, f"our latest co-signed state (round {latest.round})")
 
 
@@ -625,28 +613,16 @@ def _check_poi(req: _Request) -> Check | None:
     return _unknown("poi", "the proof of inclusion is built by the node and not decoded here")
 
 
-def _known_pairs(ctx: SigningContext) -> set[tuple[int | None, bytes]]:
-    """(round, state hash) of every state we signed, and of our latest co-signed state."""
-    found: list[ChainObject] = []
-    for data in ctx.signed_rounds.values():
-        try:
-            found.append(deserialize(data))
-        except ChannelError:
-            continue
-    if ctx.latest is not None and ctx.latest.signed_tx is not None:
-        found.append(_innermost(ctx.latest.signed_tx))
-    return {(_round_of(tx), tx.state_hash) for tx in found if isinstance(tx, _STATE_TXS)}
-
-
 def _check_known_state(req: _Request) -> Check:
-    tx, ctx, name = req.tx, req.ctx, "known_state"
+    tx, latest, name = req.tx, req.ctx.latest, "known_state"
     found = _round_of(tx)
-    latest = ctx.latest.signed_tx if ctx.latest is not None else None
-    known = {ctx.signed_rounds.get(found or 0), latest and _innermost(latest).serialize()}
+    known = {req.ctx.signed_rounds.get(found or 0)}
+    if latest is not None:  # our latest again (after a reestablish), as a tx or round and hash
+        known.add(_innermost(latest.signed_tx).serialize() if latest.signed_tx else None)
+        if latest.round == found and latest.state.state_hash() == getattr(tx, "state_hash", 0):
+            return _passed(name, f"round {found} with the state hash we know")
     if tx.serialize() in known:
         return _passed(name, f"round {found}: a state we signed, or our latest co-signed state")
-    if isinstance(tx, _STATE_TXS) and (found, tx.state_hash) in _known_pairs(ctx):
-        return _passed(name, f"round {found} with a state hash we know")
     return _failed(name, f"round {found}: not a state we signed or acknowledged")
 
 
@@ -664,11 +640,7 @@ _REQUEST_CHECKS: Final[tuple[_Run, ...]] = (
     _check_payload,
     _check_poi,
 )
-_CO_SIGNED_CHECKS: Final[tuple[_Run, ...]] = (
-    _check_channel_id,
-    _check_known_state,
-    _check_signatures,
-)
+_CO_SIGNED_CHECKS: Final = (_check_channel_id, _check_known_state, _check_signatures)
 
 
 def _run(req: _Request, first: list[Check], runs: tuple[_Run, ...]) -> CheckReport:

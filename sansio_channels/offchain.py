@@ -71,8 +71,10 @@ _MAX_VERSION: Final = 2**16 - 1  # vm and abi versions are 16 bits in a ct_versi
 
 
 class UpdateRefused(RemoteProtocolError):
-    """An off-chain update a node would refuse: an unknown participant, a balance going
-    negative or below the channel reserve, a transfer to oneself."""
+    """An off-chain update a node would refuse: one naming an account that is not a
+    participant, a transfer to oneself, a transfer or withdrawal that leaves the payer below
+    the channel reserve (the node's "insufficient balance", 1001), any other debit below zero.
+    """
 
 
 # --- vm / abi versions (aect_contracts:pack_vm_abi/1) -----------------------------------
@@ -514,10 +516,10 @@ class OffChainState:
         for index, update in enumerate(updates):
             where = f"updates[{index}]"
             moves = self._moves(where, update)
+            if balances is not None:  # exact until a contract is in the way
+                balances = self._move(where, balances, moves, contracts)
             if isinstance(update, (OffChainNewContract, OffChainCallContract)):
                 contracts = True
-            if balances is not None:
-                balances = self._move(where, balances, moves, contracts)
         return attrs.evolve(self, balances=balances, contracts=contracts)
 
     def _moves(self, where: str, update: object) -> list[tuple[Id, int, bool]]:
