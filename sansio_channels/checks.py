@@ -31,9 +31,8 @@ innermost one, and that is what is checked.
 from __future__ import annotations
 
 import enum
-import types
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import attrs
@@ -45,8 +44,9 @@ from .crypto import blake2b_256, channel_id, signed_layers, verify
 from .encoding import Id, IdTag
 from .errors import LocalProtocolError
 from .offchain import OffChainState, UpdateRefused, unpack_ct_version
-from .options import ANY_INITIATOR, OpenOptions, Role
+from .options import ANY_INITIATOR, Role
 from .rpc import SIGN_TAGS
+from .signing_context import LatestState, OperationKind, PendingOperation, SigningContext
 
 __all__ = [
     "Check",
@@ -106,125 +106,6 @@ class CheckReport:
 
     def __iter__(self) -> Iterator[Check]:
         return iter(self.checks)
-
-
-# --- what the channel knows ----------------------------------------------------------------
-
-
-class OperationKind(enum.Enum):
-    TRANSFER = "transfer"
-    DEPOSIT = "deposit"
-    WITHDRAW = "withdraw"
-    NEW_CONTRACT = "new_contract"
-    CALL_CONTRACT = "call_contract"
-    SHUTDOWN = "shutdown"
-    CLOSE_SOLO = "close_solo"
-    SLASH = "slash"
-    SETTLE = "settle"
-    SNAPSHOT_SOLO = "snapshot_solo"
-    FORCE_PROGRESS = "force_progress"
-
-
-def _is(*kinds: type) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, kinds):
-            names = " or ".join(kind.__name__ for kind in kinds)
-            raise LocalProtocolError(f"{attribute.name}: {names} required")
-
-    return check
-
-
-_NONE = type(None)
-
-
-def _opt_uint(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and (type(value) is not int or value < 0):
-        raise LocalProtocolError(f"{attribute.name}: a non-negative int or None is required")
-
-
-def _uint() -> Any:
-    return attrs.field(default=None, validator=_opt_uint)
-
-
-@attrs.frozen(kw_only=True)
-class PendingOperation:
-    """Our own operation that the node is to ask us to sign, with what we asked for.
-
-    A value is None where we did not set it (the node picks it, so it is not compared);
-    ``meta`` is what we sent as ``meta`` (none: no meta updates are expected). Deposits,
-    withdrawals, contracts and solo txs are our account's: that is checked without ``from_id``.
-    """
-
-    kind: OperationKind = attrs.field(converter=OperationKind)
-    from_id: Id | None = attrs.field(default=None, validator=_is(Id, _NONE))
-    to_id: Id | None = attrs.field(default=None, validator=_is(Id, _NONE))
-    amount: int | None = _uint()
-    fee: int | None = _uint()
-    nonce: int | None = _uint()
-    gas_price: int | None = _uint()
-    gas: int | None = _uint()
-    contract_id: Id | None = attrs.field(default=None, validator=_is(Id, _NONE))
-    vm_version: int | None = _uint()
-    abi_version: int | None = _uint()
-    code: bytes | None = attrs.field(default=None, validator=_is(bytes, _NONE))
-    deposit: int | None = _uint()
-    call_data: bytes | None = attrs.field(default=None, validator=_is(bytes, _NONE))
-    meta: tuple[bytes, ...] = attrs.field(default=(), converter=tuple)
-
-
-@attrs.frozen(kw_only=True)
-class LatestState:
-    """Our latest co-signed state: its round (None if unknown), its signed tx (None if not at
-    hand) and the balances in it."""
-
-    round: int | None
-    signed_tx: t.SignedTx | None
-    state: OffChainState
-
-
-def _rounds(value: Mapping[int, bytes]) -> Mapping[int, bytes]:
-    if not isinstance(value, Mapping):
-        raise LocalProtocolError("signed_rounds: a mapping of round -> inner tx bytes is required")
-    return types.MappingProxyType(dict(value))
-
-
-@attrs.frozen(kw_only=True)
-class SigningContext:
-    """What the channel knows when a sign request or a co-signed state arrives.
-
-    ``peer`` is None until known (a responder opened with ``initiator_id=any``), and so is
-    ``channel_id`` before the open has named it; ``latest`` is None before the first state is
-    co-signed. ``signed_rounds`` maps each round we signed to the inner tx bytes we signed, so
-    a second, different state for that round is caught; after a ``channels.conflict`` the node
-    reuses the cancelled rounds, so the channel drops them from here (the peer may still hold
-    our signature on a cancelled state: that is the protocol's, not ours to fix). ``pending``
-    is our own operation, if one is under way.
-    """
-
-    network_id: str = attrs.field(validator=_is(str))
-    role: Role = attrs.field(validator=_is(Role))
-    account: Id = attrs.field(validator=_is(Id))
-    peer: Id | None = attrs.field(default=None, validator=_is(Id, _NONE))
-    channel_id: Id | None = attrs.field(default=None, validator=_is(Id, _NONE))
-    options: OpenOptions | None = attrs.field(default=None, validator=_is(OpenOptions, _NONE))
-    latest: LatestState | None = attrs.field(default=None, validator=_is(LatestState, _NONE))
-    signed_rounds: Mapping[int, bytes] = attrs.field(factory=dict, converter=_rounds, hash=False)
-    pending: PendingOperation | None = attrs.field(
-        default=None, validator=_is(PendingOperation, _NONE)
-    )
-
-    def participants(self, tx: ChainObject | None = None) -> list[Id]:
-        """Every participant we can name: us, the peer, the latest state's, a create tx's."""
-        found = [self.account, *([self.peer] if self.peer else [])]
-        if self.latest is not None:
-            found += [Id(IdTag.ACCOUNT, key) for key in self.latest.state.participants]
-        if isinstance(tx, _CREATE):
-            found += [tx.initiator_id, tx.responder_id]
-        return list(dict.fromkeys(found))
-
-    def peer_of(self, tx: ChainObject | None = None) -> Id | None:
-        others = [p for p in self.participants(tx) if p != self.account]
-        return others[0] if len(others) == 1 else self.peer
 
 
 # --- helpers -------------------------------------------------------------------------------
