@@ -15,9 +15,11 @@ from ..errors import ChannelError
 
 # subcommand name -> (module under sansio_channels.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "channels": ("channels", "list, show or export the channels a store holds"),
     "decode": ("decode", "decode a tx_ string and check its signatures"),
     "diagram": ("diagram", "draw the channel's life-cycle diagram from its transition table"),
     "replay": ("replay", "replay recorded node sessions against the channel"),
+    "simulate": ("simulate", "run the channel simulator as a node on a loopback WebSocket"),
     "state": ("state", "rebuild the roots, balances and state hash of an ss_ state"),
 }
 
