@@ -191,7 +191,8 @@ class Channel:
             if pending.context in self._queries:
                 self._queries.remove(pending.context)
                 self._fail(pending.context, FailureReason.CHANNEL_GONE, "connection lost")
-        self._sign_request = None  # the node asks again, or rolls back, after a reconnect
+        # A sign request stays answerable: an FSM we reattach to still waits for the reply
+        # (a reestablished one does not, see _on_fsm_up).
 
     # --- input ---------------------------------------------------------------------------
 
@@ -314,6 +315,12 @@ class Channel:
         reconnected = transition is Input.FSM_UP_RECONNECTED
         if reconnected:
             self.ledger.stale = True
+        elif transition is Input.FSM_UP_REESTABLISHED:
+            # A new FSM knows only co-signed states: what was under way did not happen.
+            self._sign_request = None
+            if self._current is not None:
+                self._fail(self._current, FailureReason.CHANNEL_GONE, "the node's FSM restarted")
+                self._current = None
         self.fsm_id = fsm_id
         self._events.append(FsmUp(fsm_id=fsm_id, reconnected=reconnected))
         self._move(transition)
@@ -572,6 +579,9 @@ class Channel:
         elif command.KIND is cmd.CommandKind.QUERY:
             self._queries.append(operation)
             self._send_request(operation)
+        elif not command.SENT_WITH_ID:
+            self._send(command.request())
+            self._events.append(OperationStarted(operation=operation))
         else:
             self._send_request(operation)
             if isinstance(command, cmd.Leave):

@@ -231,6 +231,9 @@ class Command:
     KIND: ClassVar[CommandKind]
     # Params that are the same in every instance rather than fields (channels.system's action).
     FIXED_PARAMS: ClassVar[Mapping[str, str]] = {}
+    # Whether the channel sends it with an id (and so gets "ok" or an error by id). A ping is
+    # answered by the pong notification alone, so it goes without one.
+    SENT_WITH_ID: ClassVar[bool] = True
 
     def params(self) -> dict[str, Any]:
         """The ``params`` object the node expects; optional params not given are left out."""
@@ -541,6 +544,7 @@ class Ping(Command):
     METHOD: ClassVar[str] = "channels.system"
     KIND: ClassVar[CommandKind] = CommandKind.NOTICE
     FIXED_PARAMS: ClassVar[Mapping[str, str]] = {"action": "ping"}
+    SENT_WITH_ID: ClassVar[bool] = False
 
 
 @attrs.frozen(kw_only=True)

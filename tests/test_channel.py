@@ -373,3 +373,40 @@ def test_commands_are_checked_before_anything_is_queued() -> None:
     assert channel.frames_to_send() == []
     with pytest.raises(LocalProtocolError, match="network_id"):
         Channel(open_options(Role.INITIATOR), network_id="")
+
+
+def test_a_sign_request_outlives_a_reattach_but_not_a_reestablish() -> None:
+    channel, node = opened()
+    operation = channel.submit(
+        cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1)
+    )
+    channel.frames_to_send()
+    tx, updates = node.transfer(1, to_peer=True)
+    (request,) = sign_requests(
+        feed(
+            channel,
+            node.sign_request("update", txs.SignedTx(signatures=(), transaction=tx), updates),
+        )
+    )
+    channel.connection_lost()
+    channel.reconnect()
+    feed(channel, node.info("fsm_up", fsm_id=ba(7)))  # the same FSM still waits for us
+    request.sign(node.ours)
+    assert len(channel.frames_to_send()) == 1
+    # Next time the FSM is gone: a new one knows nothing of the update under way.
+    second = channel.submit(
+        cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1)
+    )
+    assert channel.current_operation == operation  # the first still waits for co-signing
+    channel.connection_lost()
+    channel.reconnect()
+    events = feed(channel, node.info("fsm_up", fsm_id=ba(8)))
+    assert (
+        OperationFailed(
+            operation=operation,
+            reason=FailureReason.CHANNEL_GONE,
+            detail="the node's FSM restarted",
+        )
+        in events
+    )
+    assert channel.current_operation == second

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("decode", "decode a tx_ string and check its signatures"),
     "diagram": ("diagram", "draw the channel's life-cycle diagram from its transition table"),
     "replay": ("replay", "replay recorded node sessions against the channel"),
+    "simulate": ("simulate", "run the channel simulator as a node on a loopback WebSocket"),
     "state": ("state", "rebuild the roots, balances and state hash of an ss_ state"),
 }
 

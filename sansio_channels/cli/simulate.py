@@ -1,0 +1,86 @@
+"""``simulate``: run the channel simulator as a node on a loopback WebSocket.
+
+Clients connect to ``ws://HOST:PORT/channel?...`` as to a node's channel endpoint. Every
+account is funded unless ``--accounts FILE`` pins them (a JSON object ``{"ak_...": balance}``);
+blocks are mined every ``--block-interval`` seconds, or at once when something waits for one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+
+from ..errors import LocalProtocolError
+from ..simulator import Simulator
+from ..simulator.simulator import DEFAULT_NETWORK_ID
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=3014, help="port to listen on (3014)")
+    parser.add_argument(
+        "--network-id",
+        metavar="ID",
+        default=DEFAULT_NETWORK_ID,
+        help=f"network id txs are signed for (default: {DEFAULT_NETWORK_ID})",
+    )
+    parser.add_argument(
+        "--block-interval",
+        metavar="S",
+        type=float,
+        default=None,
+        help="mine a block every S seconds (default: as soon as something waits for one)",
+    )
+    parser.add_argument(
+        "--accounts", metavar="FILE", help='JSON {"ak_...": balance}: the only accounts'
+    )
+    parser.add_argument(
+        "--transcript", metavar="FILE", help="write the recorded session here on exit"
+    )
+
+
+def _accounts(path: str | None) -> dict[str, int] | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            accounts = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise LocalProtocolError(f"--accounts: {exc}") from None
+    if not isinstance(accounts, dict) or not all(
+        isinstance(key, str) and isinstance(value, int) for key, value in accounts.items()
+    ):
+        raise LocalProtocolError('--accounts: expected a JSON object {"ak_...": balance}')
+    return accounts
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..simulator.server import SimulatorServer  # the only I/O in the package
+
+    sim = Simulator(
+        network_id=args.network_id,
+        accounts=_accounts(args.accounts),
+        auto_mine=args.block_interval is None,
+        block_interval=args.block_interval,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # not on Windows
+                loop.add_signal_handler(signum, stop.set)
+        async with SimulatorServer(
+            sim, host=args.host, port=args.port, transcript=args.transcript
+        ) as server:
+            print(f"simulator: listening on {server.url()} ({args.network_id})", flush=True)
+            await stop.wait()  # the transcript is written on the way out
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    print("simulator: stopped", file=sys.stderr)
+    return 0

@@ -1,0 +1,136 @@
+"""A WebSocket server around the :class:`~.Simulator`: a node to point a client at.
+
+It listens on loopback by default, as a node's channel endpoint does
+(``ws://127.0.0.1:3014/channel?...``), feeds each text frame to the simulator, and sends
+whatever the simulator has for any connection after each step (a frame from one client often
+makes frames for the other). The simulator's timers and block interval run on the event loop's
+clock. This is the only module of the package that does I/O; the core never imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from .simulator import Connection, Simulator
+
+__all__ = ["SimulatorServer"]
+
+
+class SimulatorServer:
+    """Serve a :class:`Simulator` over WebSockets (``await server.start()``, ``stop()``)."""
+
+    def __init__(
+        self,
+        sim: Simulator,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3014,
+        transcript: str | None = None,
+    ) -> None:
+        self.sim = sim
+        self.host = host
+        self.port = port
+        self.transcript = transcript  # where to write the recorded session, if anywhere
+        self._sockets: dict[Connection, ServerConnection] = {}
+        self._server: Server | None = None
+        self._clock: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._closing: set[asyncio.Future[None]] = set()
+
+    @property
+    def bound_port(self) -> int:
+        """The port actually listened on (``port=0`` picks a free one)."""
+        assert self._server is not None, "not started"
+        port: int = next(iter(self._server.sockets)).getsockname()[1]
+        return port
+
+    def url(self) -> str:
+        """The base URL a client connects to (``...?`` and its connect params follow)."""
+        return f"ws://{self.host}:{self.bound_port}/channel"
+
+    async def start(self) -> None:
+        self._server = await serve(self._serve, self.host, self.port)
+        self._clock = asyncio.get_running_loop().create_task(self._run_clock())
+
+    async def stop(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self.save()
+
+    def save(self) -> None:
+        """Write the recorded session so far to ``transcript`` (when one was given)."""
+        if self.transcript is not None:
+            with open(self.transcript, "w", encoding="utf-8") as handle:
+                handle.write(self.sim.transcript())
+
+    async def __aenter__(self) -> SimulatorServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- one client ------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def _serve(self, websocket: ServerConnection) -> None:
+        path = websocket.request.path if websocket.request is not None else "/"
+        url = f"ws://{self.host}:{self.bound_port}{path}"
+        connection = self.sim.connect(url, now=self._now())
+        self._sockets[connection] = websocket
+        await self._flush()
+        try:
+            async for message in websocket:
+                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                self.sim.receive_text(connection, text, now=self._now())
+                await self._flush()
+        except ConnectionClosed:
+            pass
+        finally:
+            self._sockets.pop(connection, None)
+            if not self.sim.is_closed(connection):
+                self.sim.disconnect(connection, now=self._now())
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Send every connection what the simulator has for it; close what the node closed."""
+        for connection, websocket in list(self._sockets.items()):
+            for frame in self.sim.frames_for(connection):
+                with contextlib.suppress(ConnectionClosed):
+                    await websocket.send(_dumps(frame))
+            if self.sim.is_closed(connection):
+                self._sockets.pop(connection, None)
+                # Not awaited here: the close handshake must not hold up the other clients.
+                self._closing.add(asyncio.ensure_future(websocket.close()))
+        self._wake.set()  # a new timer may be due sooner
+
+    async def _run_clock(self) -> None:
+        """Fire the simulator's timers and blocks when they are due."""
+        while True:
+            deadline = self.sim.next_deadline()
+            self._wake.clear()
+            timeout = None if deadline is None else max(0.0, deadline - self._now())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            if deadline is not None and self._now() >= deadline:
+                self.sim.advance(self._now())
+                await self._flush()
+
+
+def _dumps(frame: Any) -> str:
+    return json.dumps(frame, separators=(",", ":"))

@@ -1,0 +1,521 @@
+"""The simulator: both participants' nodes, the link between them and a fake chain, sans-IO.
+
+A transport (the WebSocket server, or the in-memory harness) opens a connection with the
+client's connect URL, feeds it the client's decoded frames and sends what
+:meth:`Simulator.frames_for` gives. Time only comes in as ``now``; blocks are mined on
+:meth:`Simulator.mine`, on a block interval as time advances, or, with ``auto_mine``, as soon
+as something waits for one.
+
+The node side pairs an initiator with the responder listening on the port the initiator names,
+as real nodes do, so many channels can run at once. Every frame is recorded in the node's
+recorded-session format (:meth:`Simulator.transcript`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from .. import crypto, encoding
+from .. import txs as t
+from ..encoding import Id, IdTag
+from ..errors import DecodingError, LocalProtocolError
+from ..options import (
+    MinimumDepthStrategy,
+    OpenOptions,
+    ReestablishOptions,
+    Role,
+    parse_connect_url,
+)
+from ..rpc import ErrorDataCode
+from ..transcript import Entry, EntryKind, frame_text, render
+from . import frames
+from . import link as m
+from .chain import FakeChain, pick_fee
+from .frames import NodeError
+from .fsm import Fsm
+from .state import CoSigned, Request, State
+from .trees import poi_bytes
+
+__all__ = ["Connection", "Simulator"]
+
+DEFAULT_NETWORK_ID: Final = "ae_dev"
+# Blocks an auto-mining simulator mines at most in one go (a lock period, minimum depths).
+_MAX_AUTO_BLOCKS: Final = 10_000
+# Open params the node checks for "Value too low" (data code 105) before anything else.
+_AMOUNTS: Final = (
+    "initiator_amount",
+    "responder_amount",
+    "channel_reserve",
+    "push_amount",
+    "lock_period",
+)
+
+
+@attrs.frozen
+class Connection:
+    """A client's WebSocket connection to its node, as the simulator names it."""
+
+    id: int
+    role: str  # "initiator" or "responder", as the connect URL says
+
+
+@attrs.define(eq=False)
+class _Socket:
+    handle: Connection
+    outbox: list[dict[str, Any]] = attrs.Factory(list)
+    fsm: Fsm | None = None
+    closed: bool = False  # by the node (after died, or a refused connect) or by the client
+
+
+@attrs.frozen(kw_only=True)
+class _Cached:
+    """What a node keeps of a stopped FSM to reestablish it (aesc_state_cache)."""
+
+    fsm_id: str
+    options: OpenOptions
+    latest: CoSigned
+    peer_account: bytes
+    minimum_depth: int | None
+    strategy: MinimumDepthStrategy
+
+
+class Simulator:
+    """Two aeternity nodes' channel FSMs and a fake chain, behind their WebSocket API."""
+
+    def __init__(
+        self,
+        *,
+        network_id: str = DEFAULT_NETWORK_ID,
+        accounts: Mapping[str, int] | None = None,
+        auto_mine: bool = True,
+        block_interval: float | None = None,
+        seed: bytes = b"sansio-channels simulator",
+        now: float = 0.0,
+    ) -> None:
+        """``accounts`` pins the chain's accounts (``ak_`` -> balance): an open naming any
+        other gets data code 1011. Without it every account is funded."""
+        pinned = None
+        if accounts is not None:
+            pinned = {Id.account(key).key: value for key, value in accounts.items()}
+        self.network_id = network_id
+        self.chain = FakeChain(network_id, pinned)
+        self.link = m.Link()
+        self.auto_mine = auto_mine
+        self.block_interval = block_interval
+        self.now = now
+        self.next_block_at = None if block_interval is None else now + block_interval
+        self.entries: list[Entry] = []
+        self._seed = seed
+        self._fsm_count = 0
+        self._next_connection = 1
+        self._sockets: dict[int, _Socket] = {}
+        self._clients: dict[Fsm, _Socket] = {}
+        self._ports: dict[Fsm, int] = {}
+        self._fsms: list[Fsm] = []
+        self._cache: dict[tuple[bytes, Role], _Cached] = {}
+
+    # --- connections -----------------------------------------------------------------------
+
+    def connect(self, url: str, *, now: float | None = None) -> Connection:
+        """A client opens a WebSocket on ``url``; its first frames wait in :meth:`frames_for`."""
+        self._tick(now)
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        role = query.get("role", "initiator")
+        handle = Connection(self._next_connection, role)
+        self._next_connection += 1
+        socket = _Socket(handle)
+        self._sockets[handle.id] = socket
+        self.entries.append(Entry(role=role, kind=EntryKind.CONNECT, text=url))
+        try:
+            self._open(socket, url, query)
+        except NodeError as problem:
+            socket.outbox.append(frames.error(None, None, problem, {}))
+            socket.closed = True
+        except (LocalProtocolError, DecodingError, ValueError):
+            socket.closed = True  # a bad connect param: the node closes without a word
+        self.deliver()
+        return handle
+
+    def _open(self, socket: _Socket, url: str, query: Mapping[str, str]) -> None:
+        if query.get("protocol") != "json-rpc" or query.get("role") not in (
+            "initiator",
+            "responder",
+        ):
+            raise LocalProtocolError("no protocol or role")
+        if "existing_channel_id" in query:
+            fsm_id = query.get("existing_fsm_id")
+            if fsm_id is None:
+                raise NodeError.rejected(ErrorDataCode.MISSING_FSM_ID)
+            try:
+                if len(encoding.decode(fsm_id, "ba")) != 32:
+                    raise DecodingError("size")
+            except DecodingError:
+                raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID) from None
+        else:
+            self._check_amounts(query)
+        options = parse_connect_url(url)
+        if isinstance(options, OpenOptions):
+            self._start(socket, options)
+        else:
+            self._come_back(socket, options)
+
+    def _check_amounts(self, query: Mapping[str, str]) -> None:
+        values: dict[str, int] = {}
+        for name in _AMOUNTS:
+            try:
+                values[name] = int(query.get(name, "0"))
+            except ValueError:
+                raise LocalProtocolError(name) from None
+        push, reserve = values["push_amount"], values["channel_reserve"]
+        if (
+            any(value < 0 for value in values.values())
+            or values["initiator_amount"] - push < reserve
+            or values["responder_amount"] + push < reserve
+        ):
+            raise NodeError.rejected(ErrorDataCode.VALUE_TOO_LOW)
+
+    def _start(self, socket: _Socket, options: OpenOptions) -> None:
+        ids = [options.responder_id]
+        if options.initiator_id != "any":
+            ids.append(options.initiator_id)
+        if any(not self.chain.has_account(Id.account(key).key) for key in ids):
+            raise NodeError.rejected(ErrorDataCode.PARTICIPANT_NOT_FOUND)
+        role = options.role
+        own = options.initiator_id if role is Role.INITIATOR else options.responder_id
+        state = State.AWAITING_CONNECT if role is Role.INITIATOR else State.AWAITING_OPEN
+        fsm = Fsm(
+            self,
+            role=role,
+            options=options,
+            fsm_id=self._new_fsm_id(),
+            state=state,
+            account=Id.account(own).key,
+            keep_running=options.keep_running,
+        )
+        self._attach(socket, fsm, options.port)
+        self.to_client(fsm, frames.info(None, "fsm_up", fsm_id=fsm.fsm_id))
+        self._pair()
+
+    def _come_back(self, socket: _Socket, options: ReestablishOptions) -> None:
+        channel_id = Id.from_api(options.existing_channel_id, IdTag.CHANNEL).key
+        role = options.role
+        running = next(
+            (f for f in self._fsms if f.channel_id == channel_id and f.role is role), None
+        )
+        if running is not None:
+            # Reconnect: the FSM kept running; same fsm id, nothing else (#3267, #4399).
+            if options.existing_fsm_id != running.fsm_id:
+                raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID)
+            old = self._clients.get(running)
+            if old is not None and old is not socket:
+                old.closed = True  # a second client kicks the first off (#2790)
+            self._attach(socket, running, self._ports[running])
+            running.client_back()
+            self.to_client(
+                running, frames.info(running.channel_text, "fsm_up", fsm_id=running.fsm_id)
+            )
+            return
+        cached = self._cache.get((channel_id, role))
+        if cached is None:
+            if self.chain.channel(channel_id) is None:
+                raise LocalProtocolError("no such channel on chain")
+            raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID)
+        if options.existing_fsm_id != cached.fsm_id:
+            raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID)
+        self._reestablish(socket, options, channel_id, cached)
+
+    def _reestablish(
+        self, socket: _Socket, options: ReestablishOptions, channel_id: bytes, cached: _Cached
+    ) -> None:
+        role = options.role
+        own = cached.options.initiator_id if role is Role.INITIATOR else cached.options.responder_id
+        state = State.REESTABLISH_INIT if role is Role.INITIATOR else State.AWAITING_REESTABLISH
+        keep = (
+            options.keep_running
+            if options.keep_running is not None
+            else (cached.options.keep_running)
+        )
+        fsm = Fsm(
+            self,
+            role=role,
+            options=cached.options,
+            fsm_id=self._new_fsm_id(),
+            state=state,
+            account=Id.account(own).key,
+            keep_running=keep,
+        )
+        fsm.channel_id = channel_id
+        fsm.latest = cached.latest
+        fsm.peer_account = cached.peer_account
+        fsm.minimum_depth, fsm.strategy = cached.minimum_depth, cached.strategy
+        fsm.client_may_disconnect = True
+        # The old fsm id no longer opens the cache (aesc_state_cache:change_fsm_id/3).
+        self._cache[(channel_id, role)] = attrs.evolve(cached, fsm_id=fsm.fsm_id)
+        self._attach(socket, fsm, options.port)
+        self.to_client(fsm, frames.info(fsm.channel_text, "fsm_up", fsm_id=fsm.fsm_id))
+        self._pair()
+
+    def _attach(self, socket: _Socket, fsm: Fsm, port: int) -> None:
+        socket.fsm = fsm
+        self._clients[fsm] = socket
+        self._ports[fsm] = port
+        if fsm not in self._fsms:
+            self._fsms.append(fsm)
+
+    def _new_fsm_id(self) -> str:
+        self._fsm_count += 1
+        digest = hashlib.blake2b(
+            self._seed + self._fsm_count.to_bytes(8, "big"), digest_size=32
+        ).digest()
+        return frames.fsm_id_text(digest)
+
+    def _pair(self) -> None:
+        """Connect every initiator that waits to the responder listening on its port."""
+        for initiator in [f for f in self._fsms if f.role is Role.INITIATOR and f.peer is None]:
+            if initiator.state not in (State.AWAITING_CONNECT, State.REESTABLISH_INIT):
+                continue
+            responder = next((f for f in self._fsms if self._listens_for(f, initiator)), None)
+            if responder is not None:
+                responder.peer = initiator
+                initiator.paired(responder)
+
+    def _listens_for(self, responder: Fsm, initiator: Fsm) -> bool:
+        if responder.role is not Role.RESPONDER or responder.peer is not None:
+            return False
+        if self._ports.get(responder) != self._ports.get(initiator):
+            return False
+        if initiator.state is State.REESTABLISH_INIT:
+            return responder.channel_id == initiator.channel_id and responder.state in (
+                State.AWAITING_REESTABLISH,
+                State.OPEN,
+                State.CHANNEL_CLOSING,
+            )
+        named = responder.options.initiator_id
+        return (
+            responder.state is State.AWAITING_OPEN
+            and responder.account == initiator.peer_account
+            and (named == "any" or Id.account(named).key == initiator.account)
+        )
+
+    def disconnect(self, connection: Connection, *, now: float | None = None) -> None:
+        """The client's socket went away (closed by either side)."""
+        self._tick(now)
+        socket = self._sockets[connection.id]
+        self.entries.append(Entry(role=connection.role, kind=EntryKind.DISCONNECT))
+        socket.closed = True
+        fsm = socket.fsm
+        if fsm is not None and self._clients.get(fsm) is socket:
+            del self._clients[fsm]
+            fsm.client_gone()
+        self.deliver()
+
+    def is_closed(self, connection: Connection) -> bool:
+        """Whether the socket is closed (the node closes it after ``died`` and refusals)."""
+        return self._sockets[connection.id].closed
+
+    # --- frames ----------------------------------------------------------------------------
+
+    def receive(
+        self, connection: Connection, frame: Any, *, now: float | None = None, deliver: bool = True
+    ) -> None:
+        """A decoded frame from the client. With ``deliver=False`` the nodes do not talk to
+        each other until :meth:`deliver` (so that two clients' requests can cross)."""
+        self._tick(now)
+        socket = self._sockets[connection.id]
+        self.entries.append(
+            Entry(role=connection.role, kind=EntryKind.SENT, text=frame_text(frame))
+        )
+        if socket.closed or socket.fsm is None:
+            return
+        for item in frame if isinstance(frame, list) else [frame]:
+            self._request(socket.fsm, item)
+        if deliver:
+            self.deliver()
+
+    def receive_text(self, connection: Connection, text: str, **kwargs: Any) -> None:
+        """A text frame; one that is not JSON is dropped, as the node drops it."""
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            return
+        self.receive(connection, frame, **kwargs)
+
+    def _request(self, fsm: Fsm, item: Any) -> None:
+        # Not JSON-RPC 2.0 with a method: dropped silently (sc_ws_api:try_seq).
+        if not isinstance(item, dict) or item.get("jsonrpc") != "2.0":
+            return
+        method = item.get("method")
+        if not isinstance(method, str):
+            return
+        params = item.get("params", {})
+        if not isinstance(params, dict):
+            params = {}
+        if method == "channels.system" and params.get("action") == "ping":
+            # The socket handler answers: the FSM never sees it (its idle timer runs on).
+            pong = {"action": "system", "tag": "pong"}
+            self.to_client(fsm, frames.notification("channels.system.pong", fsm.channel_text, pong))
+            if "id" in item:
+                self.to_client(fsm, frames.result(fsm.channel_text, item["id"], "ok"))
+            return
+        fsm.handle(Request(method=method, params=params, frame=item))
+
+    def frames_for(self, connection: Connection) -> list[dict[str, Any]]:
+        """The frames to send to the client now, oldest first."""
+        socket = self._sockets[connection.id]
+        out, socket.outbox = socket.outbox, []
+        self.entries.extend(
+            Entry(role=connection.role, kind=EntryKind.RECEIVED, text=frame_text(frame))
+            for frame in out
+        )
+        return out
+
+    # --- what the FSMs need (the Node protocol) --------------------------------------------
+
+    def to_client(self, fsm: Fsm, frame: dict[str, Any]) -> None:
+        socket = self._clients.get(fsm)
+        if socket is not None and not socket.closed:
+            socket.outbox.append(frame)
+
+    def to_peer(self, fsm: Fsm, message: m.PeerMessage) -> None:
+        if fsm.peer is not None and fsm.peer.alive:
+            self.link.send(fsm.peer, message)
+
+    def terminated(self, fsm: Fsm) -> None:
+        if fsm in self._fsms:
+            self._fsms.remove(fsm)
+        self._ports.pop(fsm, None)
+        socket = self._clients.pop(fsm, None)
+        if socket is not None:
+            socket.closed = True  # the node closes the socket once the FSM is gone
+        on_chain = self.chain.channel(fsm.channel_id) if fsm.channel_id else None
+        closed = on_chain is not None and on_chain.status == "closed"
+        if fsm.channel_id is not None and fsm.latest is not None and not closed:
+            self._cache[(fsm.channel_id, fsm.role)] = _Cached(
+                fsm_id=fsm.fsm_id,
+                options=fsm.options,
+                latest=fsm.latest,
+                peer_account=fsm.peer_key,
+                minimum_depth=fsm.minimum_depth,
+                strategy=fsm.strategy,
+            )
+        peer = fsm.peer
+        if peer is not None and peer.alive:
+            self.link.send(peer, m.PeerGone())
+
+    # --- the link, blocks and time ---------------------------------------------------------
+
+    def deliver(self) -> None:
+        """Let the nodes talk until they are quiet, mining as an auto-mining chain does."""
+        for _ in range(_MAX_AUTO_BLOCKS):
+            while (item := self.link.pop()) is not None:
+                target, message = item
+                target.receive(message)
+                if not self.link:
+                    self._pair()
+            if not (self.auto_mine and self._wants_block()):
+                return
+            self._mine_one()
+
+    def _wants_block(self) -> bool:
+        chain = self.chain
+        if chain.mempool:
+            return True
+        for fsm in self._fsms:
+            if fsm.held_settle is not None:
+                return True
+            if any(w.tx_hash in chain.included for w in fsm.watches):
+                return True
+        return False
+
+    def _mine_one(self) -> None:
+        self.chain.mine(1)
+        for fsm in list(self._fsms):
+            fsm.on_block()
+
+    def mine(self, blocks: int = 1) -> None:
+        """Mine ``blocks`` blocks now (whatever waits in the mempool goes into the first)."""
+        for _ in range(blocks):
+            self._mine_one()
+            self.deliver()
+
+    def advance(self, now: float) -> None:
+        """Time is ``now``: fire the FSM timers due and mine the blocks due."""
+        self._tick(now)
+        while True:
+            due = [f for f in self._fsms if f.deadline is not None and f.deadline <= self.now]
+            if not due:
+                break
+            min(due, key=lambda f: f.deadline or 0.0).fire_timer()
+            self.deliver()
+        while self.next_block_at is not None and self.next_block_at <= self.now:
+            self.next_block_at += self.block_interval or 0.0
+            self.mine(1)
+        self.deliver()
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`advance` has something to do: a timer, or the next block."""
+        times = [f.deadline for f in self._fsms if f.deadline is not None]
+        if self.next_block_at is not None:
+            times.append(self.next_block_at)
+        return min(times) if times else None
+
+    def _tick(self, now: float | None) -> None:
+        if now is not None and now > self.now:
+            self.now = now
+
+    # --- chain control ---------------------------------------------------------------------
+
+    def post_close_solo(
+        self,
+        state: t.SignedTx | str,
+        balances: Mapping[str, int],
+        signer: crypto.Signer,
+    ) -> str:
+        """Close a channel alone on chain with a co-signed ``state`` (an old one, to cheat),
+        as a participant could without its node; ``balances`` are the state's. Returns the
+        tx hash."""
+        signed = t.decode_signed_tx(state) if isinstance(state, str) else state
+        inner = signed.transaction
+        channel = getattr(inner, "channel_id", None)
+        if isinstance(inner, t.ChannelCreateTx):
+            channel = crypto.channel_id(inner)
+        if channel is None:
+            raise LocalProtocolError("not a channel state")
+        keys = {Id.account(key).key: value for key, value in balances.items()}
+        sender = Id.account(signer.address)
+        payload = signed if isinstance(inner, t.ChannelOffChainTx) else None
+        nonce = self.chain.next_nonce(sender.key)
+
+        def build(fee: int) -> t.ChannelCloseSoloTx:
+            return t.ChannelCloseSoloTx(
+                channel_id=channel,
+                from_id=sender,
+                payload=payload,
+                poi=poi_bytes(keys),
+                ttl=0,
+                fee=fee,
+                nonce=nonce,
+            )
+
+        tx = build(pick_fee(build, None, None))
+        solo = crypto.sign(t.SignedTx(signatures=(), transaction=tx), signer, self.network_id)
+        tx_hash = self.chain.post(solo, keys)
+        self.deliver()
+        return tx_hash
+
+    # --- recording -------------------------------------------------------------------------
+
+    def transcript(self) -> str:
+        """Every frame so far, in the recorded-session format (:mod:`..transcript`)."""
+        return render(self.entries)
+
+    @property
+    def fsms(self) -> tuple[Fsm, ...]:
+        """The FSMs running now."""
+        return tuple(self._fsms)
