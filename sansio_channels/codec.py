@@ -7,7 +7,7 @@ description of its wire format; :func:`register` makes the class known to :func:
 
 Decoding is strict, so that decoding and re-encoding gives back the same bytes: RLP with
 canonical lengths and no trailing bytes, integers without leading zero bytes (0 is the single
-byte ``0x00``, as the node's serializer writes it), booleans as ``0x00``/``0x01``, ids of 33
+byte ``0x00``, as the node's serializer writes it), ids of 33
 bytes with a known tag, and exactly the fields the (tag, version) pair has.
 """
 
@@ -26,7 +26,6 @@ from .errors import DecodingError
 __all__ = [
     "JSON",
     "ChainObject",
-    "bool_field",
     "bytes_field",
     "codec_field",
     "deserialize",
@@ -223,25 +222,6 @@ class IntCodec(FieldCodec):
         return value
 
 
-class BoolCodec(FieldCodec):
-    def check(self, value: Any) -> None:
-        if type(value) is not bool:
-            raise ValueError(f"a bool is required, got {value!r}")
-
-    def decode(self, item: Any, where: str) -> bool:
-        if item == b"\x01":
-            return True
-        if item == b"\x00":
-            return False
-        raise DecodingError(f"{where}: a boolean is one byte 0 or 1")
-
-    def encode(self, value: bool) -> bytes:
-        return b"\x01" if value else b"\x00"
-
-    def to_json(self, value: bool) -> JSON:
-        return value
-
-
 @attrs.frozen
 class BytesCodec(FieldCodec):
     prefix: str  # the API prefix the JSON view shows the bytes under
@@ -372,10 +352,6 @@ def _to_tuple(value: Any) -> Any:
 
 def int_field() -> Any:
     return codec_field(IntCodec())
-
-
-def bool_field() -> Any:
-    return codec_field(BoolCodec())
 
 
 def bytes_field(prefix: str, size: int | None = None) -> Any:

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from sansio_channels import txs as _txs  # noqa: F401  # registers the tx classes
 from sansio_channels.codec import (
-    BoolCodec,
     BytesCodec,
     ChainObject,
     FieldCodec,
@@ -28,8 +27,6 @@ integers = st.integers(min_value=0, max_value=2**300)
 def for_codec(codec: FieldCodec, depth: int) -> st.SearchStrategy[Any]:
     if isinstance(codec, IntCodec):
         return integers
-    if isinstance(codec, BoolCodec):
-        return st.booleans()
     if isinstance(codec, BytesCodec):
         if codec.size is not None:
             return st.binary(min_size=codec.size, max_size=codec.size)

@@ -201,3 +201,55 @@ rlp_items = st.recursive(
 def test_rlp_encoder_agrees_with_the_rlp_package(item: object) -> None:
     assert rlp_encode(item) == rlp.encode(item)  # type: ignore[arg-type]
     assert rlp.decode(rlp_encode(item), strict=True) == item  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("position", "item", "says"),
+    [
+        (2, [b"\x01"], "from_id: an id is a byte string"),
+        (4, [b"\x01"], "amount: an integer is a byte string"),
+    ],
+)
+def test_lists_where_byte_strings_belong(position: int, item: object, says: str) -> None:
+    items = items_of(TRANSFER)
+    items[position] = item
+    refused(items, says)
+
+
+def test_each_field_kind_refuses_the_wrong_shape() -> None:
+    signed = txs.SignedTx(signatures=(bytes(64),), transaction=TRANSFER)
+    items = items_of(signed)
+    refused([*items[:2], b"\x01", *items[3:]], "signatures: a list is required")
+    refused([*items[:2], [b"\x01" * 63], *items[3:]], "signatures[0]: 64 bytes are required")
+    refused([*items[:2], [[b"\x01"]], *items[3:]], "signatures[0]: a byte string is required")
+    refused([*items[:3], [b"\x01"]], "transaction: a serialized object is a byte string")
+    with pytest.raises(DecodingError, match="bytes expected, got str"):
+        deserialize("not bytes")  # type: ignore[arg-type]
+
+
+def test_constructors_refuse_the_wrong_python_types() -> None:
+    with pytest.raises(ValueError, match="bytes are required"):
+        txs.OffChainMeta(data="text")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="an Id is required"):
+        txs.OffChainDeposit(from_id="ak_x", amount=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="a tuple is required"):
+        txs.SignedTx(signatures=b"", transaction=TRANSFER)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="a chain object is required"):
+        txs.SignedTx(signatures=(), transaction=b"")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="one of signed_tx is required"):
+        txs.GAMetaTx(
+            ga_id=TRANSFER.from_id,
+            auth_data=b"",
+            abi_version=1,
+            fee=1,
+            gas=1,
+            gas_price=1,
+            tx=TRANSFER,  # type: ignore[arg-type]
+        )
+
+
+def test_registration_is_checked() -> None:
+    from sansio_channels.codec import register
+
+    with pytest.raises(RuntimeError, match="registered twice"):
+        register(txs.OffChainTransfer)
