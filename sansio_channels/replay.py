@@ -95,7 +95,6 @@ class _RoleReplay:
         self.account: str | None = None
         self.ids: dict[Any, Any] = {}  # recorded request id -> the id the library sent
         self.expected: list[tuple[dict[str, Any], int]] = []  # frames queued by the channel
-        self.sign_request: SignRequest | None = None
         self.refused = False  # the current connection is one the library refused to make
 
     def new_file(self) -> None:
@@ -167,10 +166,7 @@ class _RoleReplay:
         self.channel.receive_frame(frame)
         events = list(self.channel.events())
         report.events.update(_kind(event) for event in events)
-        for event in events:
-            if isinstance(event, SignRequest):
-                self.sign_request = event
-        self._match_queued(report)
+        self._match_emitted(report)
         problem = _problem(frame, events)
         if problem:
             report.mismatches.append(f"line {entry.line}: {problem}")
@@ -196,21 +192,15 @@ class _RoleReplay:
             else:
                 report.mismatches.append(f"line {entry.line}: the typed API refused: {exc}")
             return
-        emitted = self.channel.frames_to_send()
-        if not emitted:
-            self.expected.append((recorded, entry.line))
-            return
-        self._compare(emitted[0], recorded, entry.line, report)
-        self.expected.extend(
-            (frame, entry.line) for frame in emitted[1:]
-        )  # pragma: no cover - one call sends one frame
+        self.expected.append((recorded, entry.line))
+        self._match_emitted(report)
 
     def _reproduce(self, recorded: dict[str, Any]) -> None:
         assert self.channel is not None
         method = recorded.get("method")
         params = recorded.get("params") or {}
         if isinstance(method, str) and rpc.sign_tag_for_reply(method) is not None:
-            request = self.sign_request
+            request = self.channel.pending_sign_request
             if request is None:
                 raise LocalProtocolError("no sign request is pending")
             if method not in (request.tag.reply_method, *request.tag.aliases):
@@ -226,34 +216,29 @@ class _RoleReplay:
                 if not isinstance(signed_tx, str):
                     raise LocalProtocolError("signed_tx: a tx_ string is required")
                 request.respond(signed_tx)
-            self.sign_request = None
             return
         self.channel.submit(commands.command_from_frame(recorded))
 
-    def _compare(
-        self, emitted: dict[str, Any], recorded: dict[str, Any], line: int, report: FileReport
-    ) -> None:
-        same_method = emitted.get("method") == recorded.get("method")
-        reply_alias = rpc.sign_tag_for_reply(str(recorded.get("method")))
-        if not same_method and reply_alias is not None:
-            # The recorded client used an alias of the reply method; the library uses the
-            # documented one.
-            same_method = emitted.get("method") == reply_alias.reply_method
-        if same_method and emitted.get("params", {}) == recorded.get("params", {}):
-            report.matched += 1
-            if "id" in recorded and "id" in emitted:
-                self.ids[recorded["id"]] = emitted["id"]
-        else:
-            report.mismatches.append(f"line {line}: emitted {emitted}, recorded {recorded}")
+    def _match_emitted(self, report: FileReport) -> None:
+        """Match what the channel emitted with the recorded frames it reproduces.
 
-    def _match_queued(self, report: FileReport) -> None:
+        A frame may leave later than its API call (an operation waits its turn) and one call
+        may release another's frame, so each emitted frame is matched with the oldest recorded
+        one equal to it.
+        """
         assert self.channel is not None
         for frame in self.channel.frames_to_send():
-            if self.expected:
-                recorded, line = self.expected.pop(0)
-                self._compare(frame, recorded, line, report)
-            elif frame.get("method") != "channels.system":
-                report.mismatches.append(f"an unexpected frame was emitted: {frame}")
+            found = next(
+                (i for i, (recorded, _) in enumerate(self.expected) if _same(frame, recorded)),
+                None,
+            )
+            if found is None:
+                report.mismatches.append(f"emitted, but not recorded: {frame}")
+                continue
+            recorded, _ = self.expected.pop(found)
+            report.matched += 1
+            if "id" in recorded and "id" in frame:
+                self.ids[recorded["id"]] = frame["id"]
 
     def finish(self, report: FileReport) -> None:
         for recorded, line in self.expected:
@@ -297,6 +282,16 @@ def _problem(frame: Any, events: list[Event]) -> str | None:
     if wanted is not None and not any(isinstance(event, wanted) for event in events):
         return f"no {wanted.__name__} event for it"
     return None
+
+
+def _same(emitted: dict[str, Any], recorded: dict[str, Any]) -> bool:
+    """Same method and params, ids aside; a recorded alias of a reply method is the same."""
+    method = recorded.get("method")
+    tag = rpc.sign_tag_for_reply(method) if isinstance(method, str) else None
+    methods = {method} if tag is None else {method, tag.reply_method}
+    return emitted.get("method") in methods and emitted.get("params", {}) == recorded.get(
+        "params", {}
+    )
 
 
 class _ChecksRefused(Exception):
