@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import pytest
 
 from sansio_channels import commands as cmd
@@ -410,3 +411,24 @@ def test_a_sign_request_outlives_a_reattach_but_not_a_reestablish() -> None:
         in events
     )
     assert channel.current_operation == second
+
+
+def test_a_responder_open_to_any_initiator_learns_it_from_the_create_tx() -> None:
+    options = attrs.evolve(open_options(Role.RESPONDER), initiator_id="any")
+    channel = Channel(options, network_id=NETWORK)
+    assert channel.peer is None
+    node = ScriptedNode(role=Role.RESPONDER)
+    create = node.build_create()
+    node.channel_id = crypto.channel_id(create).api
+    events = feed(
+        channel,
+        node.info("fsm_up", fsm_id=ba(4)),
+        node.info("channel_open"),
+        node.sign_request("responder_sign", node.peer_signed(create)),
+    )
+    (request,) = sign_requests(events)
+    assert channel.peer is not None
+    assert channel.peer.api == INITIATOR.address
+    assert request.safe, request.checks
+    request.sign(RESPONDER)
+    assert len(channel.frames_to_send()) == 1
