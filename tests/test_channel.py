@@ -416,7 +416,7 @@ def test_a_sign_request_outlives_a_reattach_but_not_a_reestablish() -> None:
 def test_a_responder_open_to_any_initiator_learns_it_from_the_create_tx() -> None:
     options = attrs.evolve(open_options(Role.RESPONDER), initiator_id="any")
     channel = Channel(options, network_id=NETWORK)
-    assert channel.peer is None
+    assert channel.record().peer is None
     node = ScriptedNode(role=Role.RESPONDER)
     create = node.build_create()
     node.channel_id = crypto.channel_id(create).api
