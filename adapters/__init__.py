@@ -1,5 +1,39 @@
 """Bindings of the sans-IO core to real transports, installed as ``sansio_channels.adapters``.
 
-The asyncio (websockets), trio (trio-websocket) and blocking-socket (wsproto) adapters are
-built on top of the channel state machine; none is here yet.
+- :mod:`sansio_channels.adapters.asyncio`: asyncio, on ``websockets``;
+- :mod:`sansio_channels.adapters.trio`: trio, on ``trio-websocket``;
+- :mod:`sansio_channels.adapters.sync`: a blocking socket driven with ``wsproto``, no threads.
+
+All three have the same shape (``open_channel``, ``resume_channel``, ``ChannelClient``) and
+share the settings, errors and events below, which import no transport library.
 """
+
+from ._common import (
+    DEFAULT_SETTINGS,
+    AdapterError,
+    AnswerNeeded,
+    Backoff,
+    ClosedWithoutMessage,
+    ConnectFailed,
+    ConnectionLost,
+    Disconnected,
+    FellBehind,
+    Outcome,
+    Reconnected,
+    Settings,
+)
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "AdapterError",
+    "AnswerNeeded",
+    "Backoff",
+    "ClosedWithoutMessage",
+    "ConnectFailed",
+    "ConnectionLost",
+    "Disconnected",
+    "FellBehind",
+    "Outcome",
+    "Reconnected",
+    "Settings",
+]

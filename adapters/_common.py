@@ -1,0 +1,496 @@
+"""What the three adapters share: the pump between a socket and the channel, their settings,
+their errors and the events of their own.
+
+The :class:`Pump` does everything that does not depend on the transport: it feeds text frames
+to the :class:`~sansio_channels.channel.Channel`, lets the policy answer sign requests, keeps
+the application's bounded event queue, matches outcomes to the operations waiting for them,
+holds the frames still to send, and decides what a lost connection means (come back, end, or
+fail). An adapter only moves frames, sleeps until deadlines and opens sockets.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import ssl
+from collections.abc import Iterator, Sequence
+from typing import Any, Final, Generic, TypeAlias, TypeVar
+
+import attrs
+
+from sansio_channels import commands as cmd
+from sansio_channels.channel import Channel
+from sansio_channels.crypto import Signer
+from sansio_channels.errors import ChannelError, LocalProtocolError
+from sansio_channels.events import (
+    Event,
+    FsmUp,
+    Operation,
+    OperationAccepted,
+    OperationFailed,
+    QueryResult,
+    SignRequest,
+)
+from sansio_channels.options import OpenOptions
+from sansio_channels.policy import DefaultPolicy, Policy, answer
+from sansio_channels.record import ChannelRecord
+from sansio_channels.rpc import AbortCode
+from sansio_channels.state import ChannelState
+from sansio_channels.txs import SignedTx
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "AdapterError",
+    "AnswerNeeded",
+    "Backoff",
+    "ClosedWithoutMessage",
+    "ConnectFailed",
+    "ConnectionLost",
+    "Disconnected",
+    "FellBehind",
+    "Outcome",
+    "Reconnected",
+    "Settings",
+]
+
+Outcome: TypeAlias = OperationAccepted | OperationFailed | QueryResult
+_OUTCOMES: Final = (OperationAccepted, OperationFailed, QueryResult)
+# The code a sign request is refused with when the application says only "abort".
+DEFAULT_ABORT: Final = AbortCode.ABORT
+# After these the node's FSM is gone (left, died, closed): a lost socket ends the stream.
+_ENDED: Final = (ChannelState.CLOSED, ChannelState.FSM_DOWN)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class AdapterError(ChannelError):
+    """Root of the adapters' own errors."""
+
+
+class ConnectFailed(AdapterError):
+    """No WebSocket could be opened: connection refused, TLS or handshake failed, timed out."""
+
+
+class ClosedWithoutMessage(AdapterError):
+    """The node closed the socket before sending anything: bad connect parameters (PROTOCOL §2),
+    or a channel it cannot reestablish. Trying again would get the same answer."""
+
+
+class Disconnected(AdapterError):
+    """The connection is gone for good: closed by the application, reconnecting gave up, or
+    the channel cannot be come back to (no channel id and fsm id yet)."""
+
+
+class FellBehind(AdapterError):
+    """The application did not read events fast enough: the bounded queue filled up.
+
+    The adapter stops and closes the socket rather than block its reader (which would stop
+    keep-alives) or drop events. The channel's record is intact: resume from it.
+    """
+
+
+class AnswerNeeded(AdapterError):
+    """The blocking adapter waited for an operation whose sign request the policy handed to
+    the application; answer ``request`` (it is in the event stream too), then read events."""
+
+    def __init__(self, request: SignRequest) -> None:
+        super().__init__(f"the {request.tag.tag} sign request needs the application's answer")
+        self.request = request
+
+
+# --- the adapters' own events ---------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionLost(Event):
+    """The socket went away. With ``reconnecting`` the adapter comes back on a new one (the
+    node's :class:`FsmUp` then says whether it reattached or reestablished); otherwise the
+    event stream ends here."""
+
+    reason: str
+    reconnecting: bool
+
+
+@attrs.frozen(kw_only=True)
+class Reconnected(Event):
+    """A new socket is open after ``attempt`` tries; the node's :class:`FsmUp` follows."""
+
+    attempt: int
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not value > 0:
+        raise LocalProtocolError(f"{attribute.name}: must be > 0, got {value!r}")
+
+
+def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _positive(instance, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class Backoff:
+    """Delays between reconnect attempts: ``initial``, times ``factor`` each try, at most
+    ``maximum``; after ``attempts`` failed tries (None: never) the adapter gives up."""
+
+    initial: float = attrs.field(default=0.5, validator=_positive)
+    factor: float = attrs.field(default=2.0, validator=_positive)
+    maximum: float = attrs.field(default=30.0, validator=_positive)
+    attempts: int | None = attrs.field(default=10, validator=_positive_or_none)
+
+    def delay(self, attempt: int) -> float | None:
+        """Seconds to wait before try number ``attempt`` (1, 2, ...); None to give up."""
+        if self.attempts is not None and attempt > self.attempts:
+            return None
+        return float(min(self.maximum, self.initial * self.factor ** (attempt - 1)))
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """How an adapter drives its socket. Times are in seconds."""
+
+    # WebSocket pings: the node drops a socket silent for about a minute, and the JS SDK pings
+    # every 10 s and gives up after 5 s without a pong (TRICKY 12). None: no WebSocket pings
+    # (the channel still sends channels.system pings when quiet).
+    ping_interval: float | None = attrs.field(default=15.0, validator=_positive_or_none)
+    ping_timeout: float = attrs.field(default=10.0, validator=_positive)
+    open_timeout: float = attrs.field(default=10.0, validator=_positive)
+    close_timeout: float = attrs.field(default=5.0, validator=_positive)
+    # Events not read yet beyond this many: FellBehind.
+    max_queued_events: int = attrs.field(default=1000, validator=_positive)
+    max_message_bytes: int = attrs.field(default=16 * 2**20, validator=_positive)
+    # None: never reconnect; a lost connection ends the client with Disconnected.
+    reconnect: Backoff | None = Backoff()
+    # For wss:// URLs; None takes ssl.create_default_context().
+    ssl_context: ssl.SSLContext | None = None
+
+
+DEFAULT_SETTINGS: Final = Settings()
+
+
+# --- the pump -------------------------------------------------------------------------------
+
+
+class Pump:
+    """The channel, the policy and the queues of one client; no I/O, no clock."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        base_url: str,
+        *,
+        signer: Signer | None,
+        policy: Policy | None,
+        settings: Settings,
+    ) -> None:
+        channel.connect_url(base_url)  # a bad base URL fails here, not in a background task
+        self.channel = channel
+        self.base_url = base_url
+        self.signer = signer
+        self.policy: Policy = DefaultPolicy() if policy is None else policy
+        self.settings = settings
+        self.failure: Exception | None = None
+        self.closing = False  # the application asked to close
+        self.finished = False  # no connection, none coming: the stream ends once drained
+        self._events: collections.deque[Event] = collections.deque()
+        self._outbox: collections.deque[str] = collections.deque()
+        self._awaited: dict[int, Outcome | None] = {}
+        self._asked: dict[int, SignRequest] = {}  # operation id -> request handed to the app
+        self._frames_seen = 0  # on the current socket
+        self._attempt = 0  # reconnect tries since the last fsm_up
+
+    # --- connecting -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.channel.connect_url(self.base_url)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.base_url.startswith("wss:"):
+            return None
+        return self.settings.ssl_context or ssl.create_default_context()
+
+    def connect_failed(self, exc: BaseException) -> ConnectFailed:
+        return ConnectFailed(f"cannot connect to {self.base_url}: {describe(exc)}")
+
+    def opened(self) -> None:
+        """A socket is open; tell the application if it replaces a lost one."""
+        self._frames_seen = 0
+        if self._attempt:
+            self._push(Reconnected(attempt=self._attempt))
+
+    def lost(self, reason: str) -> float | None:
+        """The socket went away: seconds to wait before the next try, or None (no more)."""
+        self.channel.connection_lost()
+        self._take_events()
+        if self.closing or self.failure is not None:
+            self.finished = True
+            return None
+        if self._frames_seen == 0:
+            self.fail(ClosedWithoutMessage(f"{self.base_url}: {reason}"))
+            return None
+        if self.channel.state in _ENDED:
+            self._push(ConnectionLost(reason=reason, reconnecting=False))
+            self.finished = True
+            return None
+        if self.settings.reconnect is None:
+            self.fail(Disconnected(f"connection lost ({reason}); reconnect is off"))
+            return None
+        try:
+            self.channel.reconnect()
+        except LocalProtocolError as exc:  # no channel id or fsm id yet: nothing to come to
+            self.fail(Disconnected(f"connection lost ({reason}); {exc}"))
+            return None
+        self._push(ConnectionLost(reason=reason, reconnecting=True))
+        return self.retry(reason)
+
+    def retry(self, reason: str) -> float | None:
+        """Another reconnect try is due: its delay, or None when the backoff gives up."""
+        assert self.settings.reconnect is not None
+        self._attempt += 1
+        delay = self.settings.reconnect.delay(self._attempt)
+        if delay is None:
+            self.fail(Disconnected(f"gave up after {self._attempt - 1} tries: {reason}"))
+        return delay
+
+    def fail(self, failure: Exception) -> None:
+        """The client stops; the application gets ``failure`` once it has read every event."""
+        if self.failure is None:
+            self.failure = failure
+        self.finished = True
+
+    def close(self) -> None:
+        self.closing = True
+
+    # --- frames in and out ----------------------------------------------------------------
+
+    def receive(self, data: str | bytes, now: float) -> None:
+        """One message from the socket (a binary one is read as UTF-8 text)."""
+        if self.failure is not None:
+            return  # the client has stopped: nothing more is taken in
+        self._frames_seen += 1
+        text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+        self.channel.receive_text(text, now=now)
+        self._take_events()
+
+    def deadline(self) -> float | None:
+        return self.channel.next_deadline()
+
+    def timer(self, now: float) -> None:
+        self.channel.handle_timer(now)
+        self._take_events()
+
+    def outgoing(self) -> Iterator[str]:
+        """The frames to send, oldest first; each is dropped only once the next is asked for,
+        so a frame whose send failed goes out first on the next socket."""
+        self._outbox.extend(json.dumps(frame) for frame in self.channel.frames_to_send())
+        while self._outbox:
+            yield self._outbox[0]
+            self._outbox.popleft()
+
+    # --- the application's side -----------------------------------------------------------
+
+    def next_event(self) -> Event | None:
+        """The next event; None when there is none now. Raises the failure once drained."""
+        if self._events:
+            return self._events.popleft()
+        if self.failure is not None:
+            raise self.failure
+        return None
+
+    def start(self, command: cmd.Command) -> Operation:
+        if self.failure is not None:
+            raise self.failure
+        if self.finished or self.closing:
+            raise Disconnected("the client is closed")
+        operation = self.channel.submit(command)
+        self._awaited[operation.id] = None
+        self._take_events()
+        return operation
+
+    def outcome(self, operation: Operation) -> Outcome | None:
+        """The outcome of ``operation`` if it has come; raises if it never will."""
+        outcome = self._awaited.get(operation.id)
+        if outcome is not None:
+            self.forget(operation)
+            return outcome
+        if self.failure is not None:
+            raise self.failure
+        if self.finished:
+            raise Disconnected("the connection closed before the operation ended")
+        return None
+
+    def asked(self, operation: Operation) -> SignRequest | None:
+        """The sign request of ``operation`` the policy handed to the application, if any."""
+        return self._asked.get(operation.id)
+
+    def forget(self, operation: Operation) -> None:
+        self._awaited.pop(operation.id, None)
+        self._asked.pop(operation.id, None)
+
+    def sign(
+        self, request: SignRequest, signer: Signer | None, *, accept_failed_checks: bool
+    ) -> None:
+        signer = signer or self.signer
+        if signer is None:
+            raise LocalProtocolError("no signer: pass one here or to the client")
+        request.sign(signer, accept_failed_checks=accept_failed_checks)
+        self._answered(request)
+
+    def respond(self, request: SignRequest, signed_tx: str | SignedTx) -> None:
+        request.respond(signed_tx)
+        self._answered(request)
+
+    def abort(self, request: SignRequest, code: int) -> None:
+        request.abort(code)
+        self._answered(request)
+
+    def _answered(self, request: SignRequest) -> None:
+        if request.operation is not None:
+            self._asked.pop(request.operation.id, None)
+        self._take_events()
+
+    # --- events ---------------------------------------------------------------------------
+
+    def _take_events(self) -> None:
+        for event in self.channel.events():
+            if isinstance(event, SignRequest) and self._answer(event):
+                continue
+            if isinstance(event, FsmUp):
+                self._attempt = 0
+            if isinstance(event, SignRequest) and event.operation is not None:
+                self._asked[event.operation.id] = event
+            if isinstance(event, _OUTCOMES) and event.operation.id in self._awaited:
+                self._awaited[event.operation.id] = event
+                self._asked.pop(event.operation.id, None)
+            self._push(event)
+
+    def _answer(self, request: SignRequest) -> bool:
+        if self.signer is None:
+            return False
+        try:
+            return answer(request, self.policy, self.signer)
+        except ChannelError as exc:  # a signer for another account: stop, do not guess
+            self.fail(exc)
+            return True
+
+    def _push(self, event: Event) -> None:
+        if len(self._events) >= self.settings.max_queued_events:
+            self.fail(FellBehind(f"more than {self.settings.max_queued_events} events not read"))
+            return
+        self._events.append(event)
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as a reason: its type, and its message if it has one."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# --- what the three clients have in common ------------------------------------------------
+
+R = TypeVar("R")
+C = TypeVar("C", bound="ClientBase[Any]")
+
+
+class ClientBase(Generic[R]):
+    """A client's channel and pump, its constructors, and the common commands as verbs;
+    ``R`` is what ``submit`` gives (an awaitable outcome, or the outcome)."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        base_url: str,
+        *,
+        signer: Signer | None = None,
+        policy: Policy | None = None,
+        settings: Settings = DEFAULT_SETTINGS,
+    ) -> None:
+        self.channel = channel
+        self._pump = Pump(channel, base_url, signer=signer, policy=policy, settings=settings)
+
+    @classmethod
+    def open(
+        cls: type[C],
+        base_url: str,
+        options: OpenOptions,
+        *,
+        network_id: str,
+        signer: Signer | None = None,
+        policy: Policy | None = None,
+        settings: Settings = DEFAULT_SETTINGS,
+    ) -> C:
+        """A client that opens a new channel (not connected until entered)."""
+        channel = Channel(options, network_id=network_id)
+        return cls(channel, base_url, signer=signer, policy=policy, settings=settings)
+
+    @classmethod
+    def resume(
+        cls: type[C],
+        base_url: str,
+        record: ChannelRecord,
+        *,
+        signer: Signer | None = None,
+        policy: Policy | None = None,
+        settings: Settings = DEFAULT_SETTINGS,
+    ) -> C:
+        """A client that comes back to a channel from its record (reconnect or reestablish,
+        as the node's answer says)."""
+        channel = Channel.restore(record)
+        return cls(channel, base_url, signer=signer, policy=policy, settings=settings)
+
+    def record(self) -> ChannelRecord:
+        """The channel's durable record (store it after every co-signed state)."""
+        return self.channel.record()
+
+    def submit(self, command: cmd.Command) -> R:
+        raise NotImplementedError
+
+    def transfer(
+        self,
+        to_id: str,
+        amount: int,
+        *,
+        from_id: str | None = None,
+        block_hash: str | None = None,
+        meta: Sequence[str] | None = None,
+    ) -> R:
+        """Move ``amount`` off-chain (from our account unless ``from_id`` says otherwise)."""
+        return self.submit(
+            cmd.Transfer(
+                from_id=from_id or self.channel.account.api,
+                to_id=to_id,
+                amount=amount,
+                block_hash=block_hash,
+                meta=meta,
+            )
+        )
+
+    def message(self, to_id: str, info: str) -> R:
+        """A generic message to ``to_id`` (the peer)."""
+        return self.submit(cmd.Message(to_id=to_id, info=info))
+
+    def get_balances(self, accounts: Sequence[str] | None = None) -> R:
+        """The balances of ``accounts`` (default: both participants, as far as known)."""
+        if accounts is None:
+            peer = self.channel.peer
+            accounts = [self.channel.account.api, *([peer.api] if peer else [])]
+        return self.submit(cmd.GetBalances(accounts=accounts))
+
+    def deposit(self, amount: int) -> R:
+        return self.submit(cmd.Deposit(amount=amount))
+
+    def withdraw(self, amount: int) -> R:
+        return self.submit(cmd.Withdraw(amount=amount))
+
+    def shutdown(self) -> R:
+        """Close the channel mutually."""
+        return self.submit(cmd.Shutdown())
+
+    def leave(self) -> R:
+        """Both FSMs stop and keep the state; resume later from the record."""
+        return self.submit(cmd.Leave())
