@@ -185,12 +185,19 @@ class Channel:
         )
 
     def connection_lost(self) -> None:
-        """The transport went away. Pending queries are dropped; own operations wait."""
+        """The transport went away. Queries and notices not answered yet fail (they may or
+        may not have reached the node); own operations wait for the node to be back."""
         self.connected = False
         for pending in self._requests.drop_all():
-            if pending.context in self._queries:
-                self._queries.remove(pending.context)
-                self._fail(pending.context, FailureReason.CHANNEL_GONE, "connection lost")
+            operation = pending.context
+            if operation is None or operation.command.KIND is cmd.CommandKind.OPERATION:
+                continue
+            if operation in self._queries:
+                self._queries.remove(operation)
+            if operation is self._leave:
+                self._leave = None
+            self._request_ids.pop(operation.id, None)
+            self._fail(operation, FailureReason.CHANNEL_GONE, "connection lost")
         # A sign request stays answerable: an FSM we reattach to still waits for the reply
         # (a reestablished one does not, see _on_fsm_up).
 

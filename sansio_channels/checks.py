@@ -213,6 +213,9 @@ def _check_channel_id(req: _Request) -> Check:
     found = derived_channel_id(req.signed) if isinstance(tx, _CREATE) else tx.channel_id  # type: ignore[attr-defined]
     if found is None:
         return _unknown(name, "a generalized initiator's channel id depends on its auth data")
+    if ours is None and isinstance(tx, _CREATE):
+        # At open the create tx is what names the channel; open_options checks what it opens.
+        return _passed(name, f"the create tx opens {found}")
     if ours is None:
         return _unknown(name, f"the tx is for {found}; our channel id is not known yet")
     if found != ours:

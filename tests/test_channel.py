@@ -432,3 +432,18 @@ def test_a_responder_open_to_any_initiator_learns_it_from_the_create_tx() -> Non
     assert request.safe, request.checks
     request.sign(RESPONDER)
     assert len(channel.frames_to_send()) == 1
+
+
+def test_notices_and_queries_fail_when_the_connection_goes() -> None:
+    channel, node = opened()
+    message = channel.submit(cmd.Message(to_id=node.peer.address, info="hi"))
+    query = channel.submit(cmd.GetBalances(accounts=[INITIATOR.address]))
+    transfer = channel.submit(
+        cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1)
+    )
+    channel.frames_to_send()
+    list(channel.events())
+    channel.connection_lost()
+    failed = {e.operation for e in channel.events() if isinstance(e, OperationFailed)}
+    assert failed == {message, query}
+    assert channel.current_operation == transfer  # the node may still complete it

@@ -8,10 +8,12 @@ import attrs
 
 from sansio_channels import commands as cmd
 from sansio_channels import crypto, txs
+from sansio_channels.channel import Channel
 from sansio_channels.events import Event, SignRequest
+from sansio_channels.options import Role
 from sansio_channels.policy import AskPolicy, Decision, DefaultPolicy, answer
 
-from .scripted_node import NETWORK, ScriptedNode, feed, opened, sign_requests
+from .scripted_node import NETWORK, ScriptedNode, ba, feed, open_options, opened, sign_requests
 
 
 def peer_request(node: ScriptedNode, amount: int, *, to_us: bool) -> dict[str, Any]:
@@ -78,3 +80,17 @@ def test_a_check_that_could_not_be_made_is_asked_about() -> None:
     assert DefaultPolicy().decide(request, node.ours.address) is Decision.ASK
     lenient = attrs.evolve(DefaultPolicy(), require_all_checks=False)
     assert lenient.decide(request, node.ours.address) is Decision.SIGN
+
+
+def test_the_create_tx_of_the_channel_we_open_is_signed() -> None:
+    channel = Channel(open_options(Role.INITIATOR), network_id=NETWORK)
+    node = ScriptedNode(role=Role.INITIATOR)
+    create = node.build_create()
+    events = feed(
+        channel,
+        node.info("fsm_up", fsm_id=ba(1)),
+        node.sign_request("initiator_sign", txs.SignedTx(signatures=(), transaction=create)),
+    )
+    request = the_request(events)
+    assert request.checks.not_checked == ()  # the create tx names the channel it opens
+    assert DefaultPolicy().decide(request, node.ours.address) is Decision.SIGN

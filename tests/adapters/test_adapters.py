@@ -95,7 +95,7 @@ async def until_open(client: Client, seen: list[Event] | None = None) -> None:
     seen = [] if seen is None else seen
     while True:
         event = await until(client, Event, seen)
-        if isinstance(event, SignRequest):
+        if isinstance(event, SignRequest):  # only when the policy asks about it
             assert event.tag.tag == "initiator_sign"
             await client.sign(event)
         if isinstance(event, StateChanged) and event.state is ChannelState.OPEN:
@@ -138,9 +138,9 @@ def test_open_transfer_message_and_clean_close(driver: Driver) -> None:
                 assert echo.from_id == PEER
                 await client.close()
                 await drain(client, seen)
-            # The policy signed the transfer: only the create tx was asked about.
+            # The policy signed the create tx and the transfer: nothing was asked about.
             requests = [event for event in seen if isinstance(event, SignRequest)]
-            assert [request.tag.tag for request in requests] == ["initiator_sign"]
+            assert requests == []
             assert client.channel.record().latest_round == 2
             assert "channels.initiator_sign" in peer.methods()
         assert peer.close_codes == [1000]
@@ -231,12 +231,19 @@ def test_falling_behind_is_a_clear_error(driver: Driver) -> None:
                 channel, peer.base_url, **client_options(settings=settings)
             ) as client:
                 await until_open(client)
-                with pytest.raises(FellBehind):
-                    await client.message(PEER, FLOOD)
                 kept: list[Event] = []
+
+                async def flood_and_read() -> None:
+                    await client.message(PEER, FLOOD)
+                    await drain(client, kept)
+
+                # The flood overflows the queue while the message waits for its outcome, or
+                # (when the outcome came first) while the events are read: either way, clearly.
+                with pytest.raises(FellBehind):
+                    await flood_and_read()
                 with pytest.raises(FellBehind):
                     await drain(client, kept)
-                assert len(kept) == FLOOD_SIZE // 2  # the events before the overflow are kept
+                assert 0 < len(kept) <= FLOOD_SIZE // 2  # the events before the overflow are kept
                 assert channel.record().latest_round == 1  # the record is intact
 
     driver.run(scenario)
