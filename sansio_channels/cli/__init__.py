@@ -17,6 +17,7 @@ from ..errors import ChannelError
 COMMANDS: dict[str, tuple[str, str]] = {
     "channels": ("channels", "list, show or export the channels a store holds"),
     "decode": ("decode", "decode a tx_ string and check its signatures"),
+    "demo": ("demo", "a whole channel life against the simulator, on loopback"),
     "diagram": ("diagram", "draw the channel's life-cycle diagram from its transition table"),
     "replay": ("replay", "replay recorded node sessions against the channel"),
     "simulate": ("simulate", "run the channel simulator as a node on a loopback WebSocket"),

@@ -70,6 +70,14 @@ class SimulatorServer:
             await self._server.wait_closed()
         self.save()
 
+    def drop(self, role: str) -> int:
+        """Cut the connections of ``role`` ("initiator"/"responder") as a network fault would:
+        the TCP connection is aborted, with no close handshake. How many were cut."""
+        cut = [ws for conn, ws in self._sockets.items() if conn.role == role]
+        for websocket in cut:
+            websocket.transport.abort()
+        return len(cut)
+
     def save(self) -> None:
         """Write the recorded session so far to ``transcript`` (when one was given)."""
         if self.transcript is not None:
