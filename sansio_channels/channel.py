@@ -145,6 +145,9 @@ class Channel:
         self._reply_id: rpc.RequestId | None = None  # the latest sign reply's request id
         self._request_ids: dict[int, rpc.RequestId] = {}  # operation id -> its request id
         self._leave: Operation | None = None
+        self._settling: Operation | None = (
+            None  # the query that settles an operation after a reattach
+        )
         self._queries: list[Operation] = []  # queries not answered yet, oldest first
         self._queue: collections.deque[Operation] = collections.deque()  # own ops waiting
         self._current: Operation | None = None  # the own operation under way
@@ -331,6 +334,10 @@ class Channel:
         self.fsm_id = fsm_id
         self._events.append(FsmUp(fsm_id=fsm_id, reconnected=reconnected))
         self._move(transition)
+        if reconnected and self._current is not None and self._sign_request is None:
+            # Our reply left but its outcome may have come while we were away, and the node
+            # tells nothing on a reattach: ask for the latest state to settle the operation.
+            self._settling = self.submit(cmd.GetOffchainState())
         self._send_next_operation()
 
     def _move(self, transition: Input) -> None:
@@ -427,7 +434,8 @@ class Channel:
         if operation in self._queries:
             self._queries.remove(operation)
             self._query_answered(operation, reply.result)
-        elif operation.command.KIND is cmd.CommandKind.NOTICE:
+        elif operation.command.KIND is cmd.CommandKind.NOTICE and operation is not self._leave:
+            # A leave ends with channels.leave and its state, not with the node's "ok".
             self._events.append(OperationAccepted(operation=operation, round=None))
 
     def _on_error(self, reply: rpc.ErrorReply) -> None:
@@ -471,6 +479,9 @@ class Channel:
         self._events.append(QueryResult(operation=operation, result=result))
         if isinstance(operation.command, cmd.GetOffchainState):
             fetched = self.ledger.take_fetched(self, result)
+            if operation is self._settling:
+                self._settling = None
+                self._settle_current()
             self._events.append(
                 OffChainStateFetched(
                     operation=operation,
@@ -482,6 +493,25 @@ class Channel:
                     balances=None if fetched.trees is None else _api_balances(fetched.trees),
                 )
             )
+
+    def _settle_current(self) -> None:
+        """After a reattach: end the operation under way by what the node's latest state says."""
+        operation, own_round = self._current, self.ledger.own_round
+        if operation is None:
+            return
+        latest = self.ledger.latest
+        if own_round is not None and latest is not None and not self.ledger.stale:
+            if latest.round == own_round:
+                self._accept_current(own_round)
+                return
+            if latest.round < own_round:
+                self._fail(operation, FailureReason.CONFLICT, "rolled back while we were away")
+                self._current = None
+                self._send_next_operation()
+        elif own_round is None and self.ledger.last_abort_was_own:
+            self._fail(operation, FailureReason.ABORTED, "aborted")
+            self._current = None
+            self._send_next_operation()
 
     def _answer_query(self, method: str, result: Any) -> None:
         for operation in self._queries:
