@@ -201,8 +201,10 @@ class Channel:
                 self._leave = None
             self._request_ids.pop(operation.id, None)
             self._fail(operation, FailureReason.CHANNEL_GONE, "connection lost")
-        # A sign request stays answerable: an FSM we reattach to still waits for the reply
-        # (a reestablished one does not, see _on_fsm_up).
+        # A sign request not answered yet is abandoned: the FSM may roll it back while we are
+        # away (its sign timer), and a reply to a dead request would leave our signature on a
+        # state the node's next request for that round must differ from.
+        self._sign_request = None
 
     # --- input ---------------------------------------------------------------------------
 
@@ -334,9 +336,9 @@ class Channel:
         self.fsm_id = fsm_id
         self._events.append(FsmUp(fsm_id=fsm_id, reconnected=reconnected))
         self._move(transition)
-        if reconnected and self._current is not None and self._sign_request is None:
-            # Our reply left but its outcome may have come while we were away, and the node
-            # tells nothing on a reattach: ask for the latest state to settle the operation.
+        if reconnected and self._current is not None:
+            # The outcome may have come while we were away, and the node tells nothing on a
+            # reattach: ask for the latest state to settle the operation.
             self._settling = self.submit(cmd.GetOffchainState())
         self._send_next_operation()
 
@@ -505,11 +507,17 @@ class Channel:
                 self._accept_current(own_round)
                 return
             if latest.round < own_round:
+                # The node's latest co-signed state says so, as a conflict would have.
+                self.ledger.roll_back(latest.round)
                 self._fail(operation, FailureReason.CONFLICT, "rolled back while we were away")
                 self._current = None
                 self._send_next_operation()
-        elif own_round is None and self.ledger.last_abort_was_own:
-            self._fail(operation, FailureReason.ABORTED, "aborted")
+        elif own_round is None:
+            # We never signed it: aborted, or its sign request abandoned with the connection.
+            aborted = self.ledger.last_abort_was_own
+            reason = FailureReason.ABORTED if aborted else FailureReason.CHANNEL_GONE
+            detail = "aborted" if aborted else "its sign request was abandoned with the connection"
+            self._fail(operation, reason, detail)
             self._current = None
             self._send_next_operation()
 

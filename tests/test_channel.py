@@ -376,7 +376,7 @@ def test_commands_are_checked_before_anything_is_queued() -> None:
         Channel(open_options(Role.INITIATOR), network_id="")
 
 
-def test_a_sign_request_outlives_a_reattach_but_not_a_reestablish() -> None:
+def test_an_unanswered_sign_request_is_abandoned_with_the_connection() -> None:
     channel, node = opened()
     operation = channel.submit(
         cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1)
@@ -390,15 +390,37 @@ def test_a_sign_request_outlives_a_reattach_but_not_a_reestablish() -> None:
         )
     )
     channel.connection_lost()
+    with pytest.raises(LocalProtocolError, match="no longer pending"):
+        request.sign(node.ours)
     channel.reconnect()
-    feed(channel, node.info("fsm_up", fsm_id=ba(7)))  # the same FSM still waits for us
-    request.sign(node.ours)
-    assert len(channel.frames_to_send()) == 1
-    # Next time the FSM is gone: a new one knows nothing of the update under way.
-    second = channel.submit(
+    feed(channel, node.info("fsm_up", fsm_id=ba(7)))  # reattached: what became of it?
+    (query,) = channel.frames_to_send()
+    assert query["method"] == "channels.get.offchain_state"
+    events = feed(
+        channel,
+        {
+            "jsonrpc": "2.0",
+            "id": query["id"],
+            "result": {"signed_tx": "", "trees": "", "calls": "", "half_signed_tx": ""},
+        },
+    )
+    assert (
+        OperationFailed(
+            operation=operation,
+            reason=FailureReason.CHANNEL_GONE,
+            detail="its sign request was abandoned with the connection",
+        )
+        in events
+    )
+    assert channel.current_operation is None
+
+
+def test_a_restarted_fsm_fails_the_operation_under_way() -> None:
+    channel, node = opened()
+    operation = channel.submit(
         cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1)
     )
-    assert channel.current_operation == operation  # the first still waits for co-signing
+    channel.frames_to_send()
     channel.connection_lost()
     channel.reconnect()
     events = feed(channel, node.info("fsm_up", fsm_id=ba(8)))
@@ -410,7 +432,6 @@ def test_a_sign_request_outlives_a_reattach_but_not_a_reestablish() -> None:
         )
         in events
     )
-    assert channel.current_operation == second
 
 
 def test_a_responder_open_to_any_initiator_learns_it_from_the_create_tx() -> None:

@@ -251,7 +251,8 @@ def test_a_sign_request_left_pending_across_a_reconnect() -> None:
     pair.drop(i)
     pair.reconnect(i)
     pair.run()
-    assert names(i)[-1] == "fsm_up"
+    # Reattached, the client abandons the request it did not answer, and says so at once.
+    assert names(i)[-2:] == ["fsm_up", "OperationFailed"]
     pair.advance(2.5)  # the node's sign timer rolls the update back
     assert [(c.round, c.error_code) for c in i.events_of(Conflict)] == [(1, 3)]
     assert names(r) == []
