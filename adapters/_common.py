@@ -494,3 +494,35 @@ class ClientBase(Generic[R]):
     def leave(self) -> R:
         """Both FSMs stop and keep the state; resume later from the record."""
         return self.submit(cmd.Leave())
+
+
+class AsyncAnswers:
+    """The answers to a sign request, for the clients whose calls are coroutines.
+
+    A subclass has a pump and an ``async _flush()`` that sends what the pump has queued.
+    """
+
+    _pump: Pump
+
+    async def _flush(self) -> None:
+        raise NotImplementedError
+
+    async def sign(
+        self,
+        request: SignRequest,
+        signer: Signer | None = None,
+        *,
+        accept_failed_checks: bool = False,
+    ) -> None:
+        """Sign a request handed to the application (with the client's signer by default)."""
+        self._pump.sign(request, signer, accept_failed_checks=accept_failed_checks)
+        await self._flush()
+
+    async def respond(self, request: SignRequest, signed_tx: str | SignedTx) -> None:
+        """Answer with a tx signed elsewhere."""
+        self._pump.respond(request, signed_tx)
+        await self._flush()
+
+    async def abort(self, request: SignRequest, code: int = DEFAULT_ABORT) -> None:
+        self._pump.abort(request, code)
+        await self._flush()

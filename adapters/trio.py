@@ -29,16 +29,15 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_st
 from sansio_channels import commands as cmd
 from sansio_channels.channel import Channel
 from sansio_channels.crypto import Signer
-from sansio_channels.events import Event, Operation, SignRequest
+from sansio_channels.events import Event, Operation
 from sansio_channels.policy import Policy
-from sansio_channels.txs import SignedTx
 
-from ._common import DEFAULT_ABORT, DEFAULT_SETTINGS, ClientBase, ConnectFailed, Outcome, Settings
+from ._common import DEFAULT_SETTINGS, AsyncAnswers, ClientBase, ConnectFailed, Outcome, Settings
 
 __all__ = ["ChannelClient", "open_channel", "resume_channel"]
 
 
-class ChannelClient(ClientBase[Coroutine[Any, Any, Outcome]]):
+class ChannelClient(ClientBase[Coroutine[Any, Any, Outcome]], AsyncAnswers):
     """One channel on one (re)connecting WebSocket.
 
     Sign requests the policy answers with ``signer`` never reach the application; every
@@ -115,26 +114,6 @@ class ChannelClient(ClientBase[Coroutine[Any, Any, Outcome]]):
         finally:
             self._pump.forget(operation)
         return outcome
-
-    async def sign(
-        self,
-        request: SignRequest,
-        signer: Signer | None = None,
-        *,
-        accept_failed_checks: bool = False,
-    ) -> None:
-        """Sign a request handed to the application (with the client's signer by default)."""
-        self._pump.sign(request, signer, accept_failed_checks=accept_failed_checks)
-        await self._flush()
-
-    async def respond(self, request: SignRequest, signed_tx: str | SignedTx) -> None:
-        """Answer with a tx signed elsewhere."""
-        self._pump.respond(request, signed_tx)
-        await self._flush()
-
-    async def abort(self, request: SignRequest, code: int = DEFAULT_ABORT) -> None:
-        self._pump.abort(request, code)
-        await self._flush()
 
     async def close(self) -> None:
         """Close the socket (code 1000) and stop; the channel's FSM on the node stays up."""
