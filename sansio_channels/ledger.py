@@ -20,7 +20,7 @@ from .codec import ChainObject
 from .encoding import Id
 from .errors import ChannelError, LocalProtocolError
 from .offchain import OffChainState
-from .options import ANY_INITIATOR, OpenOptions, Role
+from .options import OpenOptions, Role
 from .trees import StateTrees, decode_state_trees
 from .txs import (
     ChannelCreateTx,
@@ -82,14 +82,12 @@ class SignedRound:
     inner: bytes  # the serialized inner tx we signed
     tx: str  # the signed tx we sent, as sent
     state: OffChainState | None  # the balances it holds, when they can be known
-    own: bool  # it belongs to our own operation
 
 
 @attrs.define
 class Ledger:
     options: OpenOptions | None
     latest: Latest | None = None
-    base: OffChainState | None = None  # round 1's state, from the open options
     signed_rounds: dict[int, SignedRound] = attrs.Factory(dict)
     offered_state: OffChainState | None = None  # the state the offered request leads to
     own_round: int | None = None  # the round our own operation's signature is for
@@ -101,10 +99,7 @@ class Ledger:
 
     @classmethod
     def initial(cls, options: OpenOptions | None) -> Ledger:
-        base = None
-        if options is not None and options.initiator_id != ANY_INITIATOR:
-            base = OffChainState.initial(options)
-        return cls(options=options, base=base)
+        return cls(options=options)
 
     # --- for the checks ---------------------------------------------------------------------
 
@@ -177,7 +172,7 @@ class Ledger:
         round_ = round_of(inner)
         if round_ is not None:
             self.signed_rounds[round_] = SignedRound(
-                inner=inner.serialize(), tx=encode_tx(signed), state=self.offered_state, own=own
+                inner=inner.serialize(), tx=encode_tx(signed), state=self.offered_state
             )
             if own:
                 self.own_round = round_
@@ -259,7 +254,6 @@ class Ledger:
     def forget(self) -> None:
         """Forget every stored state, as a client does that has none stored."""
         self.latest = None
-        self.base = None
         self.signed_rounds.clear()
         self.offered_state = None
 
@@ -289,11 +283,7 @@ class Ledger:
         )
         for round_, text in record.signed_ahead.items():
             inner = crypto.inner_tx(decode_signed_tx(text)).serialize()
-            self.signed_rounds[round_] = SignedRound(inner=inner, tx=text, state=None, own=False)
-
-    @staticmethod
-    def peer_id(text: str) -> Id:
-        return Id.account(text)
+            self.signed_rounds[round_] = SignedRound(inner=inner, tx=text, state=None)
 
 
 @attrs.frozen(kw_only=True)

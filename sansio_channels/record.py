@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from .encoding import Id
 from .errors import LocalProtocolError
 from .options import OpenOptions, ReestablishOptions, from_query_params
 from .state import ChannelState
@@ -95,5 +96,5 @@ class ChannelRecord:
         channel.state = ChannelState(self.state)
         channel.ledger.restore(self)
         if self.peer is not None:
-            channel.peer = channel.ledger.peer_id(self.peer)
+            channel.peer = Id.account(self.peer)
         return channel
