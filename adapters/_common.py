@@ -36,6 +36,7 @@ from sansio_channels.policy import DefaultPolicy, Policy, answer
 from sansio_channels.record import ChannelRecord
 from sansio_channels.rpc import AbortCode
 from sansio_channels.state import ChannelState
+from sansio_channels.store import ChannelStore, record_key
 from sansio_channels.txs import SignedTx
 
 __all__ = [
@@ -186,6 +187,7 @@ class Pump:
         signer: Signer | None,
         policy: Policy | None,
         settings: Settings,
+        store: ChannelStore | None = None,
     ) -> None:
         channel.connect_url(base_url)  # a bad base URL fails here, not in a background task
         self.channel = channel
@@ -202,6 +204,8 @@ class Pump:
         self._asked: dict[int, SignRequest] = {}  # operation id -> request handed to the app
         self._frames_seen = 0  # on the current socket
         self._attempt = 0  # reconnect tries since the last fsm_up
+        self.store = store
+        self._saved: ChannelRecord | None = None  # the record last saved to the store
 
     # --- connecting -----------------------------------------------------------------------
 
@@ -287,6 +291,7 @@ class Pump:
     def outgoing(self) -> Iterator[str]:
         """The frames to send, oldest first; each is dropped only once the next is asked for,
         so a frame whose send failed goes out first on the next socket."""
+        self._persist()  # write-ahead: the record of what we signed, before the signature
         self._outbox.extend(json.dumps(frame) for frame in self.channel.frames_to_send())
         while self._outbox:
             yield self._outbox[0]
@@ -368,6 +373,24 @@ class Pump:
                 self._awaited[event.operation.id] = event
                 self._asked.pop(event.operation.id, None)
             self._push(event)
+        self._persist()
+
+    # --- the store ------------------------------------------------------------------------
+
+    def _persist(self) -> None:
+        """Save the channel's record if it changed since the last save. Called after every
+        step of the channel and before any frame is handed to the transport, so what we
+        signed is stored before the signature leaves, and a co-signed state or an fsm id as
+        soon as it arrives."""
+        if self.store is None:
+            return
+        record = self.channel.record()
+        if record == self._saved:
+            return
+        self.store.save(record)
+        if self._saved is not None and record_key(self._saved) != record_key(record):
+            self.store.delete(record_key(self._saved))  # the opening record, now named
+        self._saved = record
 
     def _answer(self, request: SignRequest) -> bool:
         if self.signer is None:
@@ -409,9 +432,12 @@ class ClientBase(Generic[R]):
         signer: Signer | None = None,
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
+        store: ChannelStore | None = None,
     ) -> None:
         self.channel = channel
-        self._pump = Pump(channel, base_url, signer=signer, policy=policy, settings=settings)
+        self._pump = Pump(
+            channel, base_url, signer=signer, policy=policy, settings=settings, store=store
+        )
 
     @classmethod
     def open(
@@ -423,10 +449,12 @@ class ClientBase(Generic[R]):
         signer: Signer | None = None,
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
+        store: ChannelStore | None = None,
     ) -> C:
-        """A client that opens a new channel (not connected until entered)."""
+        """A client that opens a new channel (not connected until entered); with ``store``
+        its record is kept there from the first ``fsm_up`` on."""
         channel = Channel(options, network_id=network_id)
-        return cls(channel, base_url, signer=signer, policy=policy, settings=settings)
+        return cls(channel, base_url, signer=signer, policy=policy, settings=settings, store=store)
 
     @classmethod
     def resume(
@@ -437,11 +465,30 @@ class ClientBase(Generic[R]):
         signer: Signer | None = None,
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
+        store: ChannelStore | None = None,
     ) -> C:
         """A client that comes back to a channel from its record (reconnect or reestablish,
         as the node's answer says)."""
         channel = Channel.restore(record)
-        return cls(channel, base_url, signer=signer, policy=policy, settings=settings)
+        return cls(channel, base_url, signer=signer, policy=policy, settings=settings, store=store)
+
+    @classmethod
+    def resume_all(
+        cls: type[C],
+        base_url: str,
+        store: ChannelStore,
+        *,
+        signer: Signer | None = None,
+        policy: Policy | None = None,
+        settings: Settings = DEFAULT_SETTINGS,
+    ) -> list[C]:
+        """A client (not connected until entered) for every channel in ``store`` that can be
+        come back to, each keeping its record there (:attr:`ChannelRecord.resumable`)."""
+        return [
+            cls.resume(base_url, r, signer=signer, policy=policy, settings=settings, store=store)
+            for r in store.records()
+            if r.resumable
+        ]
 
     def record(self) -> ChannelRecord:
         """The channel's durable record (store it after every co-signed state)."""

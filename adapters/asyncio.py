@@ -27,6 +27,7 @@ from sansio_channels.channel import Channel
 from sansio_channels.crypto import Signer
 from sansio_channels.events import Event, Operation
 from sansio_channels.policy import Policy
+from sansio_channels.store import ChannelStore
 
 from ._common import DEFAULT_SETTINGS, AsyncAnswers, ClientBase, ConnectFailed, Outcome, Settings
 
@@ -48,8 +49,11 @@ class ChannelClient(ClientBase[Coroutine[Any, Any, Outcome]], AsyncAnswers):
         signer: Signer | None = None,
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
+        store: ChannelStore | None = None,
     ) -> None:
-        super().__init__(channel, base_url, signer=signer, policy=policy, settings=settings)
+        super().__init__(
+            channel, base_url, signer=signer, policy=policy, settings=settings, store=store
+        )
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()

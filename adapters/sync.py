@@ -26,6 +26,7 @@ from sansio_channels.channel import Channel
 from sansio_channels.crypto import Signer
 from sansio_channels.events import Event, Operation, SignRequest
 from sansio_channels.policy import Policy
+from sansio_channels.store import ChannelStore
 from sansio_channels.txs import SignedTx
 
 from ._blocking import BlockingSocket, Lost, earliest
@@ -57,8 +58,11 @@ class ChannelClient(ClientBase[Outcome]):
         signer: Signer | None = None,
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
+        store: ChannelStore | None = None,
     ) -> None:
-        super().__init__(channel, base_url, signer=signer, policy=policy, settings=settings)
+        super().__init__(
+            channel, base_url, signer=signer, policy=policy, settings=settings, store=store
+        )
         self._socket: BlockingSocket | None = None
         self._retry_at = 0.0  # when the next reconnect try is due (between sockets)
 

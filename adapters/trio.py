@@ -31,6 +31,7 @@ from sansio_channels.channel import Channel
 from sansio_channels.crypto import Signer
 from sansio_channels.events import Event, Operation
 from sansio_channels.policy import Policy
+from sansio_channels.store import ChannelStore
 
 from ._common import DEFAULT_SETTINGS, AsyncAnswers, ClientBase, ConnectFailed, Outcome, Settings
 
@@ -52,8 +53,11 @@ class ChannelClient(ClientBase[Coroutine[Any, Any, Outcome]], AsyncAnswers):
         signer: Signer | None = None,
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
+        store: ChannelStore | None = None,
     ) -> None:
-        super().__init__(channel, base_url, signer=signer, policy=policy, settings=settings)
+        super().__init__(
+            channel, base_url, signer=signer, policy=policy, settings=settings, store=store
+        )
         self._ws: WebSocketConnection | None = None
         self._stack = AsyncExitStack()
         self._run_scope = trio.CancelScope()

@@ -47,7 +47,7 @@ from .events import (
     SignRequest,
     StateChanged,
 )
-from .ledger import OWN_TAGS, Ledger
+from .ledger import OWN_TAGS, FetchedState, Ledger
 from .offchain import updates_from_json
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
 from .record import ChannelRecord
@@ -154,6 +154,9 @@ class Channel:
         self._next_operation = 1
         self._sign_request: SignRequest | None = None  # the one not answered yet
         self._last_activity: float | None = None
+        # Resumed from a record (after a crash): what the node did while we were gone is
+        # unknown until its latest state is fetched.
+        self.restored = False
 
     # --- connecting ---------------------------------------------------------------------
 
@@ -336,9 +339,10 @@ class Channel:
         self.fsm_id = fsm_id
         self._events.append(FsmUp(fsm_id=fsm_id, reconnected=reconnected))
         self._move(transition)
-        if reconnected and self._current is not None:
+        if reconnected and (self._current is not None or self.restored):
             # The outcome may have come while we were away, and the node tells nothing on a
-            # reattach: ask for the latest state to settle the operation.
+            # reattach: ask for the latest state to settle the operation (after a crash, to
+            # learn whether what we signed ahead was co-signed).
             self._settling = self.submit(cmd.GetOffchainState())
         self._send_next_operation()
 
@@ -382,6 +386,7 @@ class Channel:
             )
         )
         if accepted:
+            self._opened_while_away(round_)
             self._end_current_if(co_signed_round=round_)
         if left and self._leave is not None:
             self._events.append(OperationAccepted(operation=self._leave, round=round_))
@@ -483,6 +488,7 @@ class Channel:
             fetched = self.ledger.take_fetched(self, result)
             if operation is self._settling:
                 self._settling = None
+                self._after_reattach(fetched, result)
                 self._settle_current()
             self._events.append(
                 OffChainStateFetched(
@@ -495,6 +501,24 @@ class Channel:
                     balances=None if fetched.trees is None else _api_balances(fetched.trees),
                 )
             )
+
+    def _after_reattach(self, fetched: FetchedState, result: Any) -> None:
+        """The node's latest state after a reattach: what we signed above it and the node
+        holds none of (no half-signed tx) was rolled back or never arrived, and the node will
+        reuse those rounds, so they are forgotten as after a conflict. A channel still opening
+        in our eyes is open if the node has co-signed an update since."""
+        latest = self.ledger.latest
+        if not fetched.verified or latest is None or self.ledger.stale:
+            return
+        if not (isinstance(result, Mapping) and result.get("half_signed_tx")):
+            self.ledger.roll_back(latest.round)
+        self._opened_while_away(latest.round)
+
+    def _opened_while_away(self, round_: int | None) -> None:
+        # The node only makes update rounds (past the create tx's 1) in an open channel, and
+        # it says nothing of an open that happened while we were away.
+        if self.state is ChannelState.OPENING and round_ is not None and round_ > 1:
+            self._move(Input.OPEN)
 
     def _settle_current(self) -> None:
         """After a reattach: end the operation under way by what the node's latest state says."""

@@ -260,30 +260,47 @@ class Ledger:
     # --- the record -------------------------------------------------------------------------
 
     def balances_api(self) -> dict[str, int] | None:
-        state = self.latest.state if self.latest is not None else None
-        if state is None or state.balances is None:
-            return None
-        return {encoding.encode("ak", key): value for key, value in state.balances.items()}
+        return _balances_api(self.latest.state if self.latest is not None else None)
 
     def signed_ahead(self) -> dict[int, str]:
         return {r: s.tx for r, s in self.signed_rounds.items()}
 
+    def signed_ahead_balances(self) -> dict[int, dict[str, int]]:
+        found = {r: _balances_api(s.state) for r, s in self.signed_rounds.items()}
+        return {r: balances for r, balances in found.items() if balances is not None}
+
     def restore(self, record: ChannelRecord) -> None:
-        if record.latest_state is None or record.latest_round is None:
-            return
-        state = None
-        if record.balances is not None and record.peer is not None:
-            keys = {encoding.decode(k, "ak"): v for k, v in record.balances.items()}
-            ours, theirs = encoding.decode(record.account, "ak"), encoding.decode(record.peer, "ak")
-            initiator, responder = (ours, theirs) if record.role == "initiator" else (theirs, ours)
-            state = OffChainState(initiator=initiator, responder=responder, balances=keys)
-        signed = decode_signed_tx(record.latest_state)
-        self.latest = Latest(
-            round=record.latest_round, signed_tx=signed, tx=record.latest_state, state=state
-        )
+        if record.latest_state is not None and record.latest_round is not None:
+            self.latest = Latest(
+                round=record.latest_round,
+                signed_tx=decode_signed_tx(record.latest_state),
+                tx=record.latest_state,
+                state=_record_state(record, record.balances),
+            )
+        # What we signed ahead, with what it holds, so that the same state coming back
+        # co-signed is taken (balances and all) after a crash.
         for round_, text in record.signed_ahead.items():
             inner = crypto.inner_tx(decode_signed_tx(text)).serialize()
-            self.signed_rounds[round_] = SignedRound(inner=inner, tx=text, state=None)
+            state = _record_state(record, record.signed_ahead_balances.get(round_))
+            self.signed_rounds[round_] = SignedRound(inner=inner, tx=text, state=state)
+
+
+def _balances_api(state: OffChainState | None) -> dict[str, int] | None:
+    if state is None or state.balances is None:
+        return None
+    return {encoding.encode("ak", key): value for key, value in state.balances.items()}
+
+
+def _record_state(
+    record: ChannelRecord, balances: Mapping[str, int] | None
+) -> OffChainState | None:
+    """The participants' balances as a record keeps them, as an off-chain state."""
+    if balances is None or record.peer is None:
+        return None
+    keys = {encoding.decode(k, "ak"): v for k, v in balances.items()}
+    ours, theirs = encoding.decode(record.account, "ak"), encoding.decode(record.peer, "ak")
+    initiator, responder = (ours, theirs) if record.role == "initiator" else (theirs, ours)
+    return OffChainState(initiator=initiator, responder=responder, balances=keys)
 
 
 @attrs.frozen(kw_only=True)

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from .checks import derived_channel_id
 from .encoding import Id
 from .errors import LocalProtocolError
 from .options import OpenOptions, ReestablishOptions, from_query_params
 from .state import ChannelState
+from .txs import decode_signed_tx
 
 if TYPE_CHECKING:
     from .channel import Channel
@@ -41,8 +43,10 @@ class ChannelRecord:
     latest_state: str | None  # the latest co-signed state, a tx_ string
     latest_round: int | None
     balances: Mapping[str, int] | None = attrs.field(hash=False)  # ak_ -> balance, if known
-    # What we signed and is not co-signed yet: {round: tx_ string we signed}.
+    # What we signed and is not co-signed yet: {round: tx_ string we signed}, written before
+    # the signature leaves; and the balances each of those states holds, where known.
     signed_ahead: Mapping[int, str] = attrs.field(factory=dict, hash=False)
+    signed_ahead_balances: Mapping[int, Mapping[str, int]] = attrs.field(factory=dict, hash=False)
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelRecord:
@@ -61,11 +65,35 @@ class ChannelRecord:
             latest_round=None if latest is None else latest.round,
             balances=ledger.balances_api(),
             signed_ahead=ledger.signed_ahead(),
+            signed_ahead_balances=ledger.signed_ahead_balances(),
         )
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a client can come back to the channel from this record: the node knows it
+        (its fsm id is known, and its channel id, or the create tx we signed names it) and it
+        is not closed."""
+        return (
+            self.fsm_id is not None
+            and self.state != ChannelState.CLOSED.value
+            and self.known_channel_id() is not None
+        )
+
+    def known_channel_id(self) -> str | None:
+        """The channel id; before the node has told it, the one the create tx we signed names
+        (a crash after our signature left and before ``funding_signed`` came back)."""
+        if self.channel_id is not None:
+            return self.channel_id
+        create = self.signed_ahead.get(1)
+        derived = None if create is None else derived_channel_id(decode_signed_tx(create))
+        return None if derived is None else derived.api
 
     def to_json(self) -> dict[str, Any]:
         view = attrs.asdict(self)
         view["signed_ahead"] = {str(k): v for k, v in self.signed_ahead.items()}
+        view["signed_ahead_balances"] = {
+            str(k): dict(v) for k, v in self.signed_ahead_balances.items()
+        }
         return view
 
     @classmethod
@@ -74,21 +102,25 @@ class ChannelRecord:
             raise LocalProtocolError(f"not a channel record of version {RECORD_VERSION}")
         try:
             ahead = {int(k): v for k, v in dict(view.get("signed_ahead") or {}).items()}
-            return cls(**{**view, "signed_ahead": ahead})
+            ahead_balances = {
+                int(k): dict(v) for k, v in dict(view.get("signed_ahead_balances") or {}).items()
+            }
+            return cls(**{**view, "signed_ahead": ahead, "signed_ahead_balances": ahead_balances})
         except (TypeError, ValueError) as exc:
             raise LocalProtocolError(f"malformed channel record: {exc}") from None
 
     def restore(self, channel_type: type[Channel], **kwargs: Any) -> Channel:
         """A channel of ``channel_type`` resumed from this record, not connected."""
         options = from_query_params(self.options)
-        if self.channel_id is not None and self.fsm_id is not None:
+        channel_id = self.known_channel_id()
+        if channel_id is not None and self.fsm_id is not None:
             if isinstance(options, OpenOptions):
                 options = options.reestablish(
-                    existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
+                    existing_channel_id=channel_id, existing_fsm_id=self.fsm_id
                 )
             else:
                 options = attrs.evolve(
-                    options, existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
+                    options, existing_channel_id=channel_id, existing_fsm_id=self.fsm_id
                 )
         if not isinstance(options, ReestablishOptions):
             raise LocalProtocolError("the record has no channel id and fsm id to come back to")
@@ -97,4 +129,5 @@ class ChannelRecord:
         channel.ledger.restore(self)
         if self.peer is not None:
             channel.peer = Id.account(self.peer)
+        channel.restored = True
         return channel

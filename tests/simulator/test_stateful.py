@@ -323,6 +323,8 @@ class ChannelMachine(RuleBasedStateMachine):
     ) -> None:
         key = (side.role, self.generation[side.role], event.operation.id)
         tracked = self.by_operation.get(key)
+        if tracked is None and _own_fetch(event):
+            return  # a restored channel fetches the node's latest state once reattached
         if tracked is None:
             self.problems.append(f"{side.role.value}: an end for no operation: {event}")
             return
@@ -729,3 +731,9 @@ def test_an_operation_ends_across_a_reconnect(answer: str) -> None:
     pair.run()
     assert [e for e in i.events if isinstance(e, (OperationAccepted, OperationFailed))]
     assert i.channel.current_operation is None
+
+
+def _own_fetch(event: OperationAccepted | OperationFailed | QueryResult) -> bool:
+    return isinstance(event.operation.command, cmd.GetOffchainState) and not isinstance(
+        event, OperationAccepted
+    )
