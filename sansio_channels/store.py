@@ -110,11 +110,13 @@ def _open(path: Path) -> sqlite3.Connection:
         _refuse_foreign(path)
     try:
         db = sqlite3.connect(path, isolation_level="DEFERRED")
-        db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # fsync on every commit
         if new:
+            # Made before WAL is on, so the header that marks the file as ours is in the file
+            # itself, not only in a WAL a crash might leave unmerged.
             _create(db)
-        else:
+        db.execute("PRAGMA journal_mode=WAL")
+        if not new:
             _check_and_migrate(db, path)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: not a usable channel store ({exc})") from None

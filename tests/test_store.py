@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -36,6 +37,23 @@ def test_records_survive_reopening(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_a_store_whose_process_died_unclosed_opens(tmp_path: Path) -> None:
+    """A process killed before the WAL was merged into the file: the store is still ours
+    (its marking header was in the file from the start) and holds what was saved."""
+    path = tmp_path / "channels.sqlite3"
+    record = a_record()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child dies without closing anything
+        try:
+            SQLiteStore(path).save(record)
+        finally:
+            os._exit(0)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert (tmp_path / "channels.sqlite3-wal").stat().st_size > 0  # not merged
+    with SQLiteStore(path) as store:
+        assert store.records() == [record]
 
 
 def test_no_secret_is_stored(tmp_path: Path) -> None:
