@@ -189,6 +189,8 @@ class Pump:
         settings: Settings,
         store: ChannelStore | None = None,
     ) -> None:
+        """With ``store`` the channel's record is kept there; a channel restored from the
+        store says so with :attr:`Channel.restored_from`."""
         channel.connect_url(base_url)  # a bad base URL fails here, not in a background task
         self.channel = channel
         self.base_url = base_url
@@ -205,7 +207,9 @@ class Pump:
         self._frames_seen = 0  # on the current socket
         self._attempt = 0  # reconnect tries since the last fsm_up
         self.store = store
-        self._saved: ChannelRecord | None = None  # the record last saved to the store
+        # The record last saved to the store (replaced under a new key when the channel id
+        # becomes known).
+        self._saved: ChannelRecord | None = channel.restored_from
 
     # --- connecting -----------------------------------------------------------------------
 
@@ -382,8 +386,8 @@ class Pump:
         step of the channel and before any frame is handed to the transport, so what we
         signed is stored before the signature leaves, and a co-signed state or an fsm id as
         soon as it arrives."""
-        if self.store is None:
-            return
+        if self.store is None or self.channel.fsm_id is None:
+            return  # before fsm_up there is nothing to come back to
         record = self.channel.record()
         if record == self._saved:
             return

@@ -154,9 +154,9 @@ class Channel:
         self._next_operation = 1
         self._sign_request: SignRequest | None = None  # the one not answered yet
         self._last_activity: float | None = None
-        # Resumed from a record (after a crash): what the node did while we were gone is
-        # unknown until its latest state is fetched.
-        self.restored = False
+        # The record this channel was resumed from (after a crash): what the node did while
+        # we were gone is unknown until its latest state is fetched.
+        self.restored_from: ChannelRecord | None = None
 
     # --- connecting ---------------------------------------------------------------------
 
@@ -339,7 +339,7 @@ class Channel:
         self.fsm_id = fsm_id
         self._events.append(FsmUp(fsm_id=fsm_id, reconnected=reconnected))
         self._move(transition)
-        if reconnected and (self._current is not None or self.restored):
+        if reconnected and (self._current is not None or self.restored_from):
             # The outcome may have come while we were away, and the node tells nothing on a
             # reattach: ask for the latest state to settle the operation (after a crash, to
             # learn whether what we signed ahead was co-signed).

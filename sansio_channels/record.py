@@ -129,5 +129,5 @@ class ChannelRecord:
         channel.ledger.restore(self)
         if self.peer is not None:
             channel.peer = Id.account(self.peer)
-        channel.restored = True
+        channel.restored_from = self
         return channel

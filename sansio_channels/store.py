@@ -29,10 +29,12 @@ class StoreError(ChannelError):
 
 
 def record_key(record: ChannelRecord) -> str:
-    """The key a record is kept under: the channel id, or, while opening, role and account."""
-    if record.channel_id is not None:
-        return f"{record.channel_id}:{record.role}"
-    return f"opening:{record.role}:{record.account}"
+    """The key a record is kept under: the channel id (known from the create tx we signed,
+    before the node names it), or, earlier in the open, role, account and fsm id."""
+    channel_id = record.known_channel_id()
+    if channel_id is not None:
+        return f"{channel_id}:{record.role}"
+    return f"opening:{record.role}:{record.account}:{record.fsm_id}"
 
 
 class ChannelStore(Protocol):
