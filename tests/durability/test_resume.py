@@ -69,6 +69,18 @@ def resume(pair: Pair, record: ChannelRecord) -> Participant:
     return alice
 
 
+def signing(side: Participant) -> list[SignRequest]:
+    """``side`` signs every request it gets; the list fills with them."""
+    requests: list[SignRequest] = []
+
+    def sign(request: SignRequest) -> None:
+        requests.append(request)
+        request.sign(side.keys)
+
+    side.intercept = sign
+    return requests
+
+
 def node_latest(pair: Pair, side: Participant) -> int:
     (fsm,) = [f for f in pair.sim.fsms if f.role is side.channel.role]
     assert fsm.latest is not None
@@ -97,8 +109,7 @@ def test_the_node_one_round_ahead_of_the_store() -> None:
     assert resumed.signed_ahead == {}
 
     # And the channel goes on: the next request passes every check, so a policy signs it.
-    requests: list[SignRequest] = []
-    alice.intercept = lambda request: (requests.append(request), request.sign(alice.keys))
+    requests = signing(alice)
     transfer(pair, 5)
     pair.run()
     assert DefaultPolicy().decide(requests[0], alice.address).value == "sign"
@@ -119,8 +130,7 @@ def test_a_round_signed_ahead_that_never_left_is_forgotten() -> None:
 
     alice = resume(pair, record)
     assert alice.channel.record().signed_ahead == {}
-    requests: list[SignRequest] = []
-    alice.intercept = lambda request: (requests.append(request), request.sign(alice.keys))
+    requests = signing(alice)
     transfer(pair, 7)  # a different state for the same round
     pair.run()
     assert requests[0].checks.ok, requests[0].checks.failed
