@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import json
 import mmap
 import os
 import random
@@ -143,7 +144,8 @@ class CountingStore:
     def __init__(self, store: SQLiteStore, switch: KillSwitch) -> None:
         self.inner = store
         self.switch = switch
-        self._ahead: set[int] = set()
+        # The rounds signed ahead in the store already: a resumed channel's are not new.
+        self._ahead = {r for record in store.records() for r in record.signed_ahead}
 
     def save(self, record: ChannelRecord) -> None:
         self.inner.save(record)
@@ -650,9 +652,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--seed", type=int, default=random.randrange(2**32))
+    parser.add_argument("--json", action="store_true", help="the figures as JSON, last line")
     args = parser.parse_args()
     print(f"seed {args.seed}", flush=True)
-    print(run(args.seed, args.kills).table())
+    figures = run(args.seed, args.kills)
+    print(figures.table(), flush=True)
+    if args.json:
+        print(json.dumps(attrs.asdict(figures)))
 
 
 if __name__ == "__main__":

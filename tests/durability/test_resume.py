@@ -232,3 +232,16 @@ def test_an_opening_record_is_resumable_once_our_create_tx_signature_is_written(
         assert Channel.restore(record).channel_id == record.known_channel_id()
     else:
         assert record_key(record).startswith("opening:initiator:")
+
+
+def test_what_we_signed_ahead_comes_back_with_its_balances() -> None:
+    """So that the same state, co-signed after a reestablish, is taken with its balances."""
+    pair = open_pair()
+    record = write_ahead_and_crash(pair, signature_leaves=True)
+    ((round_, balances),) = record.signed_ahead_balances.items()
+    assert sum(balances.values()) == sum((record.balances or {}).values())
+    restored = Channel.restore(record).ledger.signed_rounds[round_]
+    assert restored.tx == record.signed_ahead[round_]
+    assert restored.state is not None
+    assert restored.state.balances is not None
+    assert sorted(restored.state.balances.values()) == sorted(balances.values())
