@@ -55,6 +55,7 @@ class SimulatedNode:
         self._thread = threading.Thread(target=self._main, daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._server: SimulatorServer | None = None
         self._url = ""
 
     @property
@@ -68,6 +69,12 @@ class SimulatedNode:
     @property
     def network_id(self) -> str:
         return self.sim.network_id
+
+    def drop(self, role: str) -> None:
+        """Abort the server side of ``role``'s connections, with no close frame."""
+        assert self._loop is not None
+        assert self._server is not None
+        self._loop.call_soon_threadsafe(self._server.drop, role)
 
     def __enter__(self) -> SimulatedNode:
         self._thread.start()
@@ -95,6 +102,7 @@ class SimulatedNode:
         self._stop = asyncio.Event()
         async with SimulatorServer(self.sim, port=0) as server:
             self._url = server.url()
+            self._server = server
             responder = asyncio.ensure_future(self._respond(server.url()))
             await self._stop.wait()
             # Let the responder take what the node still sends it (a close ends it).
