@@ -57,6 +57,8 @@ class BlockingSocket:
         until = time.monotonic() + settings.open_timeout
         sock = socket.create_connection((host, port), timeout=settings.open_timeout)
         try:
+            # One frame is one write; Nagle would hold a reply back behind an unacked frame.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if context is not None:
                 sock = context.wrap_socket(sock, server_hostname=host)
             ws = WSConnection(ConnectionType.CLIENT)
