@@ -114,7 +114,7 @@ class BlockingSocket:
         self._sock.settimeout(None if wake is None else max(0.0, wake - now))
         try:
             data = self._sock.recv(65536)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):  # a timeout of 0 makes the socket non-blocking
             return []
         self._ws.receive_data(data or None)  # None: the socket dropped
         return self._events()
