@@ -267,7 +267,6 @@ def sync_side(
                 if (method := answer(event)) is not None:
                     getattr(side, method)(event)
             return
-        state["open"].set()
         if clock.channel_open():
             state["go"].set()
         state["go"].wait(LIMIT)
@@ -299,17 +298,22 @@ def run_sync(module: Any, server: Server, channels: int, transfers: int) -> Cloc
         except BaseException as exc:
             failures.append(exc)
             go.set()  # nobody waits for a channel that failed
+            args[-1]["listening"].set()
 
     threads = []
     for n in range(channels):
-        state = {"listening": threading.Event(), "open": threading.Event(), "go": go}
+        if failures:
+            break
+        state = {"listening": threading.Event(), "go": go}
         for role in (Role.RESPONDER, Role.INITIATOR):
             args = (module, server, role, n, transfers, clock, state)
             thread = threading.Thread(target=guarded, args=args, daemon=True)
             thread.start()
             threads.append(thread)
             if role is Role.RESPONDER and not state["listening"].wait(LIMIT):
-                raise BenchFailed(f"channel {n}: the responder did not connect")
+                raise BenchFailed(f"channel {n}: the responder did not connect in {LIMIT} s")
+            if failures:  # a client that failed to connect: stop starting more
+                break
     until = time.monotonic() + LIMIT
     for thread in threads:
         thread.join(max(0.0, until - time.monotonic()))
