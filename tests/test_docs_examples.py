@@ -130,11 +130,13 @@ def _is_cli(block: Block) -> bool:
 
 
 def run_shell(block: Block) -> str:
+    """Run a shell block from the repository's root, as a reader with a checkout would."""
     runner = SHELL.get((block.page, block.first_line))
-    if runner is not None:
-        return runner(block.body.strip())
-    assert _is_cli(block), f"{block.where}: a shell block neither run nor in NOT_RUN"
-    return "".join(_cli(line) for line in block.body.splitlines() if line)
+    with in_directory(ROOT):
+        if runner is not None:
+            return runner(block.body.strip())
+        assert _is_cli(block), f"{block.where}: a shell block neither run nor in NOT_RUN"
+        return "".join(_cli(line) for line in block.body.splitlines() if line)
 
 
 def run_python(block: Block, namespace: dict[str, Any]) -> str:
