@@ -57,10 +57,6 @@ NOT_RUN: Final[dict[tuple[str, str], str]] = {
         "from sansio_channels.adapters.asyncio import resume_channel",
     ): "a fragment on a page the adapters engineer owns: `record` and `keys` are the reader's; "
     "tests/adapters/drivers.py drives resume_channel over each adapter",
-    (
-        "docs/simulator.md",
-        "python -m sansio_channels simulate [--host 127.0.0.1] [--port 3014] [--network-id ae_dev]",
-    ): "a usage synopsis that serves until stopped; tests/simulator/test_server.py runs the server",
 }
 
 
