@@ -85,8 +85,7 @@ class SimulatedNode:
     def __exit__(self, *exc: object) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
-        # Not longer: SimulatorServer.stop() can wait out a timer of the simulator (its clock
-        # task may swallow the cancel on Python < 3.12); the daemon thread then ends alone.
+        # Bounded: should the server not stop in time, the daemon thread ends alone.
         self._thread.join(3)
         assert not self.errors, self.errors
 
