@@ -57,6 +57,8 @@ class BlockingSocket:
         until = time.monotonic() + settings.open_timeout
         sock = socket.create_connection((host, port), timeout=settings.open_timeout)
         try:
+            # One frame is one write; Nagle would hold a reply back behind an unacked frame.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if context is not None:
                 sock = context.wrap_socket(sock, server_hostname=host)
             ws = WSConnection(ConnectionType.CLIENT)
@@ -112,7 +114,7 @@ class BlockingSocket:
         self._sock.settimeout(None if wake is None else max(0.0, wake - now))
         try:
             data = self._sock.recv(65536)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):  # a timeout of 0 makes the socket non-blocking
             return []
         self._ws.receive_data(data or None)  # None: the socket dropped
         return self._events()

@@ -25,6 +25,7 @@ from sansio_channels.errors import ChannelError, LocalProtocolError
 from sansio_channels.events import (
     Event,
     FsmUp,
+    NodeError,
     Operation,
     OperationAccepted,
     OperationFailed,
@@ -49,6 +50,7 @@ __all__ = [
     "ConnectionLost",
     "Disconnected",
     "FellBehind",
+    "NodeRefused",
     "Outcome",
     "Reconnected",
     "Settings",
@@ -76,6 +78,17 @@ class ConnectFailed(AdapterError):
 class ClosedWithoutMessage(AdapterError):
     """The node closed the socket before sending anything: bad connect parameters (PROTOCOL §2),
     or a channel it cannot reestablish. Trying again would get the same answer."""
+
+
+class NodeRefused(AdapterError):
+    """The node answered the connect with an error and closed the socket before any
+    ``fsm_up``: a reconnect it refuses (an unknown fsm id, 1016; a missing one, 2000), open
+    params it rejects. Trying again would get the same answer; ``error`` is its reply."""
+
+    def __init__(self, error: NodeError) -> None:
+        detail = ", ".join(f"{code} {text}" for code, text in error.data) or error.message
+        super().__init__(f"the node refused the connection: {detail}")
+        self.error = error
 
 
 class Disconnected(AdapterError):
@@ -210,6 +223,10 @@ class Pump:
         # The record last saved to the store (replaced under a new key when the channel id
         # becomes known).
         self._saved: ChannelRecord | None = channel.restored_from
+        # An error reply to no operation of ours, before any fsm_up on the current socket: if
+        # the node then closes the socket, it refused the connect (NodeRefused, no retry).
+        self._refusal: NodeError | None = None
+        self._up = False  # an fsm_up came on the current socket
 
     # --- connecting -----------------------------------------------------------------------
 
@@ -228,6 +245,7 @@ class Pump:
     def opened(self) -> None:
         """A socket is open; tell the application if it replaces a lost one."""
         self._frames_seen = 0
+        self._refusal, self._up = None, False
         if self._attempt:
             self._push(Reconnected(attempt=self._attempt))
 
@@ -240,6 +258,9 @@ class Pump:
             return None
         if self._frames_seen == 0:
             self.fail(ClosedWithoutMessage(f"{self.base_url}: {reason}"))
+            return None
+        if self._refusal is not None:
+            self.fail(NodeRefused(self._refusal))
             return None
         if self.channel.state in _ENDED:
             self._push(ConnectionLost(reason=reason, reconnecting=False))
@@ -370,7 +391,9 @@ class Pump:
             if isinstance(event, SignRequest) and self._answer(event):
                 continue
             if isinstance(event, FsmUp):
-                self._attempt = 0
+                self._attempt, self._refusal, self._up = 0, None, True
+            elif isinstance(event, NodeError) and event.operation is None and not self._up:
+                self._refusal = event
             if isinstance(event, SignRequest) and event.operation is not None:
                 self._asked[event.operation.id] = event
             if isinstance(event, _OUTCOMES) and event.operation.id in self._awaited:
@@ -545,6 +568,23 @@ class ClientBase(Generic[R]):
     def leave(self) -> R:
         """Both FSMs stop and keep the state; resume later from the record."""
         return self.submit(cmd.Leave())
+
+    def close_solo(self, **tx_params: int) -> R:
+        """Close alone, putting our latest co-signed state on chain; settle after the lock
+        period. ``tx_params``: ``fee``, ``gas_price``, ``nonce`` (the FSM picks the rest)."""
+        return self.submit(cmd.CloseSolo(**tx_params))
+
+    def slash(self, **tx_params: int) -> R:
+        """Answer an older state the peer put on chain with our latest one."""
+        return self.submit(cmd.Slash(**tx_params))
+
+    def settle(self, **tx_params: int) -> R:
+        """Pay out a solo-closed channel (the node holds the tx until the lock period ends)."""
+        return self.submit(cmd.Settle(**tx_params))
+
+    def snapshot_solo(self, **tx_params: int) -> R:
+        """Put our latest co-signed state on chain; the channel stays open."""
+        return self.submit(cmd.SnapshotSolo(**tx_params))
 
 
 class AsyncAnswers:

@@ -563,6 +563,9 @@ class Channel:
         operation = self._current if tag.tag in OWN_TAGS else None
         if operation is not None:
             self._forget_request(operation)  # the node took the request
+            # Asked after a reattach, the node is live on it: its own flow ends it, not the
+            # fetched state (older than what we are about to sign).
+            self._settling = None
         checks: CheckReport = check_sign_request(
             self.ledger.context(self), tag.tag, signed, updates
         )

@@ -69,6 +69,8 @@ _FUNDING_UPDATES: Final = (t.OffChainDeposit, t.OffChainWithdrawal)
 
 
 class Outcome(enum.Enum):
+    """How a check ended; ``NOT_CHECKED`` when the client could not know (see ``detail``)."""
+
     PASSED = "passed"
     FAILED = "failed"
     NOT_CHECKED = "not checked"
@@ -76,6 +78,8 @@ class Outcome(enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class Check:
+    """One rule checked on a sign request or a co-signed state: its name, outcome and why."""
+
     name: str
     outcome: Outcome
     detail: str

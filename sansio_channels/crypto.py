@@ -42,10 +42,13 @@ __all__ = [
 
 
 def blake2b_256(data: bytes) -> bytes:
+    """The 32-byte BLAKE2b hash the chain uses for tx hashes, ids and state hashes."""
     return hashlib.blake2b(data, digest_size=32).digest()
 
 
 class SignatureForm(enum.Enum):
+    """What is signed after the network id: the serialized tx (raw) or its hash."""
+
     RAW = "raw"  # network_id ‖ serialized tx: accepted by every protocol version
     HASH = "hash"  # network_id ‖ blake2b_256(serialized tx): accepted since Lima
 
@@ -81,6 +84,7 @@ class KeyPair:
 
     @classmethod
     def generate(cls, form: SignatureForm = SignatureForm.RAW) -> KeyPair:
+        """A new random key pair."""
         return cls(signing_key=nacl.signing.SigningKey.generate(), form=form)
 
     @classmethod
@@ -108,6 +112,7 @@ class KeyPair:
         return bytes(self._signing_key) + self.public_key
 
     def sign_tx(self, tx_bytes: bytes, network_id: str) -> bytes:
+        """A 64-byte signature over ``tx_bytes`` for ``network_id``, in this key's form."""
         return self._signing_key.sign(sign_message(tx_bytes, network_id, self.form)).signature
 
     def __repr__(self) -> str:

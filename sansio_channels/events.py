@@ -143,6 +143,8 @@ class OperationAccepted(Event):
 
 
 class FailureReason(enum.Enum):
+    """Why an operation failed (:class:`OperationFailed` ``reason``)."""
+
     NODE_ERROR = "node_error"  # the node refused the request
     CONFLICT = "conflict"  # the node rolled back the update
     ABORTED = "aborted"  # we aborted the sign request
@@ -151,6 +153,10 @@ class FailureReason(enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class OperationFailed(Event):
+    """An operation ended without its effect: the node refused it, a conflict or an abort
+    rolled it back, or the channel or connection went away first. ``error_code`` is the node's
+    error code, or the conflict's or abort's code, when there is one."""
+
     operation: Operation
     reason: FailureReason
     detail: str

@@ -71,11 +71,15 @@ _INT_TEXT = re.compile(r"-?[0-9]{1,100}")
 
 
 class Role(enum.Enum):
+    """Which participant a client is: the initiator opens, the responder accepts."""
+
     INITIATOR = "initiator"
     RESPONDER = "responder"
 
 
 class MinimumDepthStrategy(enum.Enum):
+    """How the node reads ``minimum_depth``: a factor on the fee, or a number of blocks."""
+
     TXFEE = "txfee"  # minimum_depth is a factor on the create tx's fee
     PLAIN = "plain"  # minimum_depth is a number of blocks (node v6.3.0+)
 

@@ -22,12 +22,17 @@ __all__ = ["AskPolicy", "Decision", "DefaultPolicy", "Policy", "answer"]
 
 
 class Decision(enum.Enum):
+    """What a policy decides about a sign request."""
+
     SIGN = "sign"
     ABORT = "abort"  # refuse with the validation error code
     ASK = "ask"  # hand the request to the application
 
 
 class Policy(Protocol):
+    """Anything that decides about sign requests: :class:`DefaultPolicy`, :class:`AskPolicy`,
+    or the application's own rule."""
+
     def decide(self, request: SignRequest, account: str) -> Decision:
         """What to do with ``request`` for our ``account`` (``ak_...``)."""
         ...
@@ -49,6 +54,7 @@ class DefaultPolicy:
     require_all_checks: bool = True
 
     def decide(self, request: SignRequest, account: str) -> Decision:
+        """Sign the routine, abort what failed a check (ask, where it cannot be aborted)."""
         if not request.checks.ok:
             return Decision.ABORT if request.tag.abortable else Decision.ASK
         # The proof of inclusion is the node's to build; it is never checked.
@@ -68,6 +74,7 @@ class AskPolicy:
     """Hands every request to the application."""
 
     def decide(self, request: SignRequest, account: str) -> Decision:
+        """Always :attr:`Decision.ASK`."""
         return Decision.ASK
 
 

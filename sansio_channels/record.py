@@ -31,6 +31,9 @@ RECORD_VERSION: Final = 1
 
 @attrs.frozen(kw_only=True)
 class ChannelRecord:
+    """What must survive a crash to resume a channel: ids, connect parameters, the latest
+    co-signed state and what we signed ahead of it. JSON-able; never holds a secret key."""
+
     version: int = RECORD_VERSION
     network_id: str
     role: str
@@ -50,6 +53,7 @@ class ChannelRecord:
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelRecord:
+        """The record of ``channel`` now (:meth:`Channel.record` calls this)."""
         ledger = channel.ledger
         latest = ledger.latest
         return cls(
@@ -89,6 +93,7 @@ class ChannelRecord:
         return None if derived is None else derived.api
 
     def to_json(self) -> dict[str, Any]:
+        """The record as plain JSON values (:meth:`from_json` reads it back)."""
         view = attrs.asdict(self)
         view["signed_ahead"] = {str(k): v for k, v in self.signed_ahead.items()}
         view["signed_ahead_balances"] = {
@@ -98,6 +103,7 @@ class ChannelRecord:
 
     @classmethod
     def from_json(cls, view: Mapping[str, Any]) -> ChannelRecord:
+        """A record from :meth:`to_json`'s output; a wrong version or shape is refused."""
         if not isinstance(view, Mapping) or view.get("version") != RECORD_VERSION:
             raise LocalProtocolError(f"not a channel record of version {RECORD_VERSION}")
         try:

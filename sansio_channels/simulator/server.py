@@ -133,8 +133,13 @@ class SimulatorServer:
             deadline = self.sim.next_deadline()
             self._wake.clear()
             timeout = None if deadline is None else max(0.0, deadline - self._now())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            # Not wait_for: on Python < 3.12 it can swallow stop()'s cancel when the wake
+            # comes at the same moment, and the clock then runs on (stop() hung).
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait([waiter], timeout=timeout)
+            finally:
+                waiter.cancel()
             if deadline is not None and self._now() >= deadline:
                 self.sim.advance(self._now())
                 await self._flush()

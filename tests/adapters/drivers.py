@@ -37,6 +37,7 @@ class Client(Protocol):
     async def transfer(self, to_id: str, amount: int) -> Outcome: ...
     async def message(self, to_id: str, info: str) -> Outcome: ...
     async def leave(self) -> Outcome: ...
+    async def call(self, verb: str, *args: Any) -> Outcome: ...
     async def sign(self, request: SignRequest) -> None: ...
     async def sleep(self, seconds: float) -> None: ...
     async def close(self) -> None: ...
@@ -86,6 +87,11 @@ class AsyncioClient:
 
     async def leave(self) -> Outcome:
         return await asyncio.wait_for(self.inner.leave(), TIMEOUT)
+
+    async def call(self, verb: str, *args: Any) -> Outcome:
+        """One of the client's command verbs (``deposit``, ``close_solo``, ...)."""
+        outcome: Outcome = await asyncio.wait_for(getattr(self.inner, verb)(*args), TIMEOUT)
+        return outcome
 
     async def sign(self, request: SignRequest) -> None:
         await self.inner.sign(request)
@@ -151,6 +157,11 @@ class TrioClient:
     async def leave(self) -> Outcome:
         with trio.fail_after(TIMEOUT):
             return await self.inner.leave()
+
+    async def call(self, verb: str, *args: Any) -> Outcome:
+        with trio.fail_after(TIMEOUT):
+            outcome: Outcome = await getattr(self.inner, verb)(*args)
+            return outcome
 
     async def sign(self, request: SignRequest) -> None:
         await self.inner.sign(request)
@@ -218,6 +229,10 @@ class SyncClient:
 
     async def leave(self) -> Outcome:
         return self.inner.leave()
+
+    async def call(self, verb: str, *args: Any) -> Outcome:
+        outcome: Outcome = getattr(self.inner, verb)(*args)
+        return outcome
 
     async def sign(self, request: SignRequest) -> None:
         self.inner.sign(request)

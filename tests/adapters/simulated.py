@@ -55,6 +55,7 @@ class SimulatedNode:
         self._thread = threading.Thread(target=self._main, daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._server: SimulatorServer | None = None
         self._url = ""
 
     @property
@@ -69,6 +70,12 @@ class SimulatedNode:
     def network_id(self) -> str:
         return self.sim.network_id
 
+    def drop(self, role: str) -> None:
+        """Abort the server side of ``role``'s connections, with no close frame."""
+        assert self._loop is not None
+        assert self._server is not None
+        self._loop.call_soon_threadsafe(self._server.drop, role)
+
     def __enter__(self) -> SimulatedNode:
         self._thread.start()
         assert self._ready.wait(10), "the simulator did not start"
@@ -78,8 +85,7 @@ class SimulatedNode:
     def __exit__(self, *exc: object) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
-        # Not longer: SimulatorServer.stop() can wait out a timer of the simulator (its clock
-        # task may swallow the cancel on Python < 3.12); the daemon thread then ends alone.
+        # Bounded: should the server not stop in time, the daemon thread ends alone.
         self._thread.join(3)
         assert not self.errors, self.errors
 
@@ -95,6 +101,7 @@ class SimulatedNode:
         self._stop = asyncio.Event()
         async with SimulatorServer(self.sim, port=0) as server:
             self._url = server.url()
+            self._server = server
             responder = asyncio.ensure_future(self._respond(server.url()))
             await self._stop.wait()
             # Let the responder take what the node still sends it (a close ends it).

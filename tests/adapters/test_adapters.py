@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -393,3 +394,26 @@ def test_a_trio_client_cancelled_from_outside_leaves_nothing_running() -> None:
             assert scope.cancelled_caught
 
     trio.run(scenario)
+
+
+def test_a_blocking_client_polled_with_no_time_left_keeps_its_connection() -> None:
+    """A timeout already over made the socket non-blocking; an empty read then raised
+    BlockingIOError, taken for a lost connection."""
+    driver = SyncDriver()
+
+    async def scenario() -> None:
+        with Peer() as peer:
+            async with driver.client(new_channel(), peer.base_url, **client_options()) as client:
+                await until_open(client)
+                inner = client.inner
+                assert inner._socket is not None
+                # The window is a few microseconds inside next_event(timeout): hit it directly.
+                assert inner._socket.poll(time.monotonic() - 1.0) == []
+                with pytest.raises(TimeoutError):
+                    inner.next_event(timeout=0.001)
+                transfer = await client.transfer(PEER, 3)
+                assert isinstance(transfer, OperationAccepted)
+                assert transfer.round == 2
+                assert inner._socket is not None  # never dropped: no reconnect happened
+
+    driver.run(scenario)

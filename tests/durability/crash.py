@@ -44,7 +44,12 @@ import attrs
 from sansio_channels.adapters import _blocking
 from sansio_channels.adapters import asyncio as async_adapter
 from sansio_channels.adapters import sync as sync_adapter
-from sansio_channels.adapters._common import ClosedWithoutMessage, Disconnected, Settings
+from sansio_channels.adapters._common import (
+    ClosedWithoutMessage,
+    Disconnected,
+    NodeRefused,
+    Settings,
+)
 from sansio_channels.events import FsmUp, OperationAccepted, OperationFailed, SignRequest
 from sansio_channels.options import OpenOptions, Role
 from sansio_channels.policy import Decision
@@ -243,8 +248,8 @@ def _start(
                 )
                 continue
             raise
-        except Disconnected:
-            # The node refused to come back to the channel (the FSM is gone): the channel
+        except NodeRefused:
+            # The node refused to come back to the channel (no FSM, no cached state): it
             # closed on chain while we were away. The application asks the chain.
             status = control.ask(f"chain {record.known_channel_id()}")
             if status == "closed":
@@ -399,7 +404,8 @@ class CrashTest:
             code = await self._run_child(config, kill_at, kill_after)
             self.figures.runs += 1
             if code == -signal.SIGKILL:
-                self.figures.kills[self.page[:256].split(b"\0")[0].decode()] += 1
+                doing = self.page[:256].split(b"\0")[0].decode()
+                self.figures.kills[doing or "-        forked      (timer)"] += 1
                 kills = self.figures.total_kills < self.wanted
                 if not self._resumable(config):
                     await self._new_peer(config)  # the open died with the client
