@@ -40,8 +40,8 @@ def test_sigkill_at_random_moments_loses_nothing(capsys: pytest.CaptureFixture[s
     figures = json.loads(last)
     kills: dict[str, int] = figures["kills"]
     assert sum(kills.values()) >= KILLS
-    # Every kind of moment the issue names was hit.
+    # Every kind of moment the issue names was hit (the run goes on until it is).
     assert {"open", "transfer", "deposit", "close"} <= {key.split()[0] for key in kills}
-    assert any("signed, not sent" in key for key in kills)  # before the signature left
-    assert any("signature sent" in key for key in kills)  # after it left
+    assert any(key.endswith("signed, not sent") for key in kills)  # before the signature left
+    assert any(key.endswith("signature sent") for key in kills)  # after it left
     assert figures["checks"] >= figures["lives"]  # at least each life's end (failures raise)
