@@ -153,6 +153,7 @@ class Channel:
         self._current: Operation | None = None  # the own operation under way
         self._next_operation = 1
         self._sign_request: SignRequest | None = None  # the one not answered yet
+        self._made: tuple[SignedTx, bytes] | None = None  # a reply our key pair just signed
         self._last_activity: float | None = None
 
     # --- connecting ---------------------------------------------------------------------
@@ -552,7 +553,7 @@ class Channel:
             responder=self,
         )
         self._sign_request = request
-        self.ledger.offered(tag.tag, signed, updates)
+        self.ledger.offered(tag.tag, signed, updates, checks)
         self._learn_peer(signed)
         self._events.append(request)
 
@@ -567,11 +568,17 @@ class Channel:
             raise LocalProtocolError(
                 f"the signer is {signer.address}, the channel's account is {self.account.api}"
             )
-        return crypto.sign(request.signed_tx, signer, self.network_id)
+        signature = signer.sign_tx(request.signed_tx.transaction.serialize(), self.network_id)
+        signed = crypto.add_signature(request.signed_tx, signature)
+        # Our own key pair's signature is valid by construction: the reply check need not
+        # verify it. Any other signer's is verified.
+        self._made = (signed, signature) if type(signer) is crypto.KeyPair else None
+        return signed
 
     def _answer_sign_request(
         self, request: SignRequest, signed: SignedTx | None, error: int | None
     ) -> None:
+        made, self._made = self._made, None
         if request is not self._sign_request:
             raise LocalProtocolError(
                 f"the {request.tag.tag} sign request is no longer pending (answered, or "
@@ -586,8 +593,9 @@ class Channel:
             self._send_reply(request.tag.reply_method, {"error": error})
             self.ledger.aborted(request.tag.tag)
         else:
-            self.ledger.check_reply(self, request, signed)
-            self.ledger.signed(request.tag.tag, signed)  # written ahead of the reply leaving
+            ours = made[1] if made is not None and made[0] is signed else None
+            known = self.ledger.check_reply(self, request, signed, ours)
+            self.ledger.signed(request.tag.tag, signed, known)  # written ahead of the reply
             self._send_reply(request.tag.reply_method, {"signed_tx": encode_tx(signed)})
             if request.operation is not None and request.operation is self._current:
                 self._end_current_if(signed=True)

@@ -100,6 +100,23 @@ def _checksum(payload: bytes) -> bytes:
 
 def encode(prefix: str, payload: bytes) -> str:
     """The API string for ``payload`` under ``prefix`` (``encode("ak", key)``)."""
+    # A secret key is never kept in the cache.
+    if type(payload) is bytes and len(payload) <= _CACHED_BYTES and prefix != "sk":
+        return _encode_short(prefix, payload)
+    return _encode(prefix, payload)
+
+
+# Ids, hashes and signatures are shown again and again (in check details, balances, the
+# signer's address), and base58 is slow to encode: short payloads are encoded once.
+_CACHED_BYTES: Final = 64
+
+
+@functools.lru_cache(maxsize=4096)
+def _encode_short(prefix: str, payload: bytes) -> str:
+    return _encode(prefix, payload)
+
+
+def _encode(prefix: str, payload: bytes) -> str:
     spec = PREFIXES.get(prefix)
     if spec is None:
         raise ValueError(f"unknown API prefix {prefix!r}")
