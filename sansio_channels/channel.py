@@ -370,7 +370,7 @@ class Channel:
         text = _str(data, "state", "channels.update")
         signed = decode_signed_tx(text)
         checks = check_co_signed_state(self.ledger.context(self), signed)
-        round_, accepted = self.ledger.take_co_signed(signed, checks, known_peer=self.peer)
+        round_, accepted = self.ledger.take_co_signed(signed, text, checks, known_peer=self.peer)
         self._events.append(
             CoSignedState(
                 round=round_,
@@ -595,8 +595,9 @@ class Channel:
         else:
             ours = made[1] if made is not None and made[0] is signed else None
             known = self.ledger.check_reply(self, request, signed, ours)
-            self.ledger.signed(request.tag.tag, signed, known)  # written ahead of the reply
-            self._send_reply(request.tag.reply_method, {"signed_tx": encode_tx(signed)})
+            text = encode_tx(signed)
+            self.ledger.signed(request.tag.tag, signed, text, known)  # written ahead of the reply
+            self._send_reply(request.tag.reply_method, {"signed_tx": text})
             if request.operation is not None and request.operation is self._current:
                 self._end_current_if(signed=True)
         self._sign_request = None

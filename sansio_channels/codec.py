@@ -150,14 +150,12 @@ def from_rlp_items(items: Any, where: str = "") -> ChainObject:
         raise DecodingError(
             f"{where}: {cls.TYPE} v{version} has {len(fields)} fields, got {len(items) - 2}"
         )
-    values = {
-        name: codec.decode(item, f"{cls.TYPE}.{name}")
-        for (name, codec), item in zip(fields, items[2:], strict=True)
-    }
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as exc:
-        raise DecodingError(f"{where}: {cls.TYPE}: {exc}") from None
+    # Each value passed its codec's check while decoded, which is all the validation a chain
+    # object has: it is not run a second time through attrs' __init__.
+    obj = object.__new__(cls)
+    for (name, codec), item in zip(fields, items[2:], strict=True):
+        object.__setattr__(obj, name, codec.decode(item, f"{cls.TYPE}.{name}"))
+    return obj
 
 
 # --- RLP ------------------------------------------------------------------------------

@@ -261,11 +261,7 @@ class Id:
         """An id from its 33 serialized bytes (tag byte, then the key)."""
         if len(data) != 33:
             raise DecodingError(f"an id is 33 bytes, got {len(data)}")
-        try:
-            tag = IdTag(data[0])
-        except ValueError:
-            raise DecodingError(f"unknown id tag {data[0]}") from None
-        return cls(tag, data[1:])
+        return _deserialized_id(bytes(data))
 
     def serialize(self) -> bytes:
         return bytes([self.tag]) + self.key
@@ -276,3 +272,14 @@ class Id:
 
     def __str__(self) -> str:
         return self.api
+
+
+# The same few ids (the participants, the channel) are in every tx of a channel: each is
+# built once. Ids are immutable, so sharing them is safe.
+@functools.lru_cache(maxsize=4096)
+def _deserialized_id(data: bytes) -> Id:
+    try:
+        tag = IdTag(data[0])
+    except ValueError:
+        raise DecodingError(f"unknown id tag {data[0]}") from None
+    return Id(tag, data[1:])

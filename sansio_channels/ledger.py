@@ -195,9 +195,9 @@ class Ledger:
             f"{channel.network_id!r}"
         )
 
-    def signed(self, tag: str, signed: SignedTx, ours: Mapping[bytes, Id]) -> None:
-        """We sent our signature on ``signed`` (written ahead of it being co-signed); ``ours``
-        is our signature over the inner tx, known valid."""
+    def signed(self, tag: str, signed: SignedTx, text: str, ours: Mapping[bytes, Id]) -> None:
+        """We send our signature on ``signed`` (``text``, its ``tx_`` string), written ahead of
+        it being co-signed; ``ours`` is our signature over the inner tx, known valid."""
         inner = crypto.inner_tx(signed)
         own = tag in OWN_TAGS
         round_ = round_of(inner)
@@ -206,7 +206,7 @@ class Ledger:
             signers = {s: who for s, who in {**self.offered_signers, **ours}.items() if s in sent}
             self.signed_rounds[round_] = SignedRound(
                 inner=inner.serialize(),
-                tx=encode_tx(signed),
+                tx=text,
                 state=self.offered_state,
                 signers=types.MappingProxyType(signers) if signers else _NO_SIGNERS,
             )
@@ -223,9 +223,10 @@ class Ledger:
     # --- co-signed states -------------------------------------------------------------------
 
     def take_co_signed(
-        self, signed: SignedTx, checks: CheckReport, *, known_peer: Id | None
+        self, signed: SignedTx, text: str, checks: CheckReport, *, known_peer: Id | None
     ) -> tuple[int | None, bool]:
-        """Take a co-signed state as the latest if it passed the checks and is one we signed."""
+        """Take a co-signed state (``text``, its ``tx_`` string) as the latest if it passed the
+        checks and is one we signed."""
         inner = crypto.inner_tx(signed)
         round_ = round_of(inner)
         if round_ is None or not checks.ok:
@@ -244,7 +245,7 @@ class Ledger:
             state = self.latest.state
         else:
             return round_, False
-        self.latest = Latest(round=round_, signed_tx=signed, tx=encode_tx(signed), state=state)
+        self.latest = Latest(round=round_, signed_tx=signed, tx=text, state=state)
         self.stale = False
         # Rounds below the latest can no longer be signed (the round check refuses them).
         self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r > round_}
