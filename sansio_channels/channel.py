@@ -94,6 +94,7 @@ _DONE_WHEN: Final[Mapping[type[cmd.Command], str]] = {
     cmd.SnapshotSolo: _SIGNED,
     cmd.ForceProgress: _SIGNED,
 }
+_PARSED: Final = (rpc.Batch, *rpc.MESSAGE_TYPES)  # frames given already parsed
 # The .reply notification of a query sent without an id, by the request's method.
 _REPLY_METHODS: Final = {"channels.calls_pruned.reply": "channels.clean_contract_calls"}
 
@@ -260,7 +261,7 @@ class Channel:
         if now is not None:
             self._last_activity = now
         try:
-            message = frame if isinstance(frame, (rpc.Batch, *rpc.MESSAGE_TYPES)) else None
+            message = frame if isinstance(frame, _PARSED) else None
             message = message or rpc.parse_frame(frame)
         except RemoteProtocolError as exc:
             self._events.append(ProtocolViolation(reason=str(exc), frame=frame))

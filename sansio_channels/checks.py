@@ -323,10 +323,17 @@ def _check_own_operation(req: _Request) -> Check | None:
     elif req.non_meta:
         return _failed(name, f"a {op.kind.value} makes no updates, got {_names(req.non_meta)}")
     ours = () if op.kind is OperationKind.TRANSFER else _OUR_ACCOUNT
-    pairs: list[tuple[str, object, object]] = []
-    for where, view in views.items():
-        pairs += [(f"{where}.{a}", getattr(op, a), view[a]) for a in _COMPARED if a in view]
-        pairs += [(f"{where}.{a}", req.ctx.account, view[a]) for a in ours if a in view]
+    # What we did not set is not compared (None), so it is left out from the start.
+    asked: list[tuple[str, object]] = [
+        (a, value) for a in _COMPARED if (value := getattr(op, a)) is not None
+    ]
+    asked += [(a, req.ctx.account) for a in ours]
+    pairs: list[tuple[str, object, object]] = [
+        (f"{where}.{a}", value, view[a])
+        for where, view in views.items()
+        for a, value in asked
+        if a in view
+    ]
     meta = tuple(u.data for u in req.updates if isinstance(u, t.OffChainMeta))
     problems = _differences([*pairs, ("meta", op.meta, meta)])
     if "fee" in views["tx"] and op.kind is not OperationKind.FORCE_PROGRESS:
@@ -339,20 +346,17 @@ def _signers(req: _Request) -> tuple[list[str], set[Id]]:
     innermost tx verifies). Each signature is checked over the tx of its own layer; one over
     an inner tx we signed that was verified before (or is ours) is not verified again."""
     ctx, layers = req.ctx, signed_layers(req.signed)
-    participants = ctx.participants(req.tx)
-    peer = ctx.peer_of(req.tx)
-    if peer in participants:  # a signature not known already is most likely the peer's
-        participants.remove(peer)
-        participants.insert(0, peer)
+    participants: list[Id] = []
     bad: list[str] = []
     for depth, layer in enumerate(layers):
         innermost = depth == len(layers) - 1
         message = layer.transaction.serialize()
         known = ctx.known_signers.get(message, {}) if innermost else {}
         for index, signature in enumerate(layer.signatures):
-            signer = known.get(signature) or signer_of(
-                signature, message, ctx.network_id, participants
-            )
+            signer = known.get(signature)
+            if signer is None:
+                participants = participants or _likely_signers_first(req)
+                signer = signer_of(signature, message, ctx.network_id, participants)
             if signer is None:
                 bad.append(f"signature {index} (layer {depth}) verifies for no participant")
             elif innermost:
@@ -360,6 +364,15 @@ def _signers(req: _Request) -> tuple[list[str], set[Id]]:
     if bad:
         bad.append(f"under network id {ctx.network_id!r}")
     return bad, set(req.signers.values())
+
+
+def _likely_signers_first(req: _Request) -> list[Id]:
+    # A signature not known already is most likely the peer's: it is tried first.
+    participants, peer = req.ctx.participants(req.tx), req.ctx.peer_of(req.tx)
+    if peer in participants:
+        participants.remove(peer)
+        participants.insert(0, peer)
+    return participants
 
 
 def _authenticated(req: _Request, who: Id | None, signers: set[Id], role: str) -> Check | None:
@@ -381,14 +394,14 @@ def _check_signatures(req: _Request) -> Check:
     bad, signers = _signers(req)
     if bad:
         return _failed("signatures", "; ".join(bad))
+    if req.tag and req.own:
+        return _passed("signatures", f"{len(signers)} so far, all by participants")
     required: list[tuple[str, Id | None]] = [("the peer", ctx.peer_of(tx))]
     if not req.tag:  # a co-signed state: both participants', a force progress the forcer's
         both = [("our account", ctx.account), *required]
         required = (
             [("the forcer", tx.from_id)] if isinstance(tx, t.ChannelForceProgressTx) else both
         )
-    elif req.own:
-        return _passed("signatures", f"{len(signers)} so far, all by participants")
     found = [c for role, who in required if (c := _authenticated(req, who, signers, role))]
     found.sort(key=lambda check: check.outcome is not Outcome.FAILED)
     roles = " and ".join(role for role, _ in required)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Iterable
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 import attrs
 import nacl.exceptions
@@ -191,6 +191,8 @@ def signed_layers(obj: ChainObject) -> list[SignedTx]:
     A generalized account's reply is a signed tx (without signatures) around a meta tx around
     another signed tx; a plain account's is a single signed tx.
     """
+    if type(obj) is SignedTx and type(obj.transaction) not in _WRAPPERS:
+        return [obj]  # a plain account's: asked for several times per request
     layers: list[SignedTx] = []
     while True:
         if isinstance(obj, SignedTx):
@@ -200,6 +202,9 @@ def signed_layers(obj: ChainObject) -> list[SignedTx]:
             obj = obj.tx
         else:
             return layers
+
+
+_WRAPPERS: Final = (SignedTx, GAMetaTx, GAMetaTxV1)
 
 
 def inner_tx(obj: ChainObject) -> ChainObject:
