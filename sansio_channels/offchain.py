@@ -536,7 +536,13 @@ class OffChainState:
                 balances = self._move(where, balances, moves, contracts)
             if isinstance(update, (OffChainNewContract, OffChainCallContract)):
                 contracts = True
-        return attrs.evolve(self, balances=balances, contracts=contracts)
+        return OffChainState(  # not attrs.evolve, which looks the fields up on every call
+            initiator=self.initiator,
+            responder=self.responder,
+            balances=balances,
+            contracts=contracts,
+            channel_reserve=self.channel_reserve,
+        )
 
     def _moves(self, where: str, update: object) -> list[tuple[Id, int, bool]]:
         """(account, signed amount, checked against the reserve) for each balance it moves."""
