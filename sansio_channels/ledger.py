@@ -103,7 +103,11 @@ class Ledger:
     # ours (signed with our key elsewhere); until a co-signed state arrives, what depends on
     # our latest round and balances cannot be checked.
     stale: bool = False
-    # The current operation and what the checks compare it with, worked out once per operation.
+    # The channel id as the checks compare it, and the current operation and what the checks
+    # compare it with: worked out once, not for every request.
+    _channel_id_of: tuple[str, Id] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
     _pending_of: tuple[object, PendingOperation | None] | None = attrs.field(
         default=None, init=False, eq=False, repr=False
     )
@@ -120,13 +124,20 @@ class Ledger:
             role=channel.role,
             account=channel.account,
             peer=channel.peer,
-            channel_id=None if channel.channel_id is None else Id.from_api(channel.channel_id),
+            channel_id=self._channel_id(channel.channel_id),
             options=self.options,
             latest=self._latest_for_checks(channel),
             signed_rounds={r: s.inner for r, s in self.signed_rounds.items()},
             pending=self._pending_operation(channel),
             known_signers={s.inner: s.signers for s in self.signed_rounds.values() if s.signers},
         )
+
+    def _channel_id(self, text: str | None) -> Id | None:
+        if text is None:
+            return None
+        if self._channel_id_of is None or self._channel_id_of[0] != text:
+            self._channel_id_of = (text, Id.from_api(text))
+        return self._channel_id_of[1]
 
     def _pending_operation(self, channel: Channel) -> PendingOperation | None:
         operation = channel.current_operation

@@ -153,7 +153,9 @@ class SigningContext:
         # Asked for by several checks of one request: worked out once.
         found = [self.account, *([self.peer] if self.peer else [])]
         if self.latest is not None:
-            found += [Id(IdTag.ACCOUNT, key) for key in self.latest.state.participants]
+            named = {who.key: who for who in found}  # usually us and the peer again
+            keys = self.latest.state.participants
+            found += [named.get(key) or Id(IdTag.ACCOUNT, key) for key in keys]
         return tuple(dict.fromkeys(found))
 
     def peer_of(self, tx: ChainObject | None = None) -> Id | None:
