@@ -11,8 +11,10 @@
 - memory per open channel (tracemalloc, 10,000 channels held);
 - end to end over loopback, per adapter: an optional section (see ``SECTIONS``).
 
-Each figure is measured ``--repeat`` times and the median is reported; a ratio is the median
-of the ratios, each taken against the baseline of its own repetition.
+Transfers (``--repeat`` x ``--rounds`` of each kind) are timed in chunks, each right after as
+many baseline steps, and the medians over the chunks are reported: the ratio of each chunk is
+taken under the same load on both sides, which matters on a shared machine. The inbound
+figure is the median of ``--repeat`` runs.
 
 Run: ``python bench/run.py [--json] [--repeat N] [--rounds N]``.
 """
@@ -20,6 +22,7 @@ Run: ``python bench/run.py [--json] [--repeat N] [--rounds N]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -41,6 +44,7 @@ from tests.scripted_node import NETWORK, ScriptedNode, notification, opened
 
 ROUNDS = 300
 REPEAT = 5
+CHUNK = 20  # transfers timed between two looks at the clock, next to as many baselines
 CHANNELS_HELD = 10_000
 INBOUND_FRAMES = 20_000
 
@@ -77,49 +81,52 @@ def ack_transfer_frames(node: ScriptedNode, rounds: int) -> Frames:
     return prepared
 
 
-def own_transfers(rounds: int) -> float:
-    """Seconds per own transfer, the node's frames prepared outside the timing."""
+Step = Callable[[], None]
+
+
+def own_transfer_steps(rounds: int) -> list[Step]:
+    """One step per own transfer: submit, the sign request checked and signed, the co-signed
+    state checked and the operation accepted; the node's frames are prepared beforehand."""
     channel, node = opened()
-    prepared = own_transfer_frames(node, rounds)
     command = cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1)
-    signer = node.ours
-    start = time.perf_counter()
-    for request_frame, update_frame in prepared:
+
+    def step(request_frame: dict[str, Any], update_frame: dict[str, Any]) -> None:
         channel.submit(command)
         channel.frames_to_send()
         channel.receive_frame(request_frame)
         for event in channel.events():
             if isinstance(event, SignRequest):
-                event.sign(signer)
+                event.sign(node.ours)
         channel.frames_to_send()
         channel.receive_frame(update_frame)
         if not any(isinstance(e, OperationAccepted) for e in channel.events()):
             raise AssertionError("the transfer did not go through")
-    return (time.perf_counter() - start) / rounds
+
+    return [functools.partial(step, *frames) for frames in own_transfer_frames(node, rounds)]
 
 
-def ack_transfers(rounds: int) -> float:
-    """Seconds per acknowledged transfer, the node's frames prepared outside the timing."""
+def ack_transfer_steps(rounds: int) -> list[Step]:
+    """One step per transfer of the peer's: its request checked (its signature verified) and
+    signed, the co-signed state taken; the node's frames are prepared beforehand."""
     channel, node = opened()
-    prepared = ack_transfer_frames(node, rounds)
-    signer = node.ours
-    start = time.perf_counter()
-    for request_frame, update_frame in prepared:
+
+    def step(request_frame: dict[str, Any], update_frame: dict[str, Any]) -> None:
         channel.receive_frame(request_frame)
         signed = False
         for event in channel.events():
             if isinstance(event, SignRequest):
-                event.sign(signer)
+                event.sign(node.ours)
                 signed = True
         channel.frames_to_send()
         channel.receive_frame(update_frame)
         accepted = [e for e in channel.events() if getattr(e, "accepted", False)]
         if not signed or not accepted:
             raise AssertionError("the peer's transfer did not go through")
-    return (time.perf_counter() - start) / rounds
+
+    return [functools.partial(step, *frames) for frames in ack_transfer_frames(node, rounds)]
 
 
-def baseline(rounds: int) -> float:
+def baseline_step() -> Step:
     """One bare pynacl signature plus one bare verification of an off-chain tx's bytes."""
     _, node = opened()
     tx, _ = node.transfer(1, to_peer=True)
@@ -127,11 +134,33 @@ def baseline(rounds: int) -> float:
     key = nacl.signing.SigningKey(bytes([5]) * 32)
     verify_key = key.verify_key
     signature = key.sign(message).signature
-    start = time.perf_counter()
-    for _ in range(rounds):
+
+    def step() -> None:
         key.sign(message)
         verify_key.verify(message, signature)
-    return (time.perf_counter() - start) / rounds
+
+    return step
+
+
+def against_baseline(steps: list[Step], chunk: int = CHUNK) -> tuple[float, float, float]:
+    """(seconds per step, seconds per baseline, ratio), each the median over chunks of steps
+    timed right after a chunk of baseline work: the machine's load, which changes over
+    seconds, weighs on both sides of each ratio alike."""
+    base, per_step, ratios = [], [], []
+    baseline = baseline_step()
+    clock = time.perf_counter
+    for first in range(0, len(steps) - chunk + 1, chunk):
+        start = clock()
+        for _ in range(chunk):
+            baseline()
+        middle = clock()
+        for step in steps[first : first + chunk]:
+            step()
+        end = clock()
+        base.append((middle - start) / chunk)
+        per_step.append((end - middle) / chunk)
+        ratios.append((end - middle) / (middle - start))
+    return statistics.median(per_step), statistics.median(base), statistics.median(ratios)
 
 
 def inbound_frames_per_s(count: int) -> float:
@@ -193,22 +222,14 @@ SECTIONS: dict[str, Callable[[], dict[str, float]]] = {}
 
 
 def measure(rounds: int, repeat: int) -> dict[str, Any]:
-    runs: dict[str, list[float]] = {k: [] for k in ("base", "own", "ack", "own_r", "ack_r")}
-    for _ in range(repeat):
-        base, own = baseline(rounds), own_transfers(rounds)
-        ack, base_again = ack_transfers(rounds), baseline(rounds)
-        base = (base + base_again) / 2  # around both, so a drift in load counts for both
-        for key, value in (("base", base), ("own", own), ("ack", ack)):
-            runs[key].append(value)
-        runs["own_r"].append(own / base)
-        runs["ack_r"].append(ack / base)
-    median = {key: statistics.median(values) for key, values in runs.items()}
+    own, base_own, own_ratio = against_baseline(own_transfer_steps(rounds * repeat))
+    ack, base_ack, ack_ratio = against_baseline(ack_transfer_steps(rounds * repeat))
     figures: dict[str, Any] = {
-        "baseline_sign_verify_us": median["base"] * 1e6,
-        "own_transfer_us": median["own"] * 1e6,
-        "ack_transfer_us": median["ack"] * 1e6,
-        "own_transfer_ratio": median["own_r"],
-        "ack_transfer_ratio": median["ack_r"],
+        "baseline_sign_verify_us": statistics.median([base_own, base_ack]) * 1e6,
+        "own_transfer_us": own * 1e6,
+        "ack_transfer_us": ack * 1e6,
+        "own_transfer_ratio": own_ratio,
+        "ack_transfer_ratio": ack_ratio,
         "inbound_frames_per_s": statistics.median(
             inbound_frames_per_s(INBOUND_FRAMES) for _ in range(repeat)
         ),
@@ -231,8 +252,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(rounded))
         return
-    print(f"median of {args.repeat} runs of {args.rounds} transfers; ratios against the")
-    print("baseline (one bare sign + one bare verify) measured in the same run")
+    print(f"{args.repeat * args.rounds} transfers of each kind, timed in chunks of {CHUNK}, each")
+    print("next to as many baselines (one bare sign + one bare verify); medians over the chunks;")
+    print(f"inbound: median of {args.repeat} runs of {INBOUND_FRAMES} frames")
     for name, value in rounded.items():
         if isinstance(value, dict):
             shown = ", ".join(f"{k} {v}" for k, v in value.items())

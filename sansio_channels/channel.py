@@ -751,7 +751,7 @@ def _api_balances(trees: StateTrees) -> dict[str, int]:
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # JSON's are dicts: quick
         raise RemoteProtocolError(f"{where}: data is not an object")
     return value
 
