@@ -165,3 +165,10 @@ def test_another_signers_good_signature_is_verified_then_remembered() -> None:
     (signed_round,) = channel.ledger.signed_rounds.values()
     assert signed_round.signers[_signature(node.ours, tx)] == channel.account
     assert _co_signed(channel, node, node.co_signed(tx)).accepted
+
+
+def test_a_context_refuses_known_signers_that_are_not_ids() -> None:
+    channel, _ = opened()
+    context = channel.ledger.context(channel)
+    with pytest.raises(LocalProtocolError, match="known_signers"):
+        attrs.evolve(context, known_signers={b"tx": {GARBAGE: "ak_not_an_id"}})  # type: ignore[dict-item]
