@@ -248,8 +248,12 @@ def measure(rounds: int, repeat: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--rounds", type=int, default=ROUNDS, help="transfers per measurement")
-    parser.add_argument("--repeat", type=int, default=REPEAT, help="measurements per figure")
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help="transfers of each kind per repeat"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=REPEAT, help="repeats (transfers: rounds x repeat)"
+    )
     args = parser.parse_args()
     figures = measure(args.rounds, args.repeat)
     rounded = {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()}
