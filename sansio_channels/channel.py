@@ -94,6 +94,7 @@ _DONE_WHEN: Final[Mapping[type[cmd.Command], str]] = {
     cmd.SnapshotSolo: _SIGNED,
     cmd.ForceProgress: _SIGNED,
 }
+_PARSED: Final = (rpc.Batch, *rpc.MESSAGE_TYPES)  # frames given already parsed
 # The .reply notification of a query sent without an id, by the request's method.
 _REPLY_METHODS: Final = {"channels.calls_pruned.reply": "channels.clean_contract_calls"}
 
@@ -153,6 +154,7 @@ class Channel:
         self._current: Operation | None = None  # the own operation under way
         self._next_operation = 1
         self._sign_request: SignRequest | None = None  # the one not answered yet
+        self._made: tuple[SignedTx, bytes] | None = None  # a reply our key pair just signed
         self._last_activity: float | None = None
         # The record this channel was resumed from (after a crash): what the node did while
         # we were gone is unknown until its latest state is fetched.
@@ -262,7 +264,7 @@ class Channel:
         if now is not None:
             self._last_activity = now
         try:
-            message = frame if isinstance(frame, (rpc.Batch, *rpc.MESSAGE_TYPES)) else None
+            message = frame if isinstance(frame, _PARSED) else None
             message = message or rpc.parse_frame(frame)
         except RemoteProtocolError as exc:
             self._events.append(ProtocolViolation(reason=str(exc), frame=frame))
@@ -373,7 +375,7 @@ class Channel:
         text = _str(data, "state", "channels.update")
         signed = decode_signed_tx(text)
         checks = check_co_signed_state(self.ledger.context(self), signed)
-        round_, accepted = self.ledger.take_co_signed(signed, checks, known_peer=self.peer)
+        round_, accepted = self.ledger.take_co_signed(signed, text, checks, known_peer=self.peer)
         self._events.append(
             CoSignedState(
                 round=round_,
@@ -579,7 +581,7 @@ class Channel:
             responder=self,
         )
         self._sign_request = request
-        self.ledger.offered(tag.tag, signed, updates)
+        self.ledger.offered(tag.tag, signed, updates, checks)
         self._learn_peer(signed)
         self._events.append(request)
 
@@ -594,11 +596,17 @@ class Channel:
             raise LocalProtocolError(
                 f"the signer is {signer.address}, the channel's account is {self.account.api}"
             )
-        return crypto.sign(request.signed_tx, signer, self.network_id)
+        signature = signer.sign_tx(request.signed_tx.transaction.serialize(), self.network_id)
+        signed = crypto.add_signature(request.signed_tx, signature)
+        # Our own key pair's signature is valid by construction: the reply check need not
+        # verify it. Any other signer's is verified.
+        self._made = (signed, signature) if type(signer) is crypto.KeyPair else None
+        return signed
 
     def _answer_sign_request(
         self, request: SignRequest, signed: SignedTx | None, error: int | None
     ) -> None:
+        made, self._made = self._made, None
         if request is not self._sign_request:
             raise LocalProtocolError(
                 f"the {request.tag.tag} sign request is no longer pending (answered, or "
@@ -613,9 +621,11 @@ class Channel:
             self._send_reply(request.tag.reply_method, {"error": error})
             self.ledger.aborted(request.tag.tag)
         else:
-            self.ledger.check_reply(self, request, signed)
-            self.ledger.signed(request.tag.tag, signed)  # written ahead of the reply leaving
-            self._send_reply(request.tag.reply_method, {"signed_tx": encode_tx(signed)})
+            ours = made[1] if made is not None and made[0] is signed else None
+            known = self.ledger.check_reply(self, request, signed, ours)
+            text = encode_tx(signed)
+            self.ledger.signed(request.tag.tag, signed, text, known)  # written ahead of the reply
+            self._send_reply(request.tag.reply_method, {"signed_tx": text})
             if request.operation is not None and request.operation is self._current:
                 self._end_current_if(signed=True)
         self._sign_request = None
@@ -768,7 +778,7 @@ def _api_balances(trees: StateTrees) -> dict[str, int]:
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # JSON's are dicts: quick
         raise RemoteProtocolError(f"{where}: data is not an object")
     return value
 

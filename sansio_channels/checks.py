@@ -31,8 +31,9 @@ innermost one, and that is what is checked.
 from __future__ import annotations
 
 import enum
+import types
 import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -40,7 +41,7 @@ import attrs
 from . import encoding
 from . import txs as t
 from .codec import ChainObject
-from .crypto import blake2b_256, channel_id, signed_layers, verify
+from .crypto import blake2b_256, channel_id, signed_layers, signer_of
 from .encoding import Id, IdTag
 from .errors import LocalProtocolError
 from .offchain import OffChainState, UpdateRefused, unpack_ct_version
@@ -68,6 +69,10 @@ _UPDATES: Final = typing.get_args(t.OffChainUpdate)
 _FUNDING_UPDATES: Final = (t.OffChainDeposit, t.OffChainWithdrawal)
 
 
+def _read_only(value: Mapping[bytes, Id]) -> Mapping[bytes, Id]:
+    return types.MappingProxyType(dict(value))
+
+
 class Outcome(enum.Enum):
     """How a check ended; ``NOT_CHECKED`` when the client could not know (see ``detail``)."""
 
@@ -87,9 +92,16 @@ class Check:
 
 @attrs.frozen
 class CheckReport:
-    """The checks a request or state went through, in order."""
+    """The checks a request or state went through, in order.
+
+    ``signers`` names who made each signature on the innermost tx that the checks verified
+    (or already knew), so that the channel never verifies the same signature twice.
+    """
 
     checks: tuple[Check, ...]
+    signers: Mapping[bytes, Id] = attrs.field(
+        factory=dict, converter=_read_only, eq=False, repr=False, kw_only=True
+    )
 
     @property
     def failed(self) -> tuple[Check, ...]:
@@ -202,6 +214,8 @@ class _Request:
     # The balances after the updates, or why a node would refuse them (None: nothing applied).
     after: OffChainState | None = None
     refused: str | None = None
+    # Filled in by the signature check: who made each signature on the innermost tx.
+    signers: dict[bytes, Id] = attrs.field(factory=dict)
 
     @property
     def own(self) -> bool:
@@ -313,10 +327,17 @@ def _check_own_operation(req: _Request) -> Check | None:
     elif req.non_meta:
         return _failed(name, f"a {op.kind.value} makes no updates, got {_names(req.non_meta)}")
     ours = () if op.kind is OperationKind.TRANSFER else _OUR_ACCOUNT
-    pairs: list[tuple[str, object, object]] = []
-    for where, view in views.items():
-        pairs += [(f"{where}.{a}", getattr(op, a), view[a]) for a in _COMPARED if a in view]
-        pairs += [(f"{where}.{a}", req.ctx.account, view[a]) for a in ours if a in view]
+    # What we did not set is not compared (None), so it is left out from the start.
+    asked: list[tuple[str, object]] = [
+        (a, value) for a in _COMPARED if (value := getattr(op, a)) is not None
+    ]
+    asked += [(a, req.ctx.account) for a in ours]
+    pairs: list[tuple[str, object, object]] = [
+        (f"{where}.{a}", value, view[a])
+        for where, view in views.items()
+        for a, value in asked
+        if a in view
+    ]
     meta = tuple(u.data for u in req.updates if isinstance(u, t.OffChainMeta))
     problems = _differences([*pairs, ("meta", op.meta, meta)])
     if "fee" in views["tx"] and op.kind is not OperationKind.FORCE_PROGRESS:
@@ -326,21 +347,36 @@ def _check_own_operation(req: _Request) -> Check | None:
 
 def _signers(req: _Request) -> tuple[list[str], set[Id]]:
     """(signatures that verify for no participant, participants whose signature over the
-    innermost tx verifies). Each signature is checked over the tx of its own layer."""
-    ctx, participants, layers = req.ctx, req.ctx.participants(req.tx), signed_layers(req.signed)
+    innermost tx verifies). Each signature is checked over the tx of its own layer; one over
+    an inner tx we signed that was verified before (or is ours) is not verified again."""
+    ctx, layers = req.ctx, signed_layers(req.signed)
+    participants: list[Id] = []
     bad: list[str] = []
-    signers: set[Id] = set()
     for depth, layer in enumerate(layers):
+        innermost = depth == len(layers) - 1
         message = layer.transaction.serialize()
+        known = ctx.known_signers.get(message, {}) if innermost else {}
         for index, signature in enumerate(layer.signatures):
-            is_by = [p for p in participants if verify(signature, message, ctx.network_id, p.key)]
-            if not is_by:
+            signer = known.get(signature)
+            if signer is None:
+                participants = participants or _likely_signers_first(req)
+                signer = signer_of(signature, message, ctx.network_id, participants)
+            if signer is None:
                 bad.append(f"signature {index} (layer {depth}) verifies for no participant")
-            elif depth == len(layers) - 1:
-                signers.add(is_by[0])
+            elif innermost:
+                req.signers[signature] = signer
     if bad:
         bad.append(f"under network id {ctx.network_id!r}")
-    return bad, signers
+    return bad, set(req.signers.values())
+
+
+def _likely_signers_first(req: _Request) -> list[Id]:
+    # A signature not known already is most likely the peer's: it is tried first.
+    participants, peer = req.ctx.participants(req.tx), req.ctx.peer_of(req.tx)
+    if peer in participants:
+        participants.remove(peer)
+        participants.insert(0, peer)
+    return participants
 
 
 def _authenticated(req: _Request, who: Id | None, signers: set[Id], role: str) -> Check | None:
@@ -362,14 +398,14 @@ def _check_signatures(req: _Request) -> Check:
     bad, signers = _signers(req)
     if bad:
         return _failed("signatures", "; ".join(bad))
+    if req.tag and req.own:
+        return _passed("signatures", f"{len(signers)} so far, all by participants")
     required: list[tuple[str, Id | None]] = [("the peer", ctx.peer_of(tx))]
     if not req.tag:  # a co-signed state: both participants', a force progress the forcer's
         both = [("our account", ctx.account), *required]
         required = (
             [("the forcer", tx.from_id)] if isinstance(tx, t.ChannelForceProgressTx) else both
         )
-    elif req.own:
-        return _passed("signatures", f"{len(signers)} so far, all by participants")
     found = [c for role, who in required if (c := _authenticated(req, who, signers, role))]
     found.sort(key=lambda check: check.outcome is not Outcome.FAILED)
     roles = " and ".join(role for role, _ in required)
@@ -540,7 +576,7 @@ def _run(req: _Request, first: list[Check], runs: tuple[_Run, ...]) -> CheckRepo
             found = _failed("internal", f"a check could not run: {type(exc).__name__}: {exc}")
         if found is not None:
             checks.append(found)
-    return CheckReport(tuple(checks))
+    return CheckReport(tuple(checks), signers=req.signers)
 
 
 def check_sign_request(

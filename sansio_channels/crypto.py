@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Iterable
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 import attrs
 import nacl.exceptions
@@ -128,25 +128,36 @@ def verify(
 
     The raw form is tried first, as the node does.
     """
-    if len(signature) != 64 or len(public_key) != 32:
-        return None
-    key = nacl.signing.VerifyKey(public_key)
     for form in SignatureForm:
-        try:
-            key.verify(sign_message(tx_bytes, network_id, form), signature)
-        except nacl.exceptions.BadSignatureError:
-            continue
-        return form
+        if _verifies(signature, sign_message(tx_bytes, network_id, form), public_key):
+            return form
     return None
+
+
+def _verifies(signature: bytes, message: bytes, public_key: bytes) -> bool:
+    if len(signature) != 64 or len(public_key) != 32:
+        return False
+    try:
+        nacl.signing.VerifyKey(public_key).verify(message, signature)
+    except nacl.exceptions.BadSignatureError:
+        return False
+    return True
 
 
 def signer_of(
     signature: bytes, tx_bytes: bytes, network_id: str, accounts: Iterable[Id]
 ) -> Id | None:
-    """The account among ``accounts`` that ``signature`` over ``tx_bytes`` verifies for."""
-    for account in accounts:
-        if verify(signature, tx_bytes, network_id, account.key) is not None:
-            return account
+    """The account among ``accounts`` that ``signature`` over ``tx_bytes`` verifies for.
+
+    Put the likely signer first: the raw form is tried for every account before the hash
+    form, so a signature in the raw form by the first account costs one verification.
+    """
+    candidates = list(accounts)
+    for form in SignatureForm:
+        message = sign_message(tx_bytes, network_id, form)
+        for account in candidates:
+            if _verifies(signature, message, account.key):
+                return account
     return None
 
 
@@ -185,6 +196,8 @@ def signed_layers(obj: ChainObject) -> list[SignedTx]:
     A generalized account's reply is a signed tx (without signatures) around a meta tx around
     another signed tx; a plain account's is a single signed tx.
     """
+    if type(obj) is SignedTx and type(obj.transaction) not in _WRAPPERS:
+        return [obj]  # a plain account's: asked for several times per request
     layers: list[SignedTx] = []
     while True:
         if isinstance(obj, SignedTx):
@@ -194,6 +207,9 @@ def signed_layers(obj: ChainObject) -> list[SignedTx]:
             obj = obj.tx
         else:
             return layers
+
+
+_WRAPPERS: Final = (SignedTx, GAMetaTx, GAMetaTxV1)
 
 
 def inner_tx(obj: ChainObject) -> ChainObject:

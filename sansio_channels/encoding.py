@@ -8,7 +8,6 @@ and which payload sizes are fixed, follows the node's own encoder.
 from __future__ import annotations
 
 import base64
-import binascii
 import enum
 import functools
 import hashlib
@@ -100,6 +99,23 @@ def _checksum(payload: bytes) -> bytes:
 
 def encode(prefix: str, payload: bytes) -> str:
     """The API string for ``payload`` under ``prefix`` (``encode("ak", key)``)."""
+    # A secret key is never kept in the cache.
+    if type(payload) is bytes and len(payload) <= _CACHED_BYTES and prefix != "sk":
+        return _encode_short(prefix, payload)
+    return _encode(prefix, payload)
+
+
+# Ids, hashes and signatures are shown again and again (in check details, balances, the
+# signer's address), and base58 is slow to encode: short payloads are encoded once.
+_CACHED_BYTES: Final = 64
+
+
+@functools.lru_cache(maxsize=4096)
+def _encode_short(prefix: str, payload: bytes) -> str:
+    return _encode(prefix, payload)
+
+
+def _encode(prefix: str, payload: bytes) -> str:
     spec = PREFIXES.get(prefix)
     if spec is None:
         raise ValueError(f"unknown API prefix {prefix!r}")
@@ -167,15 +183,17 @@ def _decode_body(text: str, spec: PrefixSpec, body: str) -> bytes:
                 f"{bad.start() + 3} is not base58"
             )
         return base58.b58decode(body)
-    bad = _BASE64_BAD.search(body)
-    if bad:
-        raise DecodingError(
-            f"{short(text)!r}: character {bad.group()!r} at position "
-            f"{bad.start() + 3} is not base64"
-        )
     try:
         return base64.b64decode(body, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or a str that is not ASCII
+        # The decoder refuses what is not base64; where is worth saying, though not worth a
+        # search of every tx that is fine.
+        bad = _BASE64_BAD.search(body)
+        if bad:
+            raise DecodingError(
+                f"{short(text)!r}: character {bad.group()!r} at position "
+                f"{bad.start() + 3} is not base64"
+            ) from None
         raise DecodingError(f"{short(text)!r}: malformed base64 ({exc})") from None
 
 
@@ -244,11 +262,7 @@ class Id:
         """An id from its 33 serialized bytes (tag byte, then the key)."""
         if len(data) != 33:
             raise DecodingError(f"an id is 33 bytes, got {len(data)}")
-        try:
-            tag = IdTag(data[0])
-        except ValueError:
-            raise DecodingError(f"unknown id tag {data[0]}") from None
-        return cls(tag, data[1:])
+        return _deserialized_id(bytes(data))
 
     def serialize(self) -> bytes:
         return bytes([self.tag]) + self.key
@@ -259,3 +273,14 @@ class Id:
 
     def __str__(self) -> str:
         return self.api
+
+
+# The same few ids (the participants, the channel) are in every tx of a channel: each is
+# built once. Ids are immutable, so sharing them is safe.
+@functools.lru_cache(maxsize=4096)
+def _deserialized_id(data: bytes) -> Id:
+    try:
+        tag = IdTag(data[0])
+    except ValueError:
+        raise DecodingError(f"unknown id tag {data[0]}") from None
+    return Id(tag, data[1:])

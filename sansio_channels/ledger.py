@@ -8,6 +8,7 @@ turns that into the :class:`~sansio_channels.checks.SigningContext` the checks r
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
@@ -65,6 +66,9 @@ def round_of(tx: ChainObject) -> int | None:
     return value if isinstance(value, int) else None
 
 
+_NO_SIGNERS: Final[Mapping[bytes, Id]] = types.MappingProxyType({})
+
+
 @attrs.frozen(kw_only=True)
 class Latest:
     """The latest co-signed state: its round, the signed tx (and its ``tx_`` text), balances."""
@@ -82,6 +86,8 @@ class SignedRound:
     inner: bytes  # the serialized inner tx we signed
     tx: str  # the signed tx we sent, as sent
     state: OffChainState | None  # the balances it holds, when they can be known
+    # Who made each signature over ``inner`` that is known valid (ours, the peer's verified).
+    signers: Mapping[bytes, Id] = _NO_SIGNERS
 
 
 @attrs.define
@@ -90,12 +96,21 @@ class Ledger:
     latest: Latest | None = None
     signed_rounds: dict[int, SignedRound] = attrs.Factory(dict)
     offered_state: OffChainState | None = None  # the state the offered request leads to
+    offered_signers: Mapping[bytes, Id] = _NO_SIGNERS  # the offered request's, verified
     own_round: int | None = None  # the round our own operation's signature is for
     last_abort_was_own: bool = False
     # After we reattach to an FSM that ran while we were away, it may hold a state newer than
     # ours (signed with our key elsewhere); until a co-signed state arrives, what depends on
     # our latest round and balances cannot be checked.
     stale: bool = False
+    # The channel id as the checks compare it, and the current operation and what the checks
+    # compare it with: worked out once, not for every request.
+    _channel_id_of: tuple[str, Id] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
+    _pending_of: tuple[object, PendingOperation | None] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
 
     @classmethod
     def initial(cls, options: OpenOptions | None) -> Ledger:
@@ -109,12 +124,26 @@ class Ledger:
             role=channel.role,
             account=channel.account,
             peer=channel.peer,
-            channel_id=None if channel.channel_id is None else Id.from_api(channel.channel_id),
+            channel_id=self._channel_id(channel.channel_id),
             options=self.options,
             latest=self._latest_for_checks(channel),
             signed_rounds={r: s.inner for r, s in self.signed_rounds.items()},
-            pending=_pending(channel),
+            pending=self._pending_operation(channel),
+            known_signers={s.inner: s.signers for s in self.signed_rounds.values() if s.signers},
         )
+
+    def _channel_id(self, text: str | None) -> Id | None:
+        if text is None:
+            return None
+        if self._channel_id_of is None or self._channel_id_of[0] != text:
+            self._channel_id_of = (text, Id.from_api(text))
+        return self._channel_id_of[1]
+
+    def _pending_operation(self, channel: Channel) -> PendingOperation | None:
+        operation = channel.current_operation
+        if self._pending_of is None or self._pending_of[0] is not operation:
+            self._pending_of = (operation, _pending(channel))
+        return self._pending_of[1]
 
     def _latest_for_checks(self, channel: Channel) -> LatestState | None:
         if self.latest is not None:
@@ -131,10 +160,18 @@ class Ledger:
 
     # --- sign requests ----------------------------------------------------------------------
 
-    def offered(self, tag: str, signed: SignedTx, updates: tuple[OffChainUpdate, ...]) -> None:
-        """A sign request is on offer: work out the state it leads to, if that can be known."""
+    def offered(
+        self,
+        tag: str,
+        signed: SignedTx,
+        updates: tuple[OffChainUpdate, ...],
+        checks: CheckReport,
+    ) -> None:
+        """A sign request is on offer: work out the state it leads to, if that can be known,
+        and keep who made the signatures its checks verified."""
         inner = crypto.inner_tx(signed)
         self.offered_state = None
+        self.offered_signers = checks.signers
         try:
             if isinstance(inner, _CREATE):
                 push = self.options.push_amount if self.options is not None else 0
@@ -144,50 +181,63 @@ class Ledger:
         except ChannelError:
             self.offered_state = None  # the checks report why
 
-    def check_reply(self, channel: Channel, request: SignRequest, signed: SignedTx) -> None:
-        """Refuse a reply that is not the offered tx signed by our account."""
+    def check_reply(
+        self, channel: Channel, request: SignRequest, signed: SignedTx, made: bytes | None
+    ) -> Mapping[bytes, Id]:
+        """Refuse a reply that is not the offered tx signed by our account; give our signature
+        over the inner tx, known valid. ``made``: the signature our own key pair just added,
+        valid by construction."""
         wanted = crypto.inner_tx(request.signed_tx).serialize()
         if crypto.inner_tx(signed).serialize() != wanted:
             raise LocalProtocolError("the reply does not hold the tx the node asked to sign")
+        if made is not None:
+            return {made: channel.account}
         if _generalized_reply(signed, channel.account):
-            return
+            return _NO_SIGNERS
         # A peer that is a generalized account wraps the tx in its meta tx; we sign inside.
-        if not any(
-            crypto.verify(
-                sig, layer.transaction.serialize(), channel.network_id, channel.account.key
-            )
-            is not None
-            for layer in crypto.signed_layers(signed)
-            for sig in layer.signatures
-        ):
-            raise LocalProtocolError(
-                f"the reply carries no valid signature by {channel.account.api} for network "
-                f"{channel.network_id!r}"
-            )
+        layers = crypto.signed_layers(signed)
+        for layer in layers:
+            message = layer.transaction.serialize()
+            for sig in layer.signatures:
+                if crypto.verify(sig, message, channel.network_id, channel.account.key) is not None:
+                    return {sig: channel.account} if layer is layers[-1] else _NO_SIGNERS
+        raise LocalProtocolError(
+            f"the reply carries no valid signature by {channel.account.api} for network "
+            f"{channel.network_id!r}"
+        )
 
-    def signed(self, tag: str, signed: SignedTx) -> None:
-        """We sent our signature on ``signed`` (written ahead of it being co-signed)."""
+    def signed(self, tag: str, signed: SignedTx, text: str, ours: Mapping[bytes, Id]) -> None:
+        """We send our signature on ``signed`` (``text``, its ``tx_`` string), written ahead of
+        it being co-signed; ``ours`` is our signature over the inner tx, known valid."""
         inner = crypto.inner_tx(signed)
         own = tag in OWN_TAGS
         round_ = round_of(inner)
         if round_ is not None:
+            sent = set(crypto.signed_layers(signed)[-1].signatures)
+            signers = {s: who for s, who in {**self.offered_signers, **ours}.items() if s in sent}
             self.signed_rounds[round_] = SignedRound(
-                inner=inner.serialize(), tx=encode_tx(signed), state=self.offered_state
+                inner=inner.serialize(),
+                tx=text,
+                state=self.offered_state,
+                signers=types.MappingProxyType(signers) if signers else _NO_SIGNERS,
             )
             if own:
                 self.own_round = round_
         self.offered_state = None
+        self.offered_signers = _NO_SIGNERS
 
     def aborted(self, tag: str) -> None:
         self.last_abort_was_own = tag in OWN_TAGS
         self.offered_state = None
+        self.offered_signers = _NO_SIGNERS
 
     # --- co-signed states -------------------------------------------------------------------
 
     def take_co_signed(
-        self, signed: SignedTx, checks: CheckReport, *, known_peer: Id | None
+        self, signed: SignedTx, text: str, checks: CheckReport, *, known_peer: Id | None
     ) -> tuple[int | None, bool]:
-        """Take a co-signed state as the latest if it passed the checks and is one we signed."""
+        """Take a co-signed state (``text``, its ``tx_`` string) as the latest if it passed the
+        checks and is one we signed."""
         inner = crypto.inner_tx(signed)
         round_ = round_of(inner)
         if round_ is None or not checks.ok:
@@ -206,7 +256,7 @@ class Ledger:
             state = self.latest.state
         else:
             return round_, False
-        self.latest = Latest(round=round_, signed_tx=signed, tx=encode_tx(signed), state=state)
+        self.latest = Latest(round=round_, signed_tx=signed, tx=text, state=state)
         self.stale = False
         # Rounds below the latest can no longer be signed (the round check refuses them).
         self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r > round_}
@@ -243,6 +293,7 @@ class Ledger:
         """
         self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r <= round_}
         self.offered_state = None
+        self.offered_signers = _NO_SIGNERS
 
     def is_own_round(self, round_: int) -> bool:
         return self.own_round == round_
@@ -256,6 +307,7 @@ class Ledger:
         self.latest = None
         self.signed_rounds.clear()
         self.offered_state = None
+        self.offered_signers = _NO_SIGNERS
 
     # --- the record -------------------------------------------------------------------------
 

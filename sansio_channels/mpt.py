@@ -20,7 +20,6 @@ a branch's value slot.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from itertools import groupby
 from typing import Final, NamedTuple, TypeAlias
 
 from .codec import rlp_encode as _rlp
@@ -59,8 +58,9 @@ def root_hash(entries: Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]]) ->
     if not table:
         return EMPTY_ROOT
     # Byte order of the keys is also the order of their nibble paths, prefixes first.
-    paths = [_nibbles(key) for key in sorted(table)]
-    values = [table[key] for key in sorted(table)]
+    keys = sorted(table)
+    paths = [_nibbles(key) for key in keys]
+    values = [table[key] for key in keys]
     return _hash(_build(paths, values))
 
 
@@ -131,10 +131,10 @@ def _build(paths: list[bytes], values: list[bytes]) -> Node:
             continue
         if isinstance(item, _Branch):
             branch = [b""] * 17
-            children = done[len(done) - len(item.slots) :]
-            del done[len(done) - len(item.slots) :]
-            for slot, child in zip(item.slots, children, strict=True):
+            first_child = len(done) - len(item.slots)
+            for slot, child in zip(item.slots, done[first_child:], strict=True):
                 branch[slot] = _reference(child)
+            del done[first_child:]
             branch[16] = item.value
             done.append(branch)
             continue
@@ -155,10 +155,12 @@ def _build(paths: list[bytes], values: list[bytes]) -> Node:
             lo += 1
         groups: list[_Visit] = []
         slots: list[int] = []
-        for nibble, members in groupby(range(lo, hi), key=lambda i: paths[i][depth]):
-            indices = list(members)
-            slots.append(nibble)
-            groups.append(_Visit(indices[0], indices[-1] + 1, depth + 1))
+        start = lo
+        for index in range(lo + 1, hi + 1):  # each run of keys with the same nibble here
+            if index == hi or paths[index][depth] != paths[start][depth]:
+                slots.append(paths[start][depth])
+                groups.append(_Visit(start, index, depth + 1))
+                start = index
         todo.append(_Branch(value, slots))
         # Pushed in reverse, so that the children are built, and left on ``done``, in order.
         todo.extend(reversed(groups))

@@ -372,6 +372,12 @@ class OffChainState:
     balances: Mapping[bytes, int] | None = attrs.field(converter=_freeze_balances, hash=False)
     contracts: bool = False
     channel_reserve: int = 0
+    # The last updates applied and the state they gave: the checks and the ledger both ask
+    # for the state a sign request leads to. (A state is immutable, so this never goes stale.)
+    _applied: tuple[tuple[OffChainUpdate, ...], OffChainState] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
+    _hash: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         _pubkey("initiator", self.initiator)
@@ -472,7 +478,9 @@ class OffChainState:
         if not self.exact:
             return None
         assert self.balances is not None
-        return accounts_state_hash(self.balances)
+        if self._hash is None:
+            object.__setattr__(self, "_hash", accounts_state_hash(self.balances))
+        return self._hash
 
     def unknown_reason(self) -> str | None:
         """Why :meth:`state_hash` is None, or None when it is not."""
@@ -511,6 +519,14 @@ class OffChainState:
     def apply(self, updates: Iterable[OffChainUpdate]) -> OffChainState:
         """The state after ``updates``, in order; raises :class:`UpdateRefused` for an update a
         node would refuse."""
+        if type(updates) is tuple and self._applied is not None and self._applied[0] == updates:
+            return self._applied[1]
+        after = self._apply(updates)
+        if type(updates) is tuple:
+            object.__setattr__(self, "_applied", (updates, after))
+        return after
+
+    def _apply(self, updates: Iterable[OffChainUpdate]) -> OffChainState:
         balances = None if self.balances is None else dict(self.balances)
         contracts = self.contracts
         for index, update in enumerate(updates):
@@ -520,7 +536,13 @@ class OffChainState:
                 balances = self._move(where, balances, moves, contracts)
             if isinstance(update, (OffChainNewContract, OffChainCallContract)):
                 contracts = True
-        return attrs.evolve(self, balances=balances, contracts=contracts)
+        return OffChainState(  # not attrs.evolve, which looks the fields up on every call
+            initiator=self.initiator,
+            responder=self.responder,
+            balances=balances,
+            contracts=contracts,
+            channel_reserve=self.channel_reserve,
+        )
 
     def _moves(self, where: str, update: object) -> list[tuple[Id, int, bool]]:
         """(account, signed amount, checked against the reserve) for each balance it moves."""

@@ -482,16 +482,17 @@ def _parse_one(frame: object, where: str) -> Message:
     jsonrpc = frame.get("jsonrpc")
     if jsonrpc != JSONRPC_VERSION or not isinstance(jsonrpc, str):
         raise RemoteProtocolError(f'{where}: "jsonrpc" must be "2.0", got {_describe(jsonrpc)}')
-    kinds = [key for key in ("method", "result", "error") if key in frame]
-    if len(kinds) != 1:
+    is_method, is_result, is_error = "method" in frame, "result" in frame, "error" in frame
+    if is_method + is_result + is_error != 1:
+        kinds = [key for key in ("method", "result", "error") if key in frame]
         found = ", ".join(kinds) or "none"
         raise RemoteProtocolError(
             f'{where}: expected exactly one of "method", "result", "error"; found {found}'
         )
     try:
-        if kinds[0] == "method":
+        if is_method:
             return _notification(frame, where)
-        if kinds[0] == "result":
+        if is_result:
             return _result(frame, where)
         return _error(frame, where)
     except LocalProtocolError as exc:

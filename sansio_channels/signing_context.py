@@ -8,6 +8,7 @@ our own operation under way (:class:`PendingOperation`), so the checks stay pure
 from __future__ import annotations
 
 import enum
+import functools
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -101,6 +102,15 @@ def _rounds(value: Mapping[int, bytes]) -> Mapping[int, bytes]:
     return types.MappingProxyType(dict(value))
 
 
+def _known(value: Mapping[bytes, Mapping[bytes, Id]]) -> Mapping[bytes, Mapping[bytes, Id]]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(signers, Mapping) and all(isinstance(who, Id) for who in signers.values())
+        for signers in value.values()
+    ):
+        raise LocalProtocolError("known_signers: a mapping of tx bytes -> {signature: Id}")
+    return types.MappingProxyType(dict(value))
+
+
 @attrs.frozen(kw_only=True)
 class SigningContext:
     """What the channel knows when a sign request or a co-signed state arrives.
@@ -111,7 +121,9 @@ class SigningContext:
     a second, different state for that round is caught; after a ``channels.conflict`` the node
     reuses the cancelled rounds, so the channel drops them from here (the peer may still hold
     our signature on a cancelled state: that is the protocol's, not ours to fix). ``pending``
-    is our own operation, if one is under way.
+    is our own operation, if one is under way. ``known_signers`` maps the inner tx bytes of
+    a state we signed to who made each signature over it that is known valid (verified when
+    its request was checked, or made by us), so a co-signed state costs one verification.
     """
 
     network_id: str = attrs.field(validator=_is(str))
@@ -125,15 +137,26 @@ class SigningContext:
     pending: PendingOperation | None = attrs.field(
         default=None, validator=_is(PendingOperation, _NONE)
     )
+    known_signers: Mapping[bytes, Mapping[bytes, Id]] = attrs.field(
+        factory=dict, converter=_known, hash=False
+    )
 
     def participants(self, tx: ChainObject | None = None) -> list[Id]:
         """Every participant we can name: us, the peer, the latest state's, a create tx's."""
+        found = self._named
+        if isinstance(tx, (t.ChannelCreateTx, t.ChannelCreateTxV1)):
+            return list(dict.fromkeys([*found, tx.initiator_id, tx.responder_id]))
+        return list(found)
+
+    @functools.cached_property
+    def _named(self) -> tuple[Id, ...]:
+        # Asked for by several checks of one request: worked out once.
         found = [self.account, *([self.peer] if self.peer else [])]
         if self.latest is not None:
-            found += [Id(IdTag.ACCOUNT, key) for key in self.latest.state.participants]
-        if isinstance(tx, (t.ChannelCreateTx, t.ChannelCreateTxV1)):
-            found += [tx.initiator_id, tx.responder_id]
-        return list(dict.fromkeys(found))
+            named = {who.key: who for who in found}  # usually us and the peer again
+            keys = self.latest.state.participants
+            found += [named.get(key) or Id(IdTag.ACCOUNT, key) for key in keys]
+        return tuple(dict.fromkeys(found))
 
     def peer_of(self, tx: ChainObject | None = None) -> Id | None:
         others = [p for p in self.participants(tx) if p != self.account]

@@ -1,0 +1,110 @@
+"""The core's fast paths against the slow, plain ways they stand for: the codec's own strict
+RLP decoder against the ``rlp`` package, a channel account's bytes against its object, a
+decoded object against one built through its validators, a remembered state against a fresh one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+import rlp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sansio_channels import txs
+from sansio_channels.codec import deserialize, rlp_decode, rlp_encode
+from sansio_channels.errors import DecodingError
+from sansio_channels.trees import Account, channel_account
+
+from .scripted_node import opened
+
+items: st.SearchStrategy[Any] = st.recursive(
+    st.binary(max_size=80), lambda inner: st.lists(inner, max_size=5), max_leaves=20
+)
+
+
+def _reference(data: bytes) -> object:
+    try:
+        return rlp.decode(data, strict=True)
+    except rlp.DecodingError:
+        return DecodingError
+
+
+def _ours(data: bytes) -> object:
+    try:
+        return rlp_decode(data)
+    except DecodingError:
+        return DecodingError
+
+
+@given(items)
+def test_decodes_what_it_encodes(item: Any) -> None:
+    assert rlp_decode(rlp_encode(item)) == item
+
+
+@given(st.binary(max_size=120))
+def test_accepts_and_refuses_what_rlp_does(data: bytes) -> None:
+    assert _ours(data) == _reference(data)
+
+
+@given(items, st.data())
+def test_mutated_encodings_as_rlp_does(item: Any, data: st.DataObject) -> None:
+    encoded = bytearray(rlp_encode(item))
+    position = data.draw(st.integers(0, len(encoded) - 1))
+    encoded[position] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(encoded)))
+    for candidate in (bytes(encoded), bytes(encoded[:cut]), bytes(encoded) + b"\x00"):
+        assert _ours(candidate) == _reference(candidate)
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"", "missing"),
+        (b"\x81\x05", "single byte"),
+        (b"\xb8\x05hello", "shortest form"),
+        (b"\xb9\x00\x38" + bytes(56), "shortest form"),
+        (b"\x83ab", "truncated"),
+        (b"\xc2\x83ab", "truncated"),
+        (b"\x80\x80", "trailing"),
+        (b"\xf8", "cut short"),
+    ],
+)
+def test_non_canonical_or_broken_input_is_refused(data: bytes, why: str) -> None:
+    with pytest.raises(DecodingError, match=why):
+        rlp_decode(data)
+
+
+@given(st.integers(0, 2**256 - 1))
+def test_a_channel_account_is_its_account_object(balance: int) -> None:
+    assert channel_account(balance) == Account(nonce=0, balance=balance).serialize()
+
+
+def test_a_decoded_object_equals_one_built_through_its_validators() -> None:
+    _, node = opened()
+    tx, _ = node.transfer(3, to_peer=True)
+    signed = node.co_signed(tx)
+    decoded = deserialize(signed.serialize())
+    assert isinstance(decoded, txs.SignedTx)
+    assert decoded == signed
+    assert attrs.evolve(decoded) == decoded  # its fields pass the validators
+    inner = decoded.transaction
+    assert isinstance(inner, txs.ChannelOffChainTx)
+    assert attrs.evolve(inner).serialize() == tx.serialize()
+
+
+def test_a_remembered_state_is_the_one_worked_out_afresh() -> None:
+    channel, node = opened()
+    latest = channel.ledger.latest
+    assert latest is not None
+    assert latest.state is not None
+    _, updates = node.transfer(3, to_peer=True)
+    first = latest.state.apply(updates)
+    assert latest.state.apply(updates) is first
+    fresh = attrs.evolve(latest.state).apply(list(updates))
+    assert fresh == first
+    assert fresh.state_hash() == first.state_hash()
+    _, other = node.transfer(4, to_peer=True)
+    assert latest.state.apply(other) != first
