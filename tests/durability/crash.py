@@ -203,10 +203,16 @@ def child_main(config: Config, kill_at: int | None, control: Control, page: mmap
     client = _start(config, store, switch, control)
     if client is None:
         return OPEN_AGAIN
+    resumed = client.channel.restored_from
     while True:
         if client.channel.state is ChannelState.OPEN:
             switch.at(switch.phase, "at rest")
             _at_rest(client, control)
+            latest = client.channel.ledger.latest
+            if resumed is not None and resumed.latest_round is not None and latest is not None:
+                if latest.round > resumed.latest_round:
+                    control.send("ahead")  # we died after our signature left; it was co-signed
+                resumed = None
         step = _next_step(client.channel)
         switch.at(step, "in the step")
         if step == "closed":
@@ -341,6 +347,7 @@ class Figures:
     runs: int = 0
     lives: int = 0
     opens_restarted: int = 0
+    node_ahead: int = 0  # resumes that found the node a round ahead of the store
     checks: int = 0
     seconds: float = 0.0
 
@@ -358,6 +365,7 @@ class Figures:
         lines = [f"seed {self.seed}: {self.total_kills} kills over {self.lives} channel lives"]
         lines.append(
             f"{self.runs} client runs, {self.opens_restarted} opens started over, "
+            f"{self.node_ahead} resumes found the node a round ahead of the store, "
             f"{self.checks} agreement checks passed, {self.seconds:.1f} s"
         )
         for key, count in sorted(self.kills.items()):
@@ -512,6 +520,8 @@ class CrashTest:
                 elif line == "checked":
                     self._check_agreement(config)
                     _tell(write_fd, "go")
+                elif line == "ahead":
+                    self.figures.node_ahead += 1
                 elif line.startswith("chain "):
                     _tell(write_fd, self._chain_status(line[6:]))
         finally:
