@@ -241,7 +241,8 @@ def _start(
         return client
     (client,) = clients
     channel = client.channel
-    switch.at("open" if channel.state is ChannelState.OPENING else _next_step(channel), "resuming")
+    step = "open" if channel.state is ChannelState.OPENING else _next_step(channel)
+    switch.at("close" if step == "closed" else step, "resuming")  # closing when it died
     record = channel.record()
     for _ in range(10):
         try:
