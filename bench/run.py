@@ -9,14 +9,15 @@
 - inbound frames per second through ``receive_frame`` + ``next_event`` (a mix of reports,
   messages, pongs and query results);
 - memory per open channel (tracemalloc, 10,000 channels held);
-- end to end over loopback, per adapter: an optional section (see ``SECTIONS``).
+- end to end over loopback against the simulator's server, per adapter (bench/e2e.py): transfers
+  per second for one channel and for 100 channels at once (``SECTIONS``; ``--no-e2e`` skips them).
 
 Transfers (``--repeat`` x ``--rounds`` of each kind) are timed in chunks, each right after as
 many baseline steps, and the medians over the chunks are reported: the ratio of each chunk is
 taken under the same load on both sides, which matters on a shared machine. The inbound
 figure is the median of ``--repeat`` runs, each the median rate of its chunks of frames.
 
-Run: ``python bench/run.py [--json] [--repeat N] [--rounds N]``.
+Run: ``python bench/run.py [--json] [--repeat N] [--rounds N] [--no-e2e]``.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import nacl.signing
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import e2e  # bench/e2e.py, beside this file
 
 from sansio_channels import commands as cmd
 from sansio_channels import txs
@@ -220,12 +223,31 @@ def bytes_per_channel(count: int) -> float:
     return size / count
 
 
-# Optional sections, each a function giving {adapter name: transfers per second over loopback
-# for one channel}; the e2e benchmark plugs in here, e.g. SECTIONS["e2e_transfers_per_s"] = f.
-SECTIONS: dict[str, Callable[[], dict[str, float]]] = {}
+ADAPTERS: Final = ("asyncio", "trio", "sync")
+E2E_TRANSFERS: Final = 200  # per channel, one channel
+E2E_MANY: Final = (100, 10)  # channels at once, transfers per channel
 
 
-def measure(rounds: int, repeat: int) -> dict[str, Any]:
+def e2e_one_channel() -> dict[str, float]:
+    """Transfers per second over loopback against the simulator, one channel, per adapter."""
+    return {adapter: e2e.measure(adapter, 1, E2E_TRANSFERS) for adapter in ADAPTERS}
+
+
+def e2e_many_channels() -> dict[str, float]:
+    """The same with ``E2E_MANY[0]`` channels paying at once."""
+    channels, transfers = E2E_MANY
+    return {adapter: e2e.measure(adapter, channels, transfers) for adapter in ADAPTERS}
+
+
+# Sections over real sockets (bench/e2e.py), each {adapter name: transfers per second}; they
+# take about a minute, so --no-e2e leaves them out.
+SECTIONS: dict[str, Callable[[], dict[str, float]]] = {
+    "e2e_transfers_per_s": e2e_one_channel,
+    f"e2e_{E2E_MANY[0]}_channels_transfers_per_s": e2e_many_channels,
+}
+
+
+def measure(rounds: int, repeat: int, e2e_sections: bool = True) -> dict[str, Any]:
     own, base_own, own_ratio = against_baseline(own_transfer_steps(rounds * repeat))
     ack, base_ack, ack_ratio = against_baseline(ack_transfer_steps(rounds * repeat))
     figures: dict[str, Any] = {
@@ -239,9 +261,9 @@ def measure(rounds: int, repeat: int) -> dict[str, Any]:
         ),
         "bytes_per_channel": bytes_per_channel(CHANNELS_HELD),
     }
-    for name, section in SECTIONS.items():
-        figures[name] = section()
-    figures.setdefault("e2e_transfers_per_s", {})
+    if e2e_sections:
+        for name, section in SECTIONS.items():
+            figures[name] = section()
     return figures
 
 
@@ -254,9 +276,15 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=REPEAT, help="repeats (transfers: rounds x repeat)"
     )
+    parser.add_argument(
+        "--no-e2e", action="store_true", help="leave out the end-to-end sections (bench/e2e.py)"
+    )
     args = parser.parse_args()
-    figures = measure(args.rounds, args.repeat)
-    rounded = {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()}
+    figures = measure(args.rounds, args.repeat, e2e_sections=not args.no_e2e)
+    rounded = {
+        k: {a: round(r, 1) for a, r in v.items()} if isinstance(v, dict) else round(v, 2)
+        for k, v in figures.items()
+    }
     if args.json:
         print(json.dumps(rounded))
         return
@@ -270,8 +298,9 @@ def main() -> None:
             print(f"{name:28} {shown or '-'}")
         else:
             print(f"{name:28} {value:14.2f}")
-    if "e2e_transfers_per_s" not in SECTIONS:
-        print("note: the e2e section (bench/e2e.py) is not wired in yet: e2e_transfers_per_s is {}")
+    if not args.no_e2e:
+        print(f"e2e: one channel x {E2E_TRANSFERS} transfers; {E2E_MANY[0]} channels x")
+        print(f"{E2E_MANY[1]} transfers at once; sync driven by {e2e.DRIVEN['sync']}")
 
 
 if __name__ == "__main__":

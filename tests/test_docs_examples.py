@@ -55,8 +55,8 @@ NOT_RUN: Final[dict[tuple[str, str], str]] = {
     (
         "docs/adapters.md",
         "from sansio_channels.adapters.asyncio import resume_channel",
-    ): "a fragment on a page the adapters engineer owns: `record` and `keys` are the reader's; "
-    "tests/adapters/drivers.py drives resume_channel over each adapter",
+    ): "a fragment whose `record` and `keys` are the reader's own; tests/adapters/drivers.py "
+    "drives resume_channel over each adapter",
 }
 
 
