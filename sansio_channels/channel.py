@@ -483,7 +483,7 @@ class Channel:
             fetched = self.ledger.take_fetched(self, result)
             if operation is self._settling:
                 self._settling = None
-                self._settle_current()
+                self._settle_current(in_flight=self.ledger.own_state_in_flight(result))
             self._events.append(
                 OffChainStateFetched(
                     operation=operation,
@@ -496,11 +496,11 @@ class Channel:
                 )
             )
 
-    def _settle_current(self) -> None:
+    def _settle_current(self, *, in_flight: bool) -> None:
         """After a reattach: end the operation under way by what the node's latest state says."""
         operation, own_round = self._current, self.ledger.own_round
-        if operation is None:
-            return
+        if operation is None or in_flight:
+            return  # our signed state still waits for the peer: its update or conflict ends it
         latest = self.ledger.latest
         if own_round is not None and latest is not None and not self.ledger.stale:
             if latest.round == own_round:

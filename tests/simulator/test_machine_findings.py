@@ -1,0 +1,119 @@
+"""Regression tests for what the stateful machine (test_stateful.py) found, one flow each.
+
+Each test drives a :class:`Pair` through the shortest sequence the machine shrank a failure
+to, and checks how every operation ended and that nothing was refused or signed wrongly.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sansio_channels import commands as cmd
+from sansio_channels.events import (
+    CoSignedState,
+    Event,
+    OperationAccepted,
+    OperationFailed,
+    ProtocolViolation,
+    SignRequest,
+)
+from sansio_channels.ledger import Ledger, SignedRound
+from sansio_channels.simulator.harness import Pair, Participant
+
+from .conftest import open_pair
+
+# Short sign and accept timers, so that time passing rolls an update back.
+TIMEOUTS = {"sign": 20_000, "accept": 20_000}
+
+
+def ends(side: Participant) -> list[tuple[str, str]]:
+    """How each own operation ended, in order: (command, outcome)."""
+    found = []
+    for event in side.events:
+        if isinstance(event, OperationAccepted):
+            found.append((type(event.operation.command).__name__, "accepted"))
+        elif isinstance(event, OperationFailed):
+            found.append((type(event.operation.command).__name__, event.reason.value))
+    return found
+
+
+def refused(side: Participant) -> list[Event]:
+    """Sign requests that failed a check, co-signed states not taken, violations."""
+    return [
+        e
+        for e in side.events
+        if (isinstance(e, SignRequest) and not e.checks.ok)
+        or (isinstance(e, CoSignedState) and not e.accepted)
+        or isinstance(e, ProtocolViolation)
+    ]
+
+
+def test_leave_is_accepted_once() -> None:
+    pair = Pair.open()
+    pair.run()
+    operation = pair.initiator.channel.submit(cmd.Leave())
+    pair.run()
+    ends = [e for e in pair.initiator.events_of(OperationAccepted) if e.operation == operation]
+    assert len(ends) == 1, ends
+
+
+@pytest.mark.parametrize("answer", ["sign", "abort"])
+def test_an_operation_ends_across_a_reconnect(answer: str) -> None:
+    pair = Pair.open()
+    pair.run()
+    i, r = pair.initiator, pair.responder
+    held: list[SignRequest] = []
+    r.intercept = held.append  # the responder holds its update_ack
+    i.channel.submit(cmd.Transfer(from_id=i.address, to_id=r.address, amount=1))
+    pair.run()  # the initiator signed; its update waits for the ack
+    pair.drop(i)
+    if answer == "sign":
+        held[0].sign(r.keys)  # co-signed while the initiator is away
+    else:
+        held[0].abort(4)  # rolled back while the initiator is away
+    pair.run()
+    pair.reconnect(i)  # the same FSM: the node sends fsm_up and nothing else
+    pair.run()
+    assert [e for e in i.events if isinstance(e, (OperationAccepted, OperationFailed))]
+    assert i.channel.current_operation is None
+
+
+@pytest.mark.parametrize("answer", ["sign", "timeout"])
+def test_an_update_still_awaiting_the_ack_stays_under_way_across_a_reconnect(
+    answer: str,
+) -> None:
+    """Our signed update still waits for the peer when we come back: the fetched state shows
+    it as the half-signed tx, so it is neither taken as rolled back nor ended early (before,
+    the client failed it as a conflict and sent the queued deposit while it was in flight)."""
+    pair = open_pair(timeouts=TIMEOUTS)
+    i, r = pair.initiator, pair.responder
+    held: list[SignRequest] = []
+    i.intercept = held.append  # the initiator holds its update_ack
+    r.channel.submit(cmd.Transfer(from_id=r.address, to_id=i.address, amount=1))
+    r.channel.submit(cmd.Deposit(amount=1))  # queued behind the transfer
+    pair.run()
+    pair.drop(r)
+    pair.reconnect(r)
+    pair.run()
+    assert ends(r) == []
+    assert r.channel.current_operation is not None
+    assert isinstance(r.channel.current_operation.command, cmd.Transfer)
+    i.intercept = None
+    if answer == "sign":
+        held[0].sign(i.keys)
+        pair.run()
+        assert ends(r) == [("Transfer", "accepted"), ("Deposit", "accepted")]
+    else:
+        pair.advance(30)  # the initiator's sign timer rolls the transfer back
+        assert ends(r) == [("Transfer", "conflict"), ("Deposit", "accepted")]
+    assert refused(r) == []
+    assert refused(i) == []
+
+
+def test_a_half_signed_tx_that_does_not_decode_is_not_ours() -> None:
+    ledger = Ledger.initial(None)
+    ledger.own_round = 2
+    ledger.signed_rounds[2] = SignedRound(inner=b"ours", tx="tx_ours", state=None)
+    assert not ledger.own_state_in_flight({"half_signed_tx": "tx_garbage"})
+    assert not ledger.own_state_in_flight({"half_signed_tx": ""})
+    assert not ledger.own_state_in_flight("not an object")
