@@ -400,11 +400,19 @@ class Channel:
         message = message if isinstance(message, str) else ""
         self._events.append(Conflict(round=round_, error_code=code, error_msg=message))
         self.ledger.roll_back(round_)
+        offered = self._sign_request
         self._sign_request = None  # a request still held for the rolled-back update is dead
-        if self._current is not None and self._current.command.KIND is cmd.CommandKind.OPERATION:
-            self._fail(self._current, FailureReason.CONFLICT, message or "conflict", code)
-            self._current = None
-            self._send_next_operation()
+        current = self._current
+        if current is None or current.command.KIND is not cmd.CommandKind.OPERATION:
+            return
+        if current.id in self._request_ids and (offered is None or offered.operation is not None):
+            # The node has not taken our request (no "ok", no sign request) and was not asking
+            # us to sign the peer's update (then our request would have become this conflict):
+            # it is postponed behind the update rolled back here, and the node serves it next.
+            return
+        self._fail(current, FailureReason.CONFLICT, message or "conflict", code)
+        self._current = None
+        self._send_next_operation()
 
     def _on_message(self, data: Mapping[str, Any]) -> None:
         message = _object(data.get("message"), "channels.message")

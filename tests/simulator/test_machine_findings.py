@@ -12,6 +12,7 @@ from sansio_channels import commands as cmd
 from sansio_channels.events import (
     CoSignedState,
     Event,
+    FailureReason,
     OperationAccepted,
     OperationFailed,
     ProtocolViolation,
@@ -19,6 +20,7 @@ from sansio_channels.events import (
 )
 from sansio_channels.ledger import Ledger, SignedRound
 from sansio_channels.simulator.harness import Pair, Participant
+from sansio_channels.simulator.state import State
 
 from .conftest import open_pair
 
@@ -106,6 +108,31 @@ def test_an_update_still_awaiting_the_ack_stays_under_way_across_a_reconnect(
     else:
         pair.advance(30)  # the initiator's sign timer rolls the transfer back
         assert ends(r) == [("Transfer", "conflict"), ("Deposit", "accepted")]
+    assert refused(r) == []
+    assert refused(i) == []
+
+
+def test_a_conflict_does_not_end_a_request_the_node_postponed() -> None:
+    """Our own sign request was abandoned with the connection, so the FSM still waits for our
+    signature when we come back; the next operation is postponed behind it. The conflict its
+    sign timer brings is about the abandoned update: the postponed one goes on (before, the
+    client failed it, then refused the node's request for it as no operation of ours)."""
+    pair = open_pair(timeouts=TIMEOUTS)
+    i, r = pair.initiator, pair.responder
+    r.intercept = lambda request: None  # the transfer's sign request is never answered
+    r.channel.submit(cmd.Transfer(from_id=r.address, to_id=i.address, amount=1))
+    r.channel.submit(cmd.Deposit(amount=1))
+    pair.run()
+    pair.drop(r)
+    r.intercept = None
+    pair.reconnect(r)
+    pair.run()
+    fsm = next(f for f in pair.sim.fsms if f.role is r.role)
+    assert fsm.state is State.AWAITING_SIGNATURE
+    assert fsm.postponed
+    assert ends(r) == [("Transfer", FailureReason.CHANNEL_GONE.value)]
+    pair.advance(30)
+    assert ends(r)[1:] == [("Deposit", "accepted")]
     assert refused(r) == []
     assert refused(i) == []
 
