@@ -3,10 +3,10 @@
 A hypothesis ``RuleBasedStateMachine`` opens a channel in memory (:class:`Pair`) and then
 mixes transfers both ways (amounts the node refuses included), deposits, withdrawals, generic
 messages, updates started by both sides at once, sign requests held, signed late or aborted,
-time passing (the node's timers), disconnects at any point (in the middle of an operation
-too) and reconnects, leave and reestablish, a client
-process that dies and resumes from its stored record, off-chain state fetched and checked,
-hostile frames fed straight to a client, and at last a mutual or a solo close.
+time passing (the node's timers), disconnects at any point (in the middle of an operation too)
+and reconnects, leave and reestablish, a client process that dies and resumes from its stored
+record, off-chain state fetched and checked, hostile frames fed straight to a client, and at
+last a mutual or a solo close.
 
 After every step:
 
