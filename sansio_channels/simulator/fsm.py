@@ -50,6 +50,8 @@ class Node(Protocol):
 
     def to_peer(self, fsm: Fsm, message: m.PeerMessage) -> None: ...
 
+    def to_requester(self, fsm: Fsm, req: Request, frame: dict[str, Any]) -> None: ...
+
     def terminated(self, fsm: Fsm) -> None: ...
 
     def channel_known(self, fsm: Fsm) -> None: ...
@@ -165,17 +167,20 @@ class Fsm:
 
     def ok(self, req: Request) -> None:
         if req.has_id:
-            self.send(frames.result(self.channel_text, req.id, "ok"))
+            self.node.to_requester(self, req, frames.result(self.channel_text, req.id, "ok"))
 
     def answer(self, req: Request, value: Any) -> None:
         """A query's answer: a result to an id, else a ``channels.<method>.reply``."""
         if req.has_id:
-            self.send(frames.result(self.channel_text, req.id, value))
+            self.node.to_requester(self, req, frames.result(self.channel_text, req.id, value))
         else:
-            self.send(frames.notification(req.method + ".reply", self.channel_text, value))
+            reply = frames.notification(req.method + ".reply", self.channel_text, value)
+            self.node.to_requester(self, req, reply)
 
     def fail(self, req: Request, problem: NodeError) -> None:
-        self.send(frames.error(self.channel_text, req.id, problem, req.frame))
+        self.node.to_requester(
+            self, req, frames.error(self.channel_text, req.id, problem, req.frame)
+        )
 
     def to_peer(self, message: m.PeerMessage) -> None:
         self.node.to_peer(self, message)

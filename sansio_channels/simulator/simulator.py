@@ -360,7 +360,7 @@ class Simulator:
         if socket.closed or socket.fsm is None:
             return
         for item in frame if isinstance(frame, list) else [frame]:
-            self._request(socket.fsm, item)
+            self._request(socket.fsm, item, connection.id)
         if deliver:
             self.deliver()
 
@@ -372,7 +372,7 @@ class Simulator:
             return
         self.receive(connection, frame, **kwargs)
 
-    def _request(self, fsm: Fsm, item: Any) -> None:
+    def _request(self, fsm: Fsm, item: Any, origin: int) -> None:
         # Not JSON-RPC 2.0 with a method: dropped silently (sc_ws_api:try_seq).
         if not isinstance(item, dict) or item.get("jsonrpc") != "2.0":
             return
@@ -389,7 +389,7 @@ class Simulator:
             if "id" in item:
                 self.to_client(fsm, frames.result(fsm.channel_text, item["id"], "ok"))
             return
-        fsm.handle(Request(method=method, params=params, frame=item))
+        fsm.handle(Request(method=method, params=params, frame=item, origin=origin))
 
     def frames_for(self, connection: Connection) -> list[dict[str, Any]]:
         """The frames to send to the client now, oldest first."""
@@ -407,6 +407,13 @@ class Simulator:
         socket = self._clients.get(fsm)
         if socket is not None and not socket.closed:
             socket.outbox.append(frame)
+
+    def to_requester(self, fsm: Fsm, req: Request, frame: dict[str, Any]) -> None:
+        # The node replies to the socket handler that made the call: a request postponed
+        # past its socket's end is still served, but its reply reaches no later client.
+        socket = self._clients.get(fsm)
+        if socket is not None and (req.origin is None or req.origin == socket.handle.id):
+            self.to_client(fsm, frame)
 
     def to_peer(self, fsm: Fsm, message: m.PeerMessage) -> None:
         if fsm.peer is not None and fsm.peer.alive:
