@@ -21,7 +21,7 @@ import attrs
 
 from . import commands as cmd
 from . import crypto, encoding, rpc
-from .checks import CheckReport, check_co_signed_state, check_sign_request
+from .checks import CheckReport, check_co_signed_state, check_sign_request, sign_tag_for
 from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -94,6 +94,11 @@ _DONE_WHEN: Final[Mapping[type[cmd.Command], str]] = {
     cmd.SnapshotSolo: _SIGNED,
     cmd.ForceProgress: _SIGNED,
 }
+# Why an own operation fails after a reattach when the node had not taken its request.
+NOT_TAKEN: Final = (
+    "the node had not taken its request when the connection dropped; if it postponed it, it may "
+    "still ask to sign it (the checks then fail: refuse it)"
+)
 # The .reply notification of a query sent without an id, by the request's method.
 _REPLY_METHODS: Final = {"channels.calls_pruned.reply": "channels.clean_contract_calls"}
 
@@ -521,10 +526,15 @@ class Channel:
                 self._current = None
                 self._send_next_operation()
         elif own_round is None:
-            # We never signed it: aborted, or its sign request abandoned with the connection.
+            # We never signed it: aborted, its sign request abandoned with the connection, or
+            # its request not taken yet. The node may have postponed that one and still serve
+            # it: its sign request then fails the checks, and the FSM's sign timer rolls it back.
             aborted = self.ledger.last_abort_was_own
             reason = FailureReason.ABORTED if aborted else FailureReason.CHANNEL_GONE
             detail = "aborted" if aborted else "its sign request was abandoned with the connection"
+            if not aborted and operation.id in self._request_ids:
+                detail = NOT_TAKEN
+                self._forget_request(operation)
             self._fail(operation, reason, detail)
             self._current = None
             self._send_next_operation()
@@ -544,12 +554,14 @@ class Channel:
         text = _str(data, "signed_tx", tag.request_method)
         signed = decode_signed_tx(text)
         updates = updates_from_json(data.get("updates", []))
-        operation = self._current if tag.tag in OWN_TAGS else None
+        context = self.ledger.context(self)
+        # An own request of another kind than the operation under way is not its: the node
+        # serves late a request it postponed from an earlier connection (the checks refuse it).
+        ours = context.pending is not None and sign_tag_for(context.pending.kind) == tag.tag
+        operation = self._current if tag.tag in OWN_TAGS and ours else None
         if operation is not None:
             self._forget_request(operation)  # the node took the request
-        checks: CheckReport = check_sign_request(
-            self.ledger.context(self), tag.tag, signed, updates
-        )
+        checks: CheckReport = check_sign_request(context, tag.tag, signed, updates)
         request = SignRequest(
             tag=tag,
             signed_tx=signed,
@@ -592,7 +604,7 @@ class Channel:
             if not rpc.AbortCode.is_valid(error):
                 raise LocalProtocolError(f"abort code {error!r} is not in 1..65535")
             self._send_reply(request.tag.reply_method, {"error": error})
-            self.ledger.aborted(request.tag.tag)
+            self.ledger.aborted(own=request.operation is not None)
         else:
             self.ledger.check_reply(self, request, signed)
             self.ledger.signed(request.tag.tag, signed)  # written ahead of the reply leaving

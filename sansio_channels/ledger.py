@@ -178,8 +178,9 @@ class Ledger:
                 self.own_round = round_
         self.offered_state = None
 
-    def aborted(self, tag: str) -> None:
-        self.last_abort_was_own = tag in OWN_TAGS
+    def aborted(self, *, own: bool) -> None:
+        """We aborted a sign request; ``own``: the request of our operation under way."""
+        self.last_abort_was_own = own
         self.offered_state = None
 
     # --- co-signed states -------------------------------------------------------------------

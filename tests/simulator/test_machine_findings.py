@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sansio_channels import commands as cmd
+from sansio_channels.channel import NOT_TAKEN
 from sansio_channels.events import (
     CoSignedState,
     Event,
@@ -144,3 +145,50 @@ def test_a_half_signed_tx_that_does_not_decode_is_not_ours() -> None:
     assert not ledger.own_state_in_flight({"half_signed_tx": "tx_garbage"})
     assert not ledger.own_state_in_flight({"half_signed_tx": ""})
     assert not ledger.own_state_in_flight("not an object")
+
+
+def test_a_request_postponed_past_two_reconnects_is_refused_late() -> None:
+    """A protocol limit, named: after a reattach the client cannot know whether the node holds
+    a request of the previous connection postponed. The operation fails saying so; when the
+    node serves it later, its sign request fails the checks and is left unsigned, and the
+    FSM's sign timer rolls it back. The node's "ok" for it goes to the connection that asked,
+    which is gone (before, it reached the new one: an id the client never sent there)."""
+    pair = open_pair(timeouts=TIMEOUTS)
+    i, r = pair.initiator, pair.responder
+    late: list[SignRequest] = []
+
+    def take(request: SignRequest) -> None:
+        if request.checks.ok:
+            request.sign(r.keys)
+        else:
+            late.append(request)  # left unanswered: the sign timer rolls it back
+
+    r.intercept = lambda request: None  # the transfer's sign request is never answered
+    r.channel.submit(cmd.Transfer(from_id=r.address, to_id=i.address, amount=1))
+    r.channel.submit(cmd.Deposit(amount=1))
+    pair.run()
+    r.intercept = take
+    pair.drop(r)
+    pair.reconnect(r)
+    pair.run()  # the transfer failed; the deposit's request waits behind its update
+    r.channel.submit(cmd.Transfer(from_id=r.address, to_id=i.address, amount=2))
+    pair.run()
+    pair.drop(r)
+    pair.reconnect(r)
+    pair.run()
+    failed = r.events_of(OperationFailed)
+    assert [type(e.operation.command) for e in failed] == [cmd.Transfer, cmd.Deposit]
+    assert failed[1].detail == NOT_TAKEN
+    for _ in range(4):
+        pair.advance(30)  # sign timers: the node serves what it postponed, late
+    assert late
+    assert all([c.name for c in request.checks.failed] == ["own_operation"] for request in late)
+    assert r.channel.current_operation is None
+    assert len(ends(r)) == 3  # every operation ended
+    assert not r.events_of(ProtocolViolation)
+    assert refused(i) == []
+    (fsm,) = [f for f in pair.sim.fsms if f.role is r.role]
+    assert fsm.state is State.OPEN
+    assert fsm.latest is not None
+    assert r.channel.ledger.latest is not None
+    assert fsm.latest.round == r.channel.ledger.latest.round
