@@ -154,6 +154,7 @@ class Channel:
             None  # the query that settles an operation after a reattach
         )
         self._queries: list[Operation] = []  # queries not answered yet, oldest first
+        self._restarted = False  # a new FSM's first co-signed state is still to come
         self._queue: collections.deque[Operation] = collections.deque()  # own ops waiting
         self._current: Operation | None = None  # the own operation under way
         self._next_operation = 1
@@ -335,6 +336,7 @@ class Channel:
         elif transition is Input.FSM_UP_REESTABLISHED:
             # A new FSM knows only co-signed states: what was under way did not happen.
             self._sign_request = None
+            self._restarted = True
             if self._current is not None:
                 self._fail(self._current, FailureReason.CHANNEL_GONE, "the node's FSM restarted")
                 self._current = None
@@ -386,6 +388,11 @@ class Channel:
                 left=left,
             )
         )
+        if accepted and self._restarted and round_ is not None:
+            # A new FSM goes on from this state and reuses the rounds above it, as after a
+            # conflict: what we signed above it was not co-signed.
+            self._restarted = False
+            self.ledger.roll_back(round_)
         if accepted:
             self._end_current_if(co_signed_round=round_)
         if left and self._leave is not None:

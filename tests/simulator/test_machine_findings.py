@@ -14,6 +14,7 @@ from sansio_channels.events import (
     CoSignedState,
     Event,
     FailureReason,
+    FsmUp,
     OperationAccepted,
     OperationFailed,
     ProtocolViolation,
@@ -192,3 +193,38 @@ def test_a_request_postponed_past_two_reconnects_is_refused_late() -> None:
     assert fsm.latest is not None
     assert r.channel.ledger.latest is not None
     assert fsm.latest.round == r.channel.ledger.latest.round
+
+
+def test_after_a_reestablish_the_rounds_above_the_new_fsms_state_are_signed_anew() -> None:
+    """Our update was signed for round 2, then aborted by the peer while we were away (we
+    never saw the conflict), and the FSMs stopped. The new FSM goes on from round 1 and reuses
+    round 2, as after a conflict: the client forgets what it signed above the state the new
+    FSM reports (before, it refused the next update as a second state for round 2)."""
+    pair = open_pair(
+        timeouts=TIMEOUTS,
+        initiator_amount=20,
+        responder_amount=20,
+        channel_reserve=10,
+        responder_options={"keep_running": False},
+    )
+    i, r = pair.initiator, pair.responder
+    held: list[SignRequest] = []
+    i.intercept = held.append
+    r.channel.submit(cmd.Transfer(from_id=r.address, to_id=i.address, amount=0))
+    pair.run()
+    pair.drop(r)
+    held[0].abort(4)
+    pair.run()
+    i.intercept = None
+    pair.advance(700)  # idle: both FSMs stop
+    pair.reconnect(i)
+    pair.run()
+    pair.reconnect(r)
+    pair.run()
+    assert not r.events_of(FsmUp)[-1].reconnected  # a new FSM
+    assert ends(r) == [("Transfer", FailureReason.CHANNEL_GONE.value)]
+    r.channel.submit(cmd.Transfer(from_id=r.address, to_id=i.address, amount=1))
+    pair.run()
+    assert ends(r)[1:] == [("Transfer", "accepted")]
+    assert refused(r) == []
+    assert refused(i) == []
