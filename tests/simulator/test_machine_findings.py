@@ -6,10 +6,12 @@ to, and checks how every operation ended and that nothing was refused or signed 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sansio_channels import commands as cmd
-from sansio_channels.channel import NOT_TAKEN
+from sansio_channels.channel import NOT_TAKEN, Channel
 from sansio_channels.events import (
     CoSignedState,
     Event,
@@ -21,6 +23,7 @@ from sansio_channels.events import (
     SignRequest,
 )
 from sansio_channels.ledger import Ledger, SignedRound
+from sansio_channels.record import ChannelRecord
 from sansio_channels.simulator.harness import Pair, Participant
 from sansio_channels.simulator.state import State
 
@@ -228,3 +231,30 @@ def test_after_a_reestablish_the_rounds_above_the_new_fsms_state_are_signed_anew
     assert ends(r)[1:] == [("Transfer", "accepted")]
     assert refused(r) == []
     assert refused(i) == []
+
+
+def test_a_state_signed_before_a_restart_has_its_balances_told_by_a_fetched_state() -> None:
+    """A client limit, named in the machine: the record keeps a state signed ahead as its tx
+    only, so once a restarted process sees it co-signed, its balances are unknown until a
+    verified GetOffchainState tells them."""
+    pair = open_pair(timeouts=TIMEOUTS)
+    i, r = pair.initiator, pair.responder
+    held: list[SignRequest] = []
+    i.intercept = held.append
+    r.channel.submit(cmd.Transfer(from_id=r.address, to_id=i.address, amount=3))
+    pair.run()
+    stored = json.loads(json.dumps(r.channel.record().to_json()))
+    pair.drop(r)
+    r.channel = Channel.restore(ChannelRecord.from_json(stored), ping_interval=None)
+    pair.reconnect(r)
+    pair.run()
+    held[0].sign(i.keys)
+    pair.run()
+    latest = r.channel.ledger.latest
+    assert latest is not None
+    assert latest.round == 2
+    assert r.channel.ledger.balances_api() is None
+    r.channel.submit(cmd.GetOffchainState())
+    pair.run()
+    assert r.channel.ledger.balances_api() == i.channel.ledger.balances_api()
+    assert r.channel.ledger.balances_api() is not None

@@ -205,6 +205,8 @@ class ChannelMachine(RuleBasedStateMachine):
         self.model: dict[str, int] = {}  # channel balances the accepted operations predict
         self.total = 0  # every coin the chain holds
         self.problems: list[str] = []  # found while absorbing events, reported by invariants
+        # Rounds a side had signed, not co-signed, when its process restarted (see below).
+        self.restored_ahead: dict[Role, set[int]] = {role: set() for role in ROLES}
 
     # --- set up --------------------------------------------------------------------------
 
@@ -545,7 +547,9 @@ class ChannelMachine(RuleBasedStateMachine):
         stored = json.loads(json.dumps(side.channel.record().to_json()))  # as a store keeps it
         if side.connection is not None:
             self.pair.drop(side)
-        side.channel = Channel.restore(ChannelRecord.from_json(stored), ping_interval=None)
+        record = ChannelRecord.from_json(stored)
+        self.restored_ahead[side.role] |= set(record.signed_ahead)
+        side.channel = Channel.restore(record, ping_interval=None)
         self.generation[side.role] += 1
         self.pair.reconnect(side)
         self._run()
@@ -695,19 +699,28 @@ class ChannelMachine(RuleBasedStateMachine):
         if not self._idle():
             return
         note_event("idle: both sides compared")
-        views = []
+        rounds = set()
         for side in self.pair.participants:
             latest = side.channel.ledger.latest
             assert latest is not None
-            views.append((latest.round, side.channel.ledger.balances_api()))
             fsm = self._fsm(side)
             assert fsm is not None
             assert fsm.latest is not None
-            ours = side.channel.ledger.balances_api() or {}
+            assert fsm.latest.round == latest.round, side.role
+            rounds.add(latest.round)
+            ours = side.channel.ledger.balances_api()
+            if ours is None:
+                # A client limit, named: the record keeps a state signed ahead as its tx only
+                # (not the updates that give its balances), so when a process restarted after
+                # signing it, its balances are unknown once it is co-signed, until a fetched
+                # state (GetOffchainState) tells them.
+                assert latest.round in self.restored_ahead[side.role], (side.role, "no balances")
+                note_event("idle: balances unknown (a state signed before a restart)")
+                continue
             node = {Id(IdTag.ACCOUNT, key).api: value for key, value in fsm.latest.balances.items()}
-            assert (fsm.latest.round, node) == (latest.round, ours), side.role
-        assert views[0] == views[1], views
-        assert views[0][1] == self.model, (views[0][1], self.model)
+            assert ours == node, side.role
+            assert ours == self.model, (side.role, ours, self.model)
+        assert len(rounds) == 1, rounds
         (on_chain,) = self.pair.sim.chain.channels.values()
         assert sum(self.model.values()) == on_chain.total
         accounts = sum(self.pair.sim.chain.balances.values())
