@@ -21,7 +21,7 @@ import attrs
 
 from . import commands as cmd
 from . import crypto, encoding, rpc
-from .checks import CheckReport, check_co_signed_state, check_sign_request
+from .checks import CheckReport, check_co_signed_state, check_sign_request, sign_tag_for
 from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -95,6 +95,11 @@ _DONE_WHEN: Final[Mapping[type[cmd.Command], str]] = {
     cmd.ForceProgress: _SIGNED,
 }
 _PARSED: Final = (rpc.Batch, *rpc.MESSAGE_TYPES)  # frames given already parsed
+# Why an own operation fails after a reattach when the node had not taken its request.
+NOT_TAKEN: Final = (
+    "the node had not taken its request when the connection dropped; if it postponed it, it may "
+    "still ask to sign it (the checks then fail: refuse it)"
+)
 # The .reply notification of a query sent without an id, by the request's method.
 _REPLY_METHODS: Final = {"channels.calls_pruned.reply": "channels.clean_contract_calls"}
 
@@ -150,6 +155,7 @@ class Channel:
             None  # the query that settles an operation after a reattach
         )
         self._queries: list[Operation] = []  # queries not answered yet, oldest first
+        self._restarted = False  # a new FSM's first co-signed state is still to come
         self._queue: collections.deque[Operation] = collections.deque()  # own ops waiting
         self._current: Operation | None = None  # the own operation under way
         self._next_operation = 1
@@ -335,6 +341,7 @@ class Channel:
         elif transition is Input.FSM_UP_REESTABLISHED:
             # A new FSM knows only co-signed states: what was under way did not happen.
             self._sign_request = None
+            self._restarted = True
             if self._current is not None:
                 self._fail(self._current, FailureReason.CHANNEL_GONE, "the node's FSM restarted")
                 self._current = None
@@ -387,6 +394,11 @@ class Channel:
                 left=left,
             )
         )
+        if accepted and self._restarted and round_ is not None:
+            # A new FSM goes on from this state and reuses the rounds above it, as after a
+            # conflict: what we signed above it was not co-signed.
+            self._restarted = False
+            self.ledger.roll_back(round_)
         if accepted:
             self._opened_while_away(round_)
             self._end_current_if(co_signed_round=round_)
@@ -407,11 +419,19 @@ class Channel:
         message = message if isinstance(message, str) else ""
         self._events.append(Conflict(round=round_, error_code=code, error_msg=message))
         self.ledger.roll_back(round_)
+        offered = self._sign_request
         self._sign_request = None  # a request still held for the rolled-back update is dead
-        if self._current is not None and self._current.command.KIND is cmd.CommandKind.OPERATION:
-            self._fail(self._current, FailureReason.CONFLICT, message or "conflict", code)
-            self._current = None
-            self._send_next_operation()
+        current = self._current
+        if current is None or current.command.KIND is not cmd.CommandKind.OPERATION:
+            return
+        if current.id in self._request_ids and (offered is None or offered.operation is not None):
+            # The node has not taken our request (no "ok", no sign request) and was not asking
+            # us to sign the peer's update (then our request would have become this conflict):
+            # it is postponed behind the update rolled back here, and the node serves it next.
+            return
+        self._fail(current, FailureReason.CONFLICT, message or "conflict", code)
+        self._current = None
+        self._send_next_operation()
 
     def _on_message(self, data: Mapping[str, Any]) -> None:
         message = _object(data.get("message"), "channels.message")
@@ -490,8 +510,9 @@ class Channel:
             fetched = self.ledger.take_fetched(self, result)
             if operation is self._settling:
                 self._settling = None
+                in_flight = self.ledger.own_state_in_flight(result)
                 self._after_reattach(fetched, result)
-                self._settle_current()
+                self._settle_current(in_flight=in_flight)
             self._events.append(
                 OffChainStateFetched(
                     operation=operation,
@@ -522,11 +543,11 @@ class Channel:
         if self.state is ChannelState.OPENING and round_ is not None and round_ > 1:
             self._move(Input.OPEN)
 
-    def _settle_current(self) -> None:
+    def _settle_current(self, *, in_flight: bool) -> None:
         """After a reattach: end the operation under way by what the node's latest state says."""
         operation, own_round = self._current, self.ledger.own_round
-        if operation is None:
-            return
+        if operation is None or in_flight:
+            return  # our signed state still waits for the peer: its update or conflict ends it
         latest = self.ledger.latest
         if own_round is not None and latest is not None and not self.ledger.stale:
             if latest.round == own_round:
@@ -539,10 +560,15 @@ class Channel:
                 self._current = None
                 self._send_next_operation()
         elif own_round is None:
-            # We never signed it: aborted, or its sign request abandoned with the connection.
+            # We never signed it: aborted, its sign request abandoned with the connection, or
+            # its request not taken yet. The node may have postponed that one and still serve
+            # it: its sign request then fails the checks, and the FSM's sign timer rolls it back.
             aborted = self.ledger.last_abort_was_own
             reason = FailureReason.ABORTED if aborted else FailureReason.CHANNEL_GONE
             detail = "aborted" if aborted else "its sign request was abandoned with the connection"
+            if not aborted and operation.id in self._request_ids:
+                detail = NOT_TAKEN
+                self._forget_request(operation)
             self._fail(operation, reason, detail)
             self._current = None
             self._send_next_operation()
@@ -562,15 +588,17 @@ class Channel:
         text = _str(data, "signed_tx", tag.request_method)
         signed = decode_signed_tx(text)
         updates = updates_from_json(data.get("updates", []))
-        operation = self._current if tag.tag in OWN_TAGS else None
+        context = self.ledger.context(self)
+        # An own request of another kind than the operation under way is not its: the node
+        # serves late a request it postponed from an earlier connection (the checks refuse it).
+        ours = context.pending is not None and sign_tag_for(context.pending.kind) == tag.tag
+        operation = self._current if tag.tag in OWN_TAGS and ours else None
         if operation is not None:
             self._forget_request(operation)  # the node took the request
             # Asked after a reattach, the node is live on it: its own flow ends it, not the
             # fetched state (older than what we are about to sign).
             self._settling = None
-        checks: CheckReport = check_sign_request(
-            self.ledger.context(self), tag.tag, signed, updates
-        )
+        checks: CheckReport = check_sign_request(context, tag.tag, signed, updates)
         request = SignRequest(
             tag=tag,
             signed_tx=signed,
@@ -619,7 +647,7 @@ class Channel:
             if not rpc.AbortCode.is_valid(error):
                 raise LocalProtocolError(f"abort code {error!r} is not in 1..65535")
             self._send_reply(request.tag.reply_method, {"error": error})
-            self.ledger.aborted(request.tag.tag)
+            self.ledger.aborted(own=request.operation is not None)
         else:
             ours = made[1] if made is not None and made[0] is signed else None
             known = self.ledger.check_reply(self, request, signed, ours)

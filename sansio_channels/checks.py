@@ -293,6 +293,13 @@ _SPECS: Final[dict[OperationKind, tuple[str, type[ChainObject] | None]]] = {
     OperationKind.SNAPSHOT_SOLO: ("snapshot_solo_tx", None),
     OperationKind.FORCE_PROGRESS: ("force_progress_tx", t.OffChainCallContract),
 }
+
+
+def sign_tag_for(kind: OperationKind) -> str:
+    """The sign tag of the request that an own operation of ``kind`` leads to."""
+    return _SPECS[kind][0]
+
+
 # What we set is compared with the same-named field of the update and of the tx; these fields
 # must name our account, except in a transfer (whose from and to we set ourselves).
 _COMPARED: Final = tuple(

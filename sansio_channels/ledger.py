@@ -226,8 +226,9 @@ class Ledger:
         self.offered_state = None
         self.offered_signers = _NO_SIGNERS
 
-    def aborted(self, tag: str) -> None:
-        self.last_abort_was_own = tag in OWN_TAGS
+    def aborted(self, *, own: bool) -> None:
+        """We aborted a sign request; ``own``: the request of our operation under way."""
+        self.last_abort_was_own = own
         self.offered_state = None
         self.offered_signers = _NO_SIGNERS
 
@@ -284,6 +285,18 @@ class Ledger:
         self.stale = False
         self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r > fetched.round}
         return fetched
+
+    def own_state_in_flight(self, result: object) -> bool:
+        """Whether a ``get.offchain_state`` answer holds, as its half-signed tx, the state we
+        signed for our own operation: the FSM still waits for the peer's signature on it."""
+        half = result.get("half_signed_tx") if isinstance(result, Mapping) else None
+        ours = None if self.own_round is None else self.signed_rounds.get(self.own_round)
+        if ours is None or not isinstance(half, str) or not half:
+            return False
+        try:
+            return crypto.inner_tx(decode_signed_tx(half)).serialize() == ours.inner
+        except ChannelError:
+            return False
 
     def roll_back(self, round_: int) -> None:
         """The node rolled back to ``round_``: what we signed above it was not co-signed.

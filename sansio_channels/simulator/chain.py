@@ -111,6 +111,7 @@ class FakeChain:
         self.rejected: dict[str, str] = {}  # tx hash -> why
         self.channels: dict[bytes, ChannelObject] = {}
         self.events: list[ChainEvent] = []
+        self._events_by_channel: dict[bytes, list[ChainEvent]] = {}
 
     # --- accounts --------------------------------------------------------------------------
 
@@ -166,8 +167,13 @@ class FakeChain:
                     height=self.height, channel_id=channel_id, signed_tx=signed, tx_hash=tx_hash
                 )
                 self.events.append(event)
+                self._events_by_channel.setdefault(channel_id, []).append(event)
                 found.append(event)
         return found
+
+    def channel_events(self, channel_id: bytes) -> list[ChainEvent]:
+        """The channel's txs included so far, oldest first."""
+        return self._events_by_channel.get(channel_id, [])
 
     def channel(self, channel_id: bytes) -> ChannelObject | None:
         return self.channels.get(channel_id)

@@ -50,7 +50,13 @@ class Node(Protocol):
 
     def to_peer(self, fsm: Fsm, message: m.PeerMessage) -> None: ...
 
+    def to_requester(self, fsm: Fsm, req: Request, frame: dict[str, Any]) -> None: ...
+
     def terminated(self, fsm: Fsm) -> None: ...
+
+    def channel_known(self, fsm: Fsm) -> None: ...
+
+    def watching(self, fsm: Fsm) -> None: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -104,7 +110,7 @@ class Fsm:
         self.own_locked = False
         self.peer_locked = False
         self.held_settle: t.SignedTx | None = None
-        self.events_seen = len(node.chain.events)
+        self.events_seen = 0  # of its channel's chain events (from when it learns the id)
         self.state = state
         self._resuming = False
         self.move(state)
@@ -161,17 +167,20 @@ class Fsm:
 
     def ok(self, req: Request) -> None:
         if req.has_id:
-            self.send(frames.result(self.channel_text, req.id, "ok"))
+            self.node.to_requester(self, req, frames.result(self.channel_text, req.id, "ok"))
 
     def answer(self, req: Request, value: Any) -> None:
         """A query's answer: a result to an id, else a ``channels.<method>.reply``."""
         if req.has_id:
-            self.send(frames.result(self.channel_text, req.id, value))
+            self.node.to_requester(self, req, frames.result(self.channel_text, req.id, value))
         else:
-            self.send(frames.notification(req.method + ".reply", self.channel_text, value))
+            reply = frames.notification(req.method + ".reply", self.channel_text, value)
+            self.node.to_requester(self, req, reply)
 
     def fail(self, req: Request, problem: NodeError) -> None:
-        self.send(frames.error(self.channel_text, req.id, problem, req.frame))
+        self.node.to_requester(
+            self, req, frames.error(self.channel_text, req.id, problem, req.frame)
+        )
 
     def to_peer(self, message: m.PeerMessage) -> None:
         self.node.to_peer(self, message)
@@ -427,9 +436,21 @@ class Fsm:
 
     # --- the chain -------------------------------------------------------------------------
 
+    def learn_channel_id(self, channel_id: bytes) -> None:
+        """The FSM knows its channel now: it sees the channel's chain events from here on."""
+        self.channel_id = channel_id
+        self.events_seen = len(self.node.chain.channel_events(channel_id))
+        self.node.channel_known(self)
+
     def watch(self, signed: t.SignedTx, kind: m.LockKind | str) -> None:
         fee = getattr(signed.transaction, "fee", 0)
         self.watches.append(Watch(tx_hash=crypto.tx_hash(signed), kind=kind, fee=fee))
+        self.node.watching(self)
+
+    def hold_settle(self, signed: t.SignedTx) -> None:
+        """Keep a settle back until the lock period is over (posted on a later block)."""
+        self.held_settle = signed
+        self.node.watching(self)
 
     def wants_blocks(self) -> bool:
         """Something here waits for blocks (an auto-mining simulator mines them)."""
@@ -438,11 +459,11 @@ class Fsm:
     def on_block(self) -> None:
         """A block was mined: report the channel's txs in it, then what got deep enough."""
         chain = self.node.chain
-        while self.alive and self.events_seen < len(chain.events):
-            event = chain.events[self.events_seen]
+        events = chain.channel_events(self.channel_id) if self.channel_id is not None else []
+        while self.alive and self.events_seen < len(events):
+            event = events[self.events_seen]
             self.events_seen += 1
-            if event.channel_id == self.channel_id:
-                closing.on_chain_event(self, event.signed_tx)
+            closing.on_chain_event(self, event.signed_tx)
         for watch in list(self.watches):
             if not self.alive:
                 return

@@ -113,7 +113,7 @@ def on_funding_created(fsm: Fsm, message: m.FundingCreated) -> None:
         return
     if not fsm.verified(message.signed, (fsm.initiator,)):
         return
-    fsm.channel_id = crypto.channel_id(tx).key
+    fsm.learn_channel_id(crypto.channel_id(tx).key)
     fsm.info("funding_created", fsm_id=fsm.fsm_id)
     pending = Pending(
         kind=OpKind.CREATE,
@@ -133,7 +133,7 @@ def on_funding_signed(fsm: Fsm, message: m.FundingSigned) -> None:
         return
     if not fsm.verified(message.signed, (fsm.initiator, fsm.responder)):
         return
-    fsm.channel_id = crypto.channel_id(tx).key
+    fsm.learn_channel_id(crypto.channel_id(tx).key)
     fsm.latest = CoSigned(signed=message.signed, round=1, balances=fsm.initial_balances())
     fsm.info("funding_signed", fsm_id=fsm.fsm_id)
     fsm.on_chain("funding_signed", message.signed)

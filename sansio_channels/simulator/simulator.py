@@ -117,8 +117,16 @@ class Simulator:
         self._sockets: dict[int, _Socket] = {}
         self._clients: dict[Fsm, _Socket] = {}
         self._ports: dict[Fsm, int] = {}
-        self._fsms: list[Fsm] = []
         self._cache: dict[tuple[bytes, Role], _Cached] = {}
+        # The running FSMs, indexed so that no delivery, block or connect walks them all:
+        # in start order (the order they hear of a block in), by channel and role, the
+        # initiators not paired yet, the responders by (port, account), and the FSMs that
+        # wait for blocks.
+        self._fsms: dict[Fsm, int] = {}
+        self._by_channel: dict[bytes, dict[Role, Fsm]] = {}
+        self._unpaired: dict[Fsm, None] = {}
+        self._responders: dict[tuple[int, bytes], dict[Fsm, None]] = {}
+        self._watchers: dict[Fsm, None] = {}
 
     # --- connections -----------------------------------------------------------------------
 
@@ -205,9 +213,7 @@ class Simulator:
     def _come_back(self, socket: _Socket, options: ReestablishOptions) -> None:
         channel_id = Id.from_api(options.existing_channel_id, IdTag.CHANNEL).key
         role = options.role
-        running = next(
-            (f for f in self._fsms if f.channel_id == channel_id and f.role is role), None
-        )
+        running = self._by_channel.get(channel_id, {}).get(role)
         if running is not None:
             # Reconnect: the FSM kept running; same fsm id, nothing else (#3267, #4399).
             if options.existing_fsm_id != running.fsm_id:
@@ -250,7 +256,7 @@ class Simulator:
             account=Id.account(own).key,
             keep_running=keep,
         )
-        fsm.channel_id = channel_id
+        fsm.learn_channel_id(channel_id)
         fsm.latest = cached.latest
         fsm.peer_account = cached.peer_account
         fsm.minimum_depth, fsm.strategy = cached.minimum_depth, cached.strategy
@@ -264,9 +270,14 @@ class Simulator:
     def _attach(self, socket: _Socket, fsm: Fsm, port: int) -> None:
         socket.fsm = fsm
         self._clients[fsm] = socket
+        if fsm in self._fsms:
+            return  # a reconnect
         self._ports[fsm] = port
-        if fsm not in self._fsms:
-            self._fsms.append(fsm)
+        self._fsms[fsm] = self._fsm_count
+        if fsm.role is Role.INITIATOR:
+            self._unpaired[fsm] = None
+        else:
+            self._responders.setdefault((port, fsm.account), {})[fsm] = None
 
     def _new_fsm_id(self) -> str:
         self._fsm_count += 1
@@ -277,13 +288,28 @@ class Simulator:
 
     def _pair(self) -> None:
         """Connect every initiator that waits to the responder listening on its port."""
-        for initiator in [f for f in self._fsms if f.role is Role.INITIATOR and f.peer is None]:
+        for initiator in list(self._unpaired):
             if initiator.state not in (State.AWAITING_CONNECT, State.REESTABLISH_INIT):
+                del self._unpaired[initiator]  # past the states it starts in: paired for good
                 continue
-            responder = next((f for f in self._fsms if self._listens_for(f, initiator)), None)
+            if initiator.peer is not None:
+                continue
+            responder = next(
+                (f for f in self._candidates(initiator) if self._listens_for(f, initiator)), None
+            )
             if responder is not None:
                 responder.peer = initiator
                 initiator.paired(responder)
+
+    def _candidates(self, initiator: Fsm) -> list[Fsm]:
+        """The responders that may listen for ``initiator``: its channel's, or its peer's."""
+        if initiator.state is State.REESTABLISH_INIT:
+            assert initiator.channel_id is not None
+            found = self._by_channel.get(initiator.channel_id, {}).get(Role.RESPONDER)
+            return [] if found is None else [found]
+        if initiator.peer_account is None:
+            return []
+        return list(self._responders.get((self._ports[initiator], initiator.peer_account), {}))
 
     def _listens_for(self, responder: Fsm, initiator: Fsm) -> bool:
         if responder.role is not Role.RESPONDER or responder.peer is not None:
@@ -334,7 +360,7 @@ class Simulator:
         if socket.closed or socket.fsm is None:
             return
         for item in frame if isinstance(frame, list) else [frame]:
-            self._request(socket.fsm, item)
+            self._request(socket.fsm, item, connection.id)
         if deliver:
             self.deliver()
 
@@ -346,7 +372,7 @@ class Simulator:
             return
         self.receive(connection, frame, **kwargs)
 
-    def _request(self, fsm: Fsm, item: Any) -> None:
+    def _request(self, fsm: Fsm, item: Any, origin: int) -> None:
         # Not JSON-RPC 2.0 with a method: dropped silently (sc_ws_api:try_seq).
         if not isinstance(item, dict) or item.get("jsonrpc") != "2.0":
             return
@@ -363,7 +389,7 @@ class Simulator:
             if "id" in item:
                 self.to_client(fsm, frames.result(fsm.channel_text, item["id"], "ok"))
             return
-        fsm.handle(Request(method=method, params=params, frame=item))
+        fsm.handle(Request(method=method, params=params, frame=item, origin=origin))
 
     def frames_for(self, connection: Connection) -> list[dict[str, Any]]:
         """The frames to send to the client now, oldest first."""
@@ -382,14 +408,32 @@ class Simulator:
         if socket is not None and not socket.closed:
             socket.outbox.append(frame)
 
+    def to_requester(self, fsm: Fsm, req: Request, frame: dict[str, Any]) -> None:
+        # The node replies to the socket handler that made the call: a request postponed
+        # past its socket's end is still served, but its reply reaches no later client.
+        socket = self._clients.get(fsm)
+        if socket is not None and (req.origin is None or req.origin == socket.handle.id):
+            self.to_client(fsm, frame)
+
     def to_peer(self, fsm: Fsm, message: m.PeerMessage) -> None:
         if fsm.peer is not None and fsm.peer.alive:
             self.link.send(fsm.peer, message)
 
+    def channel_known(self, fsm: Fsm) -> None:
+        assert fsm.channel_id is not None
+        self._by_channel.setdefault(fsm.channel_id, {})[fsm.role] = fsm
+
+    def watching(self, fsm: Fsm) -> None:
+        self._watchers[fsm] = None
+
     def terminated(self, fsm: Fsm) -> None:
-        if fsm in self._fsms:
-            self._fsms.remove(fsm)
-        self._ports.pop(fsm, None)
+        self._fsms.pop(fsm, None)
+        self._unpaired.pop(fsm, None)
+        self._watchers.pop(fsm, None)
+        port = self._ports.pop(fsm, None)
+        self._responders.get((port or 0, fsm.account), {}).pop(fsm, None)
+        if fsm.channel_id is not None and self._by_channel.get(fsm.channel_id, {}).get(fsm.role):
+            del self._by_channel[fsm.channel_id][fsm.role]
         socket = self._clients.pop(fsm, None)
         if socket is not None:
             socket.closed = True  # the node closes the socket once the FSM is gone
@@ -426,16 +470,23 @@ class Simulator:
         chain = self.chain
         if chain.mempool:
             return True
-        for fsm in self._fsms:
-            if fsm.held_settle is not None:
-                return True
-            if any(w.tx_hash in chain.included for w in fsm.watches):
+        for fsm in list(self._watchers):
+            if not fsm.wants_blocks():
+                del self._watchers[fsm]  # it waits for nothing now
+            elif fsm.held_settle is not None or any(
+                w.tx_hash in chain.included for w in fsm.watches
+            ):
                 return True
         return False
 
     def _mine_one(self) -> None:
-        self.chain.mine(1)
-        for fsm in list(self._fsms):
+        """Mine a block and tell the FSMs it concerns: those that wait for blocks, and those
+        whose channel has a tx in it (in the order they started, as a node would)."""
+        events = self.chain.mine(1)
+        told = dict(self._watchers)
+        for event in events:
+            told.update(dict.fromkeys(self._by_channel.get(event.channel_id, {}).values()))
+        for fsm in sorted(told, key=lambda f: self._fsms.get(f, -1)):
             fsm.on_block()
 
     def mine(self, blocks: int = 1) -> None:

@@ -133,11 +133,13 @@ _CO_SIGNED: Final = frozenset(
 
 @attrs.frozen(kw_only=True)
 class Request:
-    """A client request as the FSM gets it: method, params, and the frame for replies."""
+    """A client request as the FSM gets it: method, params, the frame for replies, and the
+    connection it came on (its reply goes there only)."""
 
     method: str
     params: Mapping[str, Any]
     frame: Mapping[str, Any]
+    origin: int | None = None
 
     @property
     def has_id(self) -> bool:

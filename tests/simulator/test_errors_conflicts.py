@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from sansio_channels.events import (
     SignRequest,
 )
 from sansio_channels.simulator.harness import Pair, Participant, keypair
+from sansio_channels.transcript import EntryKind
 from sansio_channels.txs import encode_tx
 
 from .conftest import balances, names
@@ -176,3 +178,30 @@ def test_a_bad_signature_is_refused(pair: Pair) -> None:
     (conflict,) = i.events_of(Conflict)
     assert (conflict.round, conflict.error_code) == (1, 1)
     assert names(r) == []
+
+
+def test_a_request_postponed_past_its_connection_is_served_but_its_reply_is_not_sent_on() -> None:
+    """The node answers the socket handler that made the call (TRICKY.md 5): a request
+    postponed while its connection went away is still served (its sign request reaches the
+    FSM's client now), but its "ok" goes to no later connection."""
+    pair = Pair.open(timeouts={"sign": 20_000})
+    pair.run()
+    i, r = pair.initiator, pair.responder
+    r.intercept = lambda sign_request: None  # the transfer's sign request is never answered
+    r.channel.submit(Transfer(from_id=r.address, to_id=i.address, amount=1))
+    pair.run()
+    params = {"from": r.address, "to": i.address, "amount": 2}
+    pair.send_raw(r, request("channels.update.new", params, id_=777))  # postponed
+    pair.drop(r)
+    pair.reconnect(r)
+    pair.run()
+    r.clear()
+    before = len(pair.sim.entries)
+    pair.advance(30)  # the sign timer rolls the transfer back; the node serves the request
+    received = [
+        json.loads(e.text)
+        for e in pair.sim.entries[before:]
+        if e.role == "responder" and e.kind is EntryKind.RECEIVED
+    ]
+    assert any(f.get("method") == "channels.sign.update" for f in received), received
+    assert not any(f.get("id") == 777 for f in received), received
