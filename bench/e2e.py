@@ -42,7 +42,7 @@ from sansio_channels.cli.demo import load_adapter
 from sansio_channels.crypto import KeyPair
 from sansio_channels.events import Event, OperationAccepted, SignRequest, StateChanged
 from sansio_channels.options import OpenOptions, Role
-from sansio_channels.simulator.harness import keypair
+from sansio_channels.simulator.harness import keypair, open_options
 from sansio_channels.state import ChannelState
 
 AMOUNT: Final = 10**18
@@ -98,27 +98,16 @@ def keys(n: int) -> tuple[KeyPair, KeyPair]:
     return keypair(f"e2e initiator {n}"), keypair(f"e2e responder {n}")
 
 
-def open_options(role: Role, n: int) -> OpenOptions:
-    initiator, responder = keys(n)
-    return OpenOptions(
-        role=role,
-        host="localhost" if role is Role.INITIATOR else None,
-        port=20_000 + n,  # each responder listens on a port of its own
-        initiator_id=initiator.address,
-        responder_id=responder.address,
-        initiator_amount=AMOUNT,
-        responder_amount=AMOUNT,
-        push_amount=0,
-        channel_reserve=1,
-        lock_period=5,
-    )
+def channel_options(role: Role, n: int) -> OpenOptions:
+    # Each responder listens on a port of its own.
+    return open_options(role, *keys(n), port=20_000 + n, amount=AMOUNT)
 
 
 def client(module: Any, server: Server, role: Role, n: int) -> Any:
     initiator, responder = keys(n)
     return module.open_channel(
         server.url,
-        open_options(role, n),
+        channel_options(role, n),
         network_id=server.network_id,
         signer=initiator if role is Role.INITIATOR else responder,
         settings=SETTINGS,

@@ -42,6 +42,7 @@ from ..events import (
 from ..options import OpenOptions, Role
 from ..policy import DefaultPolicy
 from ..simulator import Simulator
+from ..simulator.harness import open_options
 from ..state import ChannelState
 
 AMOUNT: Final = 10**18  # each side's funds, in aettos
@@ -274,18 +275,7 @@ async def do(driver: Driver, side: Participant, command: Command) -> OperationAc
 
 
 def options(role: Role, alice: KeyPair, bob: KeyPair) -> OpenOptions:
-    return OpenOptions(
-        role=role,
-        host="localhost" if role is Role.INITIATOR else None,
-        port=3015,  # where Bob's node listens for Alice's
-        initiator_id=alice.address,
-        responder_id=bob.address,
-        initiator_amount=AMOUNT,
-        responder_amount=AMOUNT,
-        push_amount=0,
-        channel_reserve=1,
-        lock_period=5,
-    )
+    return open_options(role, alice, bob, port=3015, amount=AMOUNT)  # Bob's node on 3015
 
 
 def run_demo(adapter: str, transcript: str | None, log: Callable[[str], None]) -> dict[str, Any]:

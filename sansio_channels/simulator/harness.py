@@ -28,7 +28,7 @@ from ..events import CoSignedState, Event, SignRequest
 from ..options import OpenOptions, Role
 from .simulator import Connection, Simulator
 
-__all__ = ["BASE_URL", "Pair", "Participant", "keypair"]
+__all__ = ["BASE_URL", "Pair", "Participant", "keypair", "open_options"]
 
 BASE_URL: Final = "ws://simulator:3014/channel"
 _E = TypeVar("_E", bound=Event)
@@ -37,6 +37,33 @@ _E = TypeVar("_E", bound=Event)
 def keypair(name: str) -> KeyPair:
     """A key pair that is the same in every run (from ``name``): tests stay reproducible."""
     return KeyPair.from_secret(blake2b_256(b"sansio-channels test key " + name.encode()))
+
+
+def open_options(
+    role: Role,
+    initiator: KeyPair,
+    responder: KeyPair,
+    *,
+    port: int = 3014,
+    amount: int = 10**18,
+    **options: Any,
+) -> OpenOptions:
+    """One side's options for a channel between two accounts a simulator funds: each puts in
+    ``amount``, nothing is pushed, the reserve is 1 and the lock period 5 blocks, and the
+    initiator reaches the responder's node on ``localhost:port``. ``options`` set or override
+    any other :class:`OpenOptions` field."""
+    fields: dict[str, Any] = {
+        "host": "localhost" if role is Role.INITIATOR else None,
+        "port": port,
+        "initiator_id": initiator.address,
+        "responder_id": responder.address,
+        "initiator_amount": amount,
+        "responder_amount": amount,
+        "push_amount": 0,
+        "channel_reserve": 1,
+        "lock_period": 5,
+    }
+    return OpenOptions(role=role, **{**fields, **options})
 
 
 @attrs.define(eq=False)

@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from sansio_channels.channel import Channel
 from sansio_channels.events import Event, SignRequest
 from sansio_channels.options import OpenOptions, Role
-from sansio_channels.simulator import Simulator
+from sansio_channels.simulator import Simulator, harness
 from sansio_channels.simulator.harness import keypair
 from sansio_channels.simulator.server import SimulatorServer
 
@@ -28,18 +28,7 @@ AMOUNT: Final = 10**18
 
 
 def open_options(role: Role) -> OpenOptions:
-    return OpenOptions(
-        role=role,
-        host="localhost" if role is Role.INITIATOR else None,
-        port=3014,
-        initiator_id=INITIATOR.address,
-        responder_id=RESPONDER.address,
-        initiator_amount=AMOUNT,
-        responder_amount=AMOUNT,
-        push_amount=0,
-        channel_reserve=1,
-        lock_period=5,
-    )
+    return harness.open_options(role, INITIATOR, RESPONDER, amount=AMOUNT)
 
 
 class SimulatedNode:

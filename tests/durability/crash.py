@@ -54,7 +54,7 @@ from sansio_channels.events import FsmUp, OperationAccepted, OperationFailed, Si
 from sansio_channels.options import OpenOptions, Role
 from sansio_channels.policy import Decision
 from sansio_channels.record import ChannelRecord
-from sansio_channels.simulator import Simulator
+from sansio_channels.simulator import Simulator, harness
 from sansio_channels.simulator.harness import keypair
 from sansio_channels.simulator.server import SimulatorServer
 from sansio_channels.simulator.state import State
@@ -92,18 +92,9 @@ INITIATOR_SIGN_TIMEOUT_MS: Final = 300
 
 
 def open_options(role: Role, port: int) -> OpenOptions:
-    return OpenOptions(
-        role=role,
-        host="localhost" if role is Role.INITIATOR else None,
-        port=port,
-        initiator_id=INITIATOR.address,
-        responder_id=RESPONDER.address,
-        initiator_amount=AMOUNT,
-        responder_amount=AMOUNT,
-        push_amount=0,
-        channel_reserve=1,
-        lock_period=5,
-        timeouts={"sign": INITIATOR_SIGN_TIMEOUT_MS} if role is Role.INITIATOR else {},
+    timeouts = {"sign": INITIATOR_SIGN_TIMEOUT_MS} if role is Role.INITIATOR else {}
+    return harness.open_options(
+        role, INITIATOR, RESPONDER, port=port, amount=AMOUNT, timeouts=timeouts
     )
 
 

@@ -15,7 +15,7 @@ from sansio_channels.events import Event, OperationAccepted, SignRequest
 from sansio_channels.options import OpenOptions, Role
 from sansio_channels.replay import replay_files
 from sansio_channels.simulator import Simulator
-from sansio_channels.simulator.harness import keypair
+from sansio_channels.simulator.harness import keypair, open_options
 from sansio_channels.simulator.server import SimulatorServer
 from sansio_channels.state import ChannelState
 
@@ -75,18 +75,7 @@ async def _session(tmp: str) -> tuple[_Client, _Client, Simulator]:
     i_keys, r_keys = keypair("server initiator"), keypair("server responder")
 
     def options(role: Role, host: str | None = None) -> OpenOptions:
-        return OpenOptions(
-            role=role,
-            initiator_id=i_keys.address,
-            responder_id=r_keys.address,
-            initiator_amount=AMOUNT,
-            responder_amount=AMOUNT,
-            push_amount=0,
-            channel_reserve=1,
-            lock_period=5,
-            port=3014,
-            host=host,
-        )
+        return open_options(role, i_keys, r_keys, amount=AMOUNT, host=host)
 
     initiator = _Client(options(Role.INITIATOR, "localhost"), i_keys, sim.network_id)
     responder = _Client(options(Role.RESPONDER), r_keys, sim.network_id)
