@@ -414,9 +414,10 @@ class Pump:
         record = self.channel.record()
         if record == self._saved:
             return
-        self.store.save(record)
-        if self._saved is not None and record_key(self._saved) != record_key(record):
-            self.store.delete(record_key(self._saved))  # the opening record, now named
+        # An opening record, once the channel id is known, moves to its new key in the
+        # same transaction: a crash never leaves a stale opening record beside it.
+        previous = None if self._saved is None else record_key(self._saved)
+        self.store.save(record, replaces=None if previous == record_key(record) else previous)
         self._saved = record
 
     def _answer(self, request: SignRequest) -> bool:
