@@ -147,6 +147,7 @@ def _refuse_foreign(path: Path) -> None:
 
 def _create(db: sqlite3.Connection) -> None:
     with db:
+        db.execute("BEGIN")  # sqlite3 autocommits DDL and pragmas otherwise: all or nothing
         db.execute(f"PRAGMA application_id={_APPLICATION_ID}")
         _migrate(db, 0)
 
@@ -163,6 +164,7 @@ def _check_and_migrate(db: sqlite3.Connection, path: Path) -> None:
         )
     if version < SCHEMA_VERSION:
         with db:
+            db.execute("BEGIN")
             _migrate(db, version)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from sansio_channels import store as store_module
 from sansio_channels.cli import main
 from sansio_channels.errors import LocalProtocolError
 from sansio_channels.record import ChannelRecord
@@ -69,6 +70,23 @@ def test_a_record_saved_under_a_new_key_replaces_the_old_one_in_one_transaction(
         assert store.records() == [record]
         with pytest.raises(LocalProtocolError, match="replaces"):
             store.save(record, replaces=7)  # type: ignore[arg-type]
+        assert store.records() == [record]
+
+
+def test_a_store_whose_creation_broke_off_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating a store is one transaction: broken off after its first table (as by a kill,
+    found by the crash test), it leaves nothing half made, and the next open makes it."""
+    path = tmp_path / "channels.sqlite3"
+    made = store_module._MIGRATIONS[1]
+    monkeypatch.setitem(store_module._MIGRATIONS, 1, (*made, "CREATE TABLE broken ("))
+    with pytest.raises(StoreError, match="not a usable channel store"):
+        SQLiteStore(path)
+    monkeypatch.setitem(store_module._MIGRATIONS, 1, made)
+    record = a_record()
+    with SQLiteStore(path) as store:
+        store.save(record)
         assert store.records() == [record]
 
 
