@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 import json
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 import attrs
@@ -414,9 +414,10 @@ class Pump:
         record = self.channel.record()
         if record == self._saved:
             return
-        self.store.save(record)
-        if self._saved is not None and record_key(self._saved) != record_key(record):
-            self.store.delete(record_key(self._saved))  # the opening record, now named
+        # An opening record, once the channel id is known, moves to its new key in the
+        # same transaction: a crash never leaves a stale opening record beside it.
+        previous = None if self._saved is None else record_key(self._saved)
+        self.store.save(record, replaces=None if previous == record_key(record) else previous)
         self._saved = record
 
     def _answer(self, request: SignRequest) -> bool:
@@ -449,7 +450,8 @@ C = TypeVar("C", bound="ClientBase[Any]")
 
 class ClientBase(Generic[R]):
     """A client's channel and pump, its constructors, and the common commands as verbs;
-    ``R`` is what ``submit`` gives (an awaitable outcome, or the outcome)."""
+    ``R`` is what ``submit`` gives (an awaitable outcome, or the outcome). An adapter makes
+    its transport's own state in ``_init_transport``, so the constructor is written once."""
 
     def __init__(
         self,
@@ -465,6 +467,11 @@ class ClientBase(Generic[R]):
         self._pump = Pump(
             channel, base_url, signer=signer, policy=policy, settings=settings, store=store
         )
+        self._init_transport()
+
+    def _init_transport(self) -> None:
+        """The adapter's own state (socket, locks, ...), made with the client."""
+        raise NotImplementedError
 
     @classmethod
     def open(
@@ -587,16 +594,54 @@ class ClientBase(Generic[R]):
         return self.submit(cmd.SnapshotSolo(**tx_params))
 
 
-class AsyncAnswers:
-    """The answers to a sign request, for the clients whose calls are coroutines.
+A = TypeVar("A", bound="AsyncClient")
 
-    A subclass has a pump and an ``async _flush()`` that sends what the pump has queued.
+
+class AsyncClient(ClientBase[Coroutine[Any, Any, Outcome]]):
+    """The application's side of the asyncio and trio clients: events, commands and answers
+    to sign requests, as coroutines.
+
+    A subclass sends what the pump has queued in ``_flush()`` and returns from ``_wait()``
+    when the reader has moved the pump on (see ``_notify`` in each).
     """
-
-    _pump: Pump
 
     async def _flush(self) -> None:
         raise NotImplementedError
+
+    async def _wait(self) -> None:
+        raise NotImplementedError
+
+    def __aiter__(self: A) -> A:
+        return self
+
+    async def __anext__(self) -> Event:
+        event = await self.next_event()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+    async def next_event(self) -> Event | None:
+        """The next event; None once the connection has ended for good. Raises the client's
+        failure (:class:`FellBehind`, :class:`Disconnected`, ...) after the events before it."""
+        while (event := self._pump.next_event()) is None and not self._pump.finished:
+            await self._wait()
+        return event
+
+    async def start(self, command: cmd.Command) -> Operation:
+        """Send ``command``; its outcome comes as an event about the operation."""
+        operation = self._pump.start(command)
+        await self._flush()
+        return operation
+
+    async def submit(self, command: cmd.Command) -> Outcome:
+        """Send ``command`` and wait for its outcome (accepted, failed, or a query's result)."""
+        operation = await self.start(command)
+        try:
+            while (outcome := self._pump.outcome(operation)) is None:
+                await self._wait()
+        finally:
+            self._pump.forget(operation)
+        return outcome
 
     async def sign(
         self,

@@ -22,22 +22,17 @@ from types import TracebackType
 from wsproto.utilities import ProtocolError
 
 from sansio_channels import commands as cmd
-from sansio_channels.channel import Channel
 from sansio_channels.crypto import Signer
 from sansio_channels.events import Event, Operation, SignRequest
-from sansio_channels.policy import Policy
-from sansio_channels.store import ChannelStore
 from sansio_channels.txs import SignedTx
 
 from ._blocking import BlockingSocket, Lost, earliest
 from ._common import (
     DEFAULT_ABORT,
-    DEFAULT_SETTINGS,
     AnswerNeeded,
     ClientBase,
     ConnectFailed,
     Outcome,
-    Settings,
 )
 
 __all__ = ["ChannelClient", "open_channel", "resume_channel"]
@@ -50,19 +45,7 @@ class ChannelClient(ClientBase[Outcome]):
     other event does, in order, through iteration or :meth:`next_event`.
     """
 
-    def __init__(
-        self,
-        channel: Channel,
-        base_url: str,
-        *,
-        signer: Signer | None = None,
-        policy: Policy | None = None,
-        settings: Settings = DEFAULT_SETTINGS,
-        store: ChannelStore | None = None,
-    ) -> None:
-        super().__init__(
-            channel, base_url, signer=signer, policy=policy, settings=settings, store=store
-        )
+    def _init_transport(self) -> None:
         self._socket: BlockingSocket | None = None
         self._retry_at = 0.0  # when the next reconnect try is due (between sockets)
 

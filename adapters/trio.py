@@ -18,46 +18,26 @@ from __future__ import annotations
 import math
 import ssl
 import urllib.parse
-from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
 
-from sansio_channels import commands as cmd
-from sansio_channels.channel import Channel
-from sansio_channels.crypto import Signer
-from sansio_channels.events import Event, Operation
-from sansio_channels.policy import Policy
-from sansio_channels.store import ChannelStore
-
-from ._common import DEFAULT_SETTINGS, AsyncAnswers, ClientBase, ConnectFailed, Outcome, Settings
+from ._common import AsyncClient, ConnectFailed
 
 __all__ = ["ChannelClient", "open_channel", "resume_channel"]
 
 
-class ChannelClient(ClientBase[Coroutine[Any, Any, Outcome]], AsyncAnswers):
+class ChannelClient(AsyncClient):
     """One channel on one (re)connecting WebSocket.
 
     Sign requests the policy answers with ``signer`` never reach the application; every
     other event does, in order, through ``async for`` or :meth:`next_event`.
     """
 
-    def __init__(
-        self,
-        channel: Channel,
-        base_url: str,
-        *,
-        signer: Signer | None = None,
-        policy: Policy | None = None,
-        settings: Settings = DEFAULT_SETTINGS,
-        store: ChannelStore | None = None,
-    ) -> None:
-        super().__init__(
-            channel, base_url, signer=signer, policy=policy, settings=settings, store=store
-        )
+    def _init_transport(self) -> None:
         self._ws: WebSocketConnection | None = None
         self._stack = AsyncExitStack()
         self._run_scope = trio.CancelScope()
@@ -86,38 +66,6 @@ class ChannelClient(ClientBase[Coroutine[Any, Any, Outcome]], AsyncAnswers):
             await self._stack.aclose()
 
     # --- the application's side -----------------------------------------------------------
-
-    def __aiter__(self) -> ChannelClient:
-        return self
-
-    async def __anext__(self) -> Event:
-        event = await self.next_event()
-        if event is None:
-            raise StopAsyncIteration
-        return event
-
-    async def next_event(self) -> Event | None:
-        """The next event; None once the connection has ended for good. Raises the client's
-        failure (:class:`FellBehind`, :class:`Disconnected`, ...) after the events before it."""
-        while (event := self._pump.next_event()) is None and not self._pump.finished:
-            await self._changed.wait()
-        return event
-
-    async def start(self, command: cmd.Command) -> Operation:
-        """Send ``command``; its outcome comes as an event about the operation."""
-        operation = self._pump.start(command)
-        await self._flush()
-        return operation
-
-    async def submit(self, command: cmd.Command) -> Outcome:
-        """Send ``command`` and wait for its outcome (accepted, failed, or a query's result)."""
-        operation = await self.start(command)
-        try:
-            while (outcome := self._pump.outcome(operation)) is None:
-                await self._changed.wait()
-        finally:
-            self._pump.forget(operation)
-        return outcome
 
     async def close(self) -> None:
         """Close the socket (code 1000) and stop; the channel's FSM on the node stays up."""
@@ -259,6 +207,9 @@ class ChannelClient(ClientBase[Coroutine[Any, Any, Outcome]], AsyncAnswers):
     def _notify(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
+
+    async def _wait(self) -> None:
+        await self._changed.wait()
 
 
 Stream: TypeAlias = "trio.SocketStream | trio.SSLStream[trio.SocketStream]"

@@ -791,9 +791,16 @@ class Channel:
         return ChannelRecord.of(self)
 
     @classmethod
-    def restore(cls, record: ChannelRecord, **kwargs: Any) -> Channel:
-        """A channel resumed from its record, disconnected; :meth:`reconnect` comes next."""
-        return record.restore(cls, **kwargs)
+    def restore(
+        cls, record: ChannelRecord, *, ping_interval: float | None = DEFAULT_PING_INTERVAL
+    ) -> Channel:
+        """A channel resumed from its record, disconnected; :meth:`reconnect` comes next.
+
+        The network id, account and options are the record's; only how the channel runs
+        here (``ping_interval``) is chosen anew."""
+        if not isinstance(record, ChannelRecord):
+            raise LocalProtocolError(f"a ChannelRecord is required, got {type(record).__name__}")
+        return record.restore(cls, ping_interval=ping_interval)
 
 
 def _api_balances(trees: StateTrees) -> dict[str, int]:

@@ -41,8 +41,8 @@ import attrs
 from . import encoding
 from . import txs as t
 from .codec import ChainObject
-from .crypto import blake2b_256, channel_id, signed_layers, signer_of
-from .encoding import Id, IdTag
+from .crypto import channel_id, signed_layers, signer_of
+from .encoding import Id
 from .errors import LocalProtocolError
 from .offchain import OffChainState, UpdateRefused, unpack_ct_version
 from .options import ANY_INITIATOR, Role
@@ -175,22 +175,15 @@ def _round_of(tx: ChainObject) -> int | None:
 
 
 def derived_channel_id(signed: t.SignedTx) -> Id | None:
-    """The id of the channel a (signed) create tx opens, or None if it cannot be known yet.
-
-    A plain initiator's follows from the create tx nonce (PROTOCOL.md §9.3); a generalized
-    one's from its auth id ``blake2b(ga_id ‖ auth_data)``, once its meta tx wraps the tx.
+    """The id of the channel a (signed) create tx opens, or None if it cannot be known yet
+    (a generalized initiator's, before its meta tx wraps the tx); :func:`channel_id` derives it.
     """
-    tx = _innermost(signed)
-    if not isinstance(tx, _CREATE):
+    if not isinstance(_innermost(signed), _CREATE):
         return None
-    for meta in _metas(signed):
-        if meta.ga_id == tx.initiator_id:
-            auth_id = blake2b_256(meta.ga_id.key + meta.auth_data)
-            key = blake2b_256(tx.initiator_id.key + auth_id + tx.responder_id.key)
-            return Id(IdTag.CHANNEL, key)
-    if tx.nonce == 0 or tx.nonce >= 1 << 256:
-        return None  # a generalized initiator before its meta tx (plain nonces start at 1)
-    return channel_id(tx)
+    try:
+        return channel_id(signed)
+    except LocalProtocolError:
+        return None
 
 
 # --- the checks ------------------------------------------------------------------------------

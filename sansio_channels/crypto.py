@@ -180,14 +180,34 @@ def tx_hash(signed: SignedTx) -> str:
     return encoding.encode("th", blake2b_256(signed.serialize()))
 
 
-def channel_id(create: ChannelCreateTx | ChannelCreateTxV1) -> Id:
-    """The id of the channel a create tx opens (for a plain, non-generalized initiator)."""
-    if not isinstance(create, (ChannelCreateTx, ChannelCreateTxV1)):
-        raise LocalProtocolError(f"a channel_create_tx is required, got {type(create).__name__}")
-    if create.nonce >= 1 << 256:
+def channel_id(create: ChainObject) -> Id:
+    """The id of the channel a create tx opens (PROTOCOL.md §9.3); the one derivation.
+
+    ``create`` is the create tx, or a signed tx around it (as a sign request carries it). A
+    plain initiator's id follows from the tx nonce; a generalized initiator's (nonce 0) from
+    its auth id ``blake2b(ga_id ‖ auth_data)``, which only its meta tx around the create tx
+    carries: without that meta tx such a create tx is refused.
+    """
+    layers = signed_layers(create)
+    tx = layers[-1].transaction if layers else create
+    if not isinstance(tx, (ChannelCreateTx, ChannelCreateTxV1)):
+        raise LocalProtocolError(f"a channel_create_tx is required, got {type(tx).__name__}")
+    metas = [layer.transaction for layer in layers]
+    auth = [
+        m for m in metas if isinstance(m, (GAMetaTx, GAMetaTxV1)) and m.ga_id == tx.initiator_id
+    ]
+    if auth:
+        middle = blake2b_256(auth[0].ga_id.key + auth[0].auth_data)
+    elif tx.nonce == 0:
+        raise LocalProtocolError(
+            "a generalized initiator's create tx (nonce 0): its channel id needs the meta tx "
+            "around it"
+        )
+    elif tx.nonce >= 1 << 256:
         raise LocalProtocolError("a create tx nonce does not fit the 32 bytes of a channel id")
-    data = create.initiator_id.key + create.nonce.to_bytes(32, "big") + create.responder_id.key
-    return Id(IdTag.CHANNEL, blake2b_256(data))
+    else:
+        middle = tx.nonce.to_bytes(32, "big")
+    return Id(IdTag.CHANNEL, blake2b_256(tx.initiator_id.key + middle + tx.responder_id.key))
 
 
 def signed_layers(obj: ChainObject) -> list[SignedTx]:

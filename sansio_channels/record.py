@@ -115,8 +115,9 @@ class ChannelRecord:
         except (TypeError, ValueError) as exc:
             raise LocalProtocolError(f"malformed channel record: {exc}") from None
 
-    def restore(self, channel_type: type[Channel], **kwargs: Any) -> Channel:
-        """A channel of ``channel_type`` resumed from this record, not connected."""
+    def restore(self, channel_type: type[Channel], *, ping_interval: float | None) -> Channel:
+        """A channel of ``channel_type`` resumed from this record, not connected
+        (:meth:`Channel.restore` calls this)."""
         options = from_query_params(self.options)
         channel_id = self.known_channel_id()
         if channel_id is not None and self.fsm_id is not None:
@@ -130,7 +131,9 @@ class ChannelRecord:
                 )
         if not isinstance(options, ReestablishOptions):
             raise LocalProtocolError("the record has no channel id and fsm id to come back to")
-        channel = channel_type(options, network_id=self.network_id, account=self.account, **kwargs)
+        channel = channel_type(
+            options, network_id=self.network_id, account=self.account, ping_interval=ping_interval
+        )
         channel.state = ChannelState(self.state)
         channel.ledger.restore(self)
         if self.peer is not None:

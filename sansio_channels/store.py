@@ -40,8 +40,13 @@ def record_key(record: ChannelRecord) -> str:
 class ChannelStore(Protocol):
     """What the adapters need of a store; a hub may back it with PostgreSQL or Redis."""
 
-    def save(self, record: ChannelRecord) -> None:
-        """Keep ``record`` (replacing the one under the same key), durably, before returning."""
+    def save(self, record: ChannelRecord, *, replaces: str | None = None) -> None:
+        """Keep ``record`` (replacing the one under the same key), durably, before returning.
+
+        With ``replaces``, the record under that key (the one this record was kept under
+        before its key changed: an opening record once the channel id is known) is removed
+        in the same transaction, so a crash leaves one of the two, never both or neither.
+        The adapters pass it only when it differs from the record's own key."""
         ...
 
     def load(self, key: str) -> ChannelRecord | None: ...
@@ -64,15 +69,20 @@ class SQLiteStore:
         self.path = Path(path)
         self._db = _open(self.path)
 
-    def save(self, record: ChannelRecord) -> None:
+    def save(self, record: ChannelRecord, *, replaces: str | None = None) -> None:
         if not isinstance(record, ChannelRecord):
             raise LocalProtocolError(f"a ChannelRecord is required, got {type(record).__name__}")
+        if replaces is not None and not isinstance(replaces, str):
+            raise LocalProtocolError(f"replaces must be a key (str), got {type(replaces).__name__}")
+        key = record_key(record)
         text = json.dumps(record.to_json(), sort_keys=True)
         with self._db:
+            if replaces is not None and replaces != key:
+                self._db.execute("DELETE FROM channels WHERE key = ?", (replaces,))
             self._db.execute(
                 "INSERT INTO channels (key, record) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET record = excluded.record",
-                (record_key(record), text),
+                (key, text),
             )
 
     def load(self, key: str) -> ChannelRecord | None:
@@ -137,6 +147,7 @@ def _refuse_foreign(path: Path) -> None:
 
 def _create(db: sqlite3.Connection) -> None:
     with db:
+        db.execute("BEGIN")  # sqlite3 autocommits DDL and pragmas otherwise: all or nothing
         db.execute(f"PRAGMA application_id={_APPLICATION_ID}")
         _migrate(db, 0)
 
@@ -153,6 +164,7 @@ def _check_and_migrate(db: sqlite3.Connection, path: Path) -> None:
         )
     if version < SCHEMA_VERSION:
         with db:
+            db.execute("BEGIN")
             _migrate(db, version)
 
 

@@ -365,6 +365,19 @@ def test_record_round_trips_and_restores() -> None:
         ChannelRecord.from_json({"version": 99})
 
 
+def test_restore_takes_only_what_the_record_does_not_fix() -> None:
+    channel, _ = opened()
+    record = channel.record()
+    assert Channel.restore(record, ping_interval=None).ping_interval is None
+    assert Channel.restore(record).ping_interval == DEFAULT_PING_INTERVAL
+    # The network id and account are the record's: no keyword to contradict them.
+    for fixed in ("network_id", "account"):
+        with pytest.raises(TypeError, match=f"unexpected keyword argument '{fixed}'"):
+            Channel.restore(record, **{fixed: "x"})  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError, match="ChannelRecord is required"):
+        Channel.restore(record.to_json())  # type: ignore[arg-type]
+
+
 def test_commands_are_checked_before_anything_is_queued() -> None:
     channel, node = opened()
     with pytest.raises(LocalProtocolError):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sansio_channels import crypto, encoding, txs
+from sansio_channels.checks import derived_channel_id
 from sansio_channels.codec import ChainObject
 from sansio_channels.crypto import KeyPair, SignatureForm
 from sansio_channels.encoding import Id, IdTag
@@ -82,31 +84,64 @@ def reported_channel_ids(rel: str) -> set[str]:
     return found
 
 
-def create_txs(rel: str) -> list[txs.ChannelCreateTxV1 | txs.ChannelCreateTx]:
+def create_txs(rel: str) -> list[txs.SignedTx]:
+    """The signed create txs of a file, as they were sent (a generalized account's reply has
+    its meta tx around the create tx)."""
     found = []
     for _, frame in frames(rel):
         for text in strings_with_prefix(frame, "tx_"):
-            inner = crypto.inner_tx(txs.decode_tx(text))
-            if isinstance(inner, (txs.ChannelCreateTxV1, txs.ChannelCreateTx)):
-                found.append(inner)
+            obj = txs.decode_tx(text)
+            inner = crypto.inner_tx(obj)
+            if isinstance(obj, txs.SignedTx) and isinstance(
+                inner, (txs.ChannelCreateTxV1, txs.ChannelCreateTx)
+            ):
+                found.append(obj)
     return found
+
+
+def initiators_meta(signed: txs.SignedTx) -> bool:
+    create = crypto.inner_tx(signed)
+    assert isinstance(create, (txs.ChannelCreateTxV1, txs.ChannelCreateTx))
+    return any(
+        isinstance(layer.transaction, (txs.GAMetaTx, txs.GAMetaTxV1))
+        and layer.transaction.ga_id == create.initiator_id
+        for layer in crypto.signed_layers(signed)
+    )
 
 
 # Files where a create tx was signed and the node went on to name the channel (in one the
 # initiator only inspects the create tx and stops).
 CREATE_FILES = [rel for rel in recording_files() if create_txs(rel) and reported_channel_ids(rel)]
+GA_CREATE_FILES = [rel for rel in CREATE_FILES if any(map(initiators_meta, create_txs(rel)))]
 
 
 @pytest.mark.parametrize("rel", CREATE_FILES)
 def test_channel_id_from_create_tx_is_the_one_the_node_reported(rel: str) -> None:
     reported = reported_channel_ids(rel)
-    derived = {crypto.channel_id(create).api for create in create_txs(rel)}
-    if rel.startswith("generalized_accounts/"):
-        # A generalized initiator's channel id is built from its auth id, not the nonce,
-        # and the create tx alone does not carry it: the derivation cannot apply.
-        assert not derived & reported
-        return
+    derived = set()
+    for signed in create_txs(rel):
+        create = crypto.inner_tx(signed)
+        assert isinstance(create, (txs.ChannelCreateTxV1, txs.ChannelCreateTx))
+        if create.nonce == 0 and not initiators_meta(signed):
+            # A generalized initiator's create tx before its meta tx: the id is not in it.
+            with pytest.raises(LocalProtocolError, match="generalized initiator"):
+                crypto.channel_id(signed)
+            assert derived_channel_id(signed) is None
+            continue
+        found = crypto.channel_id(signed)
+        assert derived_channel_id(signed) == found  # the checks derive it the same way
+        derived.add(found.api)
+    assert derived, f"{rel}: no create tx named its channel"
     assert derived <= reported, f"{rel}: derived {derived - reported} never reported"
+
+
+def test_generalized_initiators_channel_ids_are_checked() -> None:
+    """The auth-id formula is exercised: the node named each such channel as derived."""
+    assert len(GA_CREATE_FILES) >= 2, GA_CREATE_FILES
+    for rel in GA_CREATE_FILES:
+        derived = {crypto.channel_id(s).api for s in create_txs(rel) if initiators_meta(s)}
+        assert derived, rel
+        assert derived <= reported_channel_ids(rel), rel
 
 
 def test_channel_ids_checked_in_enough_files() -> None:
@@ -187,4 +222,12 @@ def test_tx_hash_is_blake2b_of_the_signed_tx() -> None:
 
 def test_channel_id_refuses_other_txs() -> None:
     with pytest.raises(LocalProtocolError, match="channel_create_tx is required"):
-        crypto.channel_id(txs.OffChainMeta(data=b""))  # type: ignore[arg-type]
+        crypto.channel_id(txs.OffChainMeta(data=b""))
+    signed = create_txs("sc_ws_basic_open_close.md")[0]
+    create = crypto.inner_tx(signed)
+    assert isinstance(create, (txs.ChannelCreateTxV1, txs.ChannelCreateTx))
+    assert crypto.channel_id(create) == crypto.channel_id(signed)
+    with pytest.raises(LocalProtocolError, match="does not fit"):
+        crypto.channel_id(attrs.evolve(create, nonce=1 << 256))
+    with pytest.raises(LocalProtocolError, match="needs the meta tx"):
+        crypto.channel_id(attrs.evolve(create, nonce=0))

@@ -10,7 +10,9 @@ from pathlib import Path
 import attrs
 import pytest
 
+from sansio_channels import store as store_module
 from sansio_channels.cli import main
+from sansio_channels.errors import LocalProtocolError
 from sansio_channels.record import ChannelRecord
 from sansio_channels.store import SCHEMA_VERSION, SQLiteStore, StoreError, record_key
 
@@ -37,6 +39,55 @@ def test_records_survive_reopening(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_a_record_saved_under_a_new_key_replaces_the_old_one_in_one_transaction(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "channels.sqlite3"
+    record = a_record()
+    opening = attrs.evolve(record, channel_id=None, signed_ahead={})
+    old_key = record_key(opening)
+    assert old_key.startswith("opening:")
+    with SQLiteStore(path) as store:
+        store.save(opening)
+        # The insert under the new key fails: the delete of the old one is rolled back.
+        db = sqlite3.connect(path)
+        with db:
+            db.execute(
+                "CREATE TRIGGER fail BEFORE INSERT ON channels "
+                "BEGIN SELECT RAISE(ABORT, 'full'); END"
+            )
+        with pytest.raises(sqlite3.DatabaseError):
+            store.save(record, replaces=old_key)
+        assert store.records() == [opening]
+        with db:
+            db.execute("DROP TRIGGER fail")
+        db.close()
+        store.save(record, replaces=old_key)
+        assert store.records() == [record]
+        store.save(record, replaces=record_key(record))  # its own key: kept
+        assert store.records() == [record]
+        with pytest.raises(LocalProtocolError, match="replaces"):
+            store.save(record, replaces=7)  # type: ignore[arg-type]
+        assert store.records() == [record]
+
+
+def test_a_store_whose_creation_broke_off_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating a store is one transaction: broken off after its first table (as by a kill,
+    found by the crash test), it leaves nothing half made, and the next open makes it."""
+    path = tmp_path / "channels.sqlite3"
+    made = store_module._MIGRATIONS[1]
+    monkeypatch.setitem(store_module._MIGRATIONS, 1, (*made, "CREATE TABLE broken ("))
+    with pytest.raises(StoreError, match="not a usable channel store"):
+        SQLiteStore(path)
+    monkeypatch.setitem(store_module._MIGRATIONS, 1, made)
+    record = a_record()
+    with SQLiteStore(path) as store:
+        store.save(record)
+        assert store.records() == [record]
 
 
 def test_a_store_whose_process_died_unclosed_opens(tmp_path: Path) -> None:

@@ -147,8 +147,8 @@ class CountingStore:
         # The rounds signed ahead in the store already: a resumed channel's are not new.
         self._ahead = {r for record in store.records() for r in record.signed_ahead}
 
-    def save(self, record: ChannelRecord) -> None:
-        self.inner.save(record)
+    def save(self, record: ChannelRecord, *, replaces: str | None = None) -> None:
+        self.inner.save(record, replaces=replaces)
         new = set(record.signed_ahead) - self._ahead
         self._ahead = set(record.signed_ahead)
         self.switch.moment("signed, not sent" if new else "record saved")

@@ -145,7 +145,10 @@ class RecordingStore:
         self.log = log
         self.saved: dict[str, ChannelRecord] = {}
 
-    def save(self, record: ChannelRecord) -> None:
+    def save(self, record: ChannelRecord, *, replaces: str | None = None) -> None:
+        if replaces is not None:
+            self.log.append(f"save replacing {replaces.split(':')[0]}")
+            del self.saved[replaces]
         self.log.append(f"save {sorted(record.signed_ahead)}")
         self.saved[record_key(record)] = record
 
@@ -193,6 +196,34 @@ def test_the_pump_saves_what_we_signed_before_the_signature_is_handed_over() -> 
     assert log[-1] == "save []"  # the co-signed state, stored as it arrived
     (kept,) = store.records()
     assert kept.latest_round == round_ + 1
+
+
+def test_the_pump_moves_an_opening_record_to_its_channel_id_in_one_save() -> None:
+    """One call (one transaction in a real store): a crash cannot leave the opening record
+    beside the one under the channel id."""
+    pair = Pair.open()
+    log: list[str] = []
+    store = RecordingStore(log)
+    alice = pair.initiator
+    pump = Pump(
+        alice.channel,
+        "ws://node/channel",
+        signer=None,
+        policy=None,
+        settings=Settings(),
+        store=store,
+    )
+
+    def sign(request: SignRequest) -> None:
+        pump._persist()  # the opening record: no channel id yet
+        request.sign(alice.keys)
+        pump._persist()  # the create tx we signed names the channel
+
+    alice.intercept = sign
+    pair.run()
+    assert log == ["save []", "save replacing opening", "save [1]"]
+    (kept,) = store.records()
+    assert record_key(kept) == f"{kept.known_channel_id()}:initiator"
 
 
 def test_resume_all_comes_back_to_every_live_channel_in_the_store(tmp_path: Path) -> None:
