@@ -57,6 +57,9 @@ OWN_TAGS: Final = frozenset(
     }
 )
 
+# Sign tags of the mutual close, ours or the peer's: its tx has no round.
+_CLOSE_TAGS: Final = frozenset({"shutdown_sign", "shutdown_sign_ack"})
+
 
 def round_of(tx: ChainObject) -> int | None:
     """The round a state tx commits to: a create tx opens round 1."""
@@ -98,6 +101,9 @@ class Ledger:
     offered_state: OffChainState | None = None  # the state the offered request leads to
     offered_signers: Mapping[bytes, Id] = _NO_SIGNERS  # the offered request's, verified
     own_round: int | None = None  # the round our own operation's signature is for
+    # The mutual close tx we signed (a tx_ string): it has no round, so it is kept apart; after
+    # a crash during the close it tells the application which tx to look for on chain.
+    closing: str | None = None
     last_abort_was_own: bool = False
     # After we reattach to an FSM that ran while we were away, it may hold a state newer than
     # ours (signed with our key elsewhere); until a co-signed state arrives, what depends on
@@ -223,6 +229,8 @@ class Ledger:
             )
             if own:
                 self.own_round = round_
+        elif tag in _CLOSE_TAGS:
+            self.closing = text
         self.offered_state = None
         self.offered_signers = _NO_SIGNERS
 
@@ -335,6 +343,7 @@ class Ledger:
         return {r: balances for r, balances in found.items() if balances is not None}
 
     def restore(self, record: ChannelRecord) -> None:
+        self.closing = record.closing
         if record.latest_state is not None and record.latest_round is not None:
             self.latest = Latest(
                 round=record.latest_round,

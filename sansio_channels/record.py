@@ -50,6 +50,10 @@ class ChannelRecord:
     # the signature leaves; and the balances each of those states holds, where known.
     signed_ahead: Mapping[int, str] = attrs.field(factory=dict, hash=False)
     signed_ahead_balances: Mapping[int, Mapping[str, int]] = attrs.field(factory=dict, hash=False)
+    # The mutual close tx we signed (tx_), written before the signature leaves. A node that
+    # refuses to come back to a channel after a crash during its close may have closed it on
+    # chain: this is the tx to look for there.
+    closing: str | None = None
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelRecord:
@@ -70,6 +74,7 @@ class ChannelRecord:
             balances=ledger.balances_api(),
             signed_ahead=ledger.signed_ahead(),
             signed_ahead_balances=ledger.signed_ahead_balances(),
+            closing=ledger.closing,
         )
 
     @property

@@ -255,6 +255,12 @@ def _start(
             # closed on chain while we were away. The application asks the chain.
             status = control.ask(f"chain {record.known_channel_id()}")
             if status == "closed":
+                # Only a mutual close ends these channels, and it needs our signature: the
+                # close tx we signed was written to the record before that signature left.
+                if record.closing is None:
+                    raise AssertionError(
+                        "closed on chain, but the record has no close tx"
+                    ) from None
                 store.save(attrs.evolve(record, state=ChannelState.CLOSED.value))
                 raise SystemExit(LIFE_DONE) from None
             raise

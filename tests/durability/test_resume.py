@@ -13,12 +13,14 @@ from sansio_channels import commands as cmd
 from sansio_channels.adapters._common import Pump, Settings
 from sansio_channels.adapters.sync import ChannelClient
 from sansio_channels.channel import Channel
+from sansio_channels.crypto import inner_tx
 from sansio_channels.events import OffChainStateFetched, OperationAccepted, SignRequest
 from sansio_channels.policy import DefaultPolicy
 from sansio_channels.record import ChannelRecord
 from sansio_channels.simulator.harness import Pair, Participant
 from sansio_channels.state import ChannelState
 from sansio_channels.store import SQLiteStore, record_key
+from sansio_channels.txs import ChannelCloseMutualTx, decode_signed_tx
 
 
 def stored(record: ChannelRecord) -> ChannelRecord:
@@ -276,3 +278,29 @@ def test_what_we_signed_ahead_comes_back_with_its_balances() -> None:
     assert restored.state is not None
     assert restored.state.balances is not None
     assert sorted(restored.state.balances.values()) == sorted(balances.values())
+
+
+def test_the_mutual_close_we_signed_is_in_the_record_before_the_signature_leaves() -> None:
+    """A close tx has no round: the record keeps it apart, written ahead, and a restored
+    channel still has it (the tx to look for on chain if the node closed while we were away)."""
+    pair = open_pair()
+    alice, bob = pair.initiator, pair.responder
+    held: list[SignRequest] = []
+    alice.intercept = held.append
+    assert alice.channel.record().closing is None
+    alice.channel.submit(cmd.Shutdown())
+    pair.run()
+    (request,) = held
+    assert request.tag.tag == "shutdown_sign"
+    request.sign(alice.keys)  # the reply is queued, not sent
+    record = stored(alice.channel.record())
+    assert record.closing is not None
+    closing = decode_signed_tx(record.closing)
+    assert isinstance(inner_tx(closing), ChannelCloseMutualTx)
+    assert inner_tx(closing).serialize() == inner_tx(request.signed_tx).serialize()
+    assert Channel.restore(record).record().closing == record.closing
+    pair.run()
+    assert alice.channel.state is ChannelState.CLOSED
+    closed_by_bob = bob.channel.record().closing
+    assert closed_by_bob is not None
+    assert inner_tx(decode_signed_tx(closed_by_bob)) == inner_tx(closing)
