@@ -169,17 +169,24 @@ def rlp_encode(item: RLPItem) -> bytes:
     line: a trie branch holds seventeen of them, and a state hash takes several branches.
     """
     if isinstance(item, bytes):
-        return _rlp_bytes(item)
-    parts = [
-        _rlp_bytes(element) if isinstance(element, bytes) else rlp_encode(element)
-        for element in item
-    ]
+        return rlp_bytes(item)
+    return rlp_list(
+        [
+            rlp_bytes(element) if isinstance(element, bytes) else rlp_encode(element)
+            for element in item
+        ]
+    )
+
+
+def rlp_list(parts: list[bytes]) -> bytes:
+    """The RLP of a list whose items are given already encoded."""
     payload = b"".join(parts)
     length = len(payload)
     return (_SHORT_PREFIX[0xC0 + length] if length < 56 else _long_prefix(length, 0xC0)) + payload
 
 
-def _rlp_bytes(item: bytes) -> bytes:
+def rlp_bytes(item: bytes) -> bytes:
+    """The RLP of one byte string."""
     length = len(item)
     if length == 1 and item[0] < 0x80:
         return item

@@ -1,6 +1,7 @@
 """The core's fast paths against the slow, plain ways they stand for: the codec's own strict
 RLP decoder against the ``rlp`` package, a channel account's bytes against its object, a
-decoded object against one built through its validators, a remembered state against a fresh one.
+decoded object against one built through its validators, a remembered state against a fresh one,
+the trie of keys of one length and the accounts-only state hash against the general ones.
 """
 
 from __future__ import annotations
@@ -13,10 +14,16 @@ import rlp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sansio_channels import txs
+from sansio_channels import mpt, txs
 from sansio_channels.codec import deserialize, rlp_decode, rlp_encode
 from sansio_channels.errors import DecodingError
-from sansio_channels.trees import Account, channel_account
+from sansio_channels.trees import (
+    HASH_ORDER,
+    Account,
+    accounts_state_hash,
+    channel_account,
+    state_hash_of_roots,
+)
 
 from .scripted_node import opened
 
@@ -108,3 +115,37 @@ def test_a_remembered_state_is_the_one_worked_out_afresh() -> None:
     assert fresh.state_hash() == first.state_hash()
     _, other = node.transfer(4, to_peer=True)
     assert latest.state.apply(other) != first
+
+
+def _general_root(entries: dict[bytes, bytes]) -> bytes:
+    """The trie root the general way (nibble paths, explicit stack), whatever the keys."""
+    if not entries:
+        return mpt.EMPTY_ROOT
+    keys = sorted(entries)
+    return mpt._hash(mpt._build([mpt._nibbles(key) for key in keys], [entries[k] for k in keys]))
+
+
+# Keys drawn from few distinct bytes share long prefixes: extensions, nested branches, and short
+# leaves near the end of the key that are embedded rather than hashed.
+def _keys(size: int) -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=size, max_size=size) | st.lists(
+        st.sampled_from([0x00, 0x01, 0x10, 0xFF]), min_size=size, max_size=size
+    ).map(bytes)
+
+
+@given(
+    st.integers(1, 66).flatmap(
+        lambda size: st.dictionaries(_keys(size), st.binary(min_size=1, max_size=40), max_size=8)
+    )
+)
+def test_the_trie_of_keys_of_one_length_is_the_general_one(entries: dict[bytes, bytes]) -> None:
+    assert mpt.root_hash(entries) == _general_root(entries)
+
+
+@given(st.dictionaries(_keys(32), st.integers(0, 2**80), max_size=6))
+def test_the_accounts_state_hash_is_the_general_one(balances: dict[bytes, int]) -> None:
+    roots = dict.fromkeys(HASH_ORDER, mpt.EMPTY_ROOT)
+    roots["accounts"] = _general_root(
+        {key: Account(nonce=0, balance=balance).serialize() for key, balance in balances.items()}
+    )
+    assert accounts_state_hash(balances) == state_hash_of_roots(roots)
