@@ -100,6 +100,12 @@ class ChainObject:
 
 Obj = TypeVar("Obj", bound=type[ChainObject])
 _REGISTRY: Final[dict[tuple[int, int], type[ChainObject]]] = {}
+# The same, for decoding: by the RLP items of tag and version, and each field's (name, decoder,
+# where its errors are said to be), worked out once rather than per object decoded.
+_BY_ENCODED: Final[dict[tuple[bytes, bytes], type[ChainObject]]] = {}
+_DECODERS: Final[
+    dict[type[ChainObject], tuple[tuple[str, Callable[[Any, str], Any], str], ...]]
+] = {}
 
 
 def register(cls: Obj) -> Obj:
@@ -114,6 +120,8 @@ def register(cls: Obj) -> Obj:
         fields.append((field.name, field.metadata["codec"]))
     cls.FIELDS = tuple(fields)
     _REGISTRY[key] = cls
+    _BY_ENCODED[encode_int(cls.TAG), encode_int(cls.VERSION)] = cls
+    _DECODERS[cls] = tuple((name, codec.decode, f"{cls.TYPE}.{name}") for name, codec in fields)
     return cls
 
 
@@ -140,21 +148,22 @@ def from_rlp_items(items: Any, where: str = "") -> ChainObject:
     where = where or "object"
     if not isinstance(items, list) or len(items) < 2:
         raise DecodingError(f"{where}: a chain object is a list of tag, version and fields")
-    tag = decode_int(items[0], f"{where}.tag")
-    version = decode_int(items[1], f"{where}.version")
-    cls = _REGISTRY.get((tag, version))
-    if cls is None:
-        raise DecodingError(f"{where}: unknown object tag {tag} version {version}")
-    fields = cls.FIELDS
-    if len(items) - 2 != len(fields):
+    try:  # the canonical encodings of a registered tag and version: nothing else to check
+        cls = _BY_ENCODED[items[0], items[1]]
+    except (KeyError, TypeError):  # not canonical, not registered, or a list: say which
+        tag = decode_int(items[0], f"{where}.tag")
+        version = decode_int(items[1], f"{where}.version")
+        raise DecodingError(f"{where}: unknown object tag {tag} version {version}") from None
+    decoders = _DECODERS[cls]
+    if len(items) - 2 != len(decoders):
         raise DecodingError(
-            f"{where}: {cls.TYPE} v{version} has {len(fields)} fields, got {len(items) - 2}"
+            f"{where}: {cls.TYPE} v{cls.VERSION} has {len(decoders)} fields, got {len(items) - 2}"
         )
     # Each value passed its codec's check while decoded, which is all the validation a chain
     # object has: it is not run a second time through attrs' __init__.
     obj = object.__new__(cls)
-    for (name, codec), item in zip(fields, items[2:], strict=True):
-        object.__setattr__(obj, name, codec.decode(item, f"{cls.TYPE}.{name}"))
+    for (name, decode, field_where), item in zip(decoders, items[2:], strict=True):
+        object.__setattr__(obj, name, decode(item, field_where))
     return obj
 
 

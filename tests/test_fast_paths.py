@@ -6,6 +6,7 @@ the trie of keys of one length and the accounts-only state hash against the gene
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -149,3 +150,22 @@ def test_the_accounts_state_hash_is_the_general_one(balances: dict[bytes, int]) 
         {key: Account(nonce=0, balance=balance).serialize() for key, balance in balances.items()}
     )
     assert accounts_state_hash(balances) == state_hash_of_roots(roots)
+
+
+@pytest.mark.parametrize(
+    ("tag", "version", "says"),
+    [
+        (b"\x00\x0b", b"\x01", "object.tag: integer with a leading zero byte"),
+        (b"\x0b", b"\x00\x01", "object.version: integer with a leading zero byte"),
+        (b"", b"\x01", "object.tag: empty integer"),
+        ([b"\x0b"], b"\x01", "object.tag: an integer is a byte string"),
+    ],
+)
+def test_a_registered_tag_is_known_only_in_its_canonical_form(
+    tag: Any, version: bytes, says: str
+) -> None:
+    # Objects are found by the encoded tag and version; any other encoding of a registered
+    # (signed tx, 11 v1) one is refused as decode_int refuses it.
+    signatures, transaction = [bytes(64)], b""
+    with pytest.raises(DecodingError, match=re.escape(says)):
+        deserialize(rlp_encode([tag, version, signatures, transaction]))
