@@ -75,7 +75,11 @@ class ChainObject:
         try:
             return self._serialized
         except AttributeError:
-            data = rlp_encode(self.rlp_items())
+            # rlp_encode(self.rlp_items()), with the tag and version encoded once per class.
+            fields = [
+                rlp_encode(encode(getattr(self, name))) for name, encode in _ENCODERS[type(self)]
+            ]
+            data = rlp_list([_HEADS[type(self)], *fields])
             object.__setattr__(self, "_serialized", data)
             return data
 
@@ -106,6 +110,9 @@ _BY_ENCODED: Final[dict[tuple[bytes, bytes], type[ChainObject]]] = {}
 _DECODERS: Final[
     dict[type[ChainObject], tuple[tuple[str, Callable[[Any, str], Any], str], ...]]
 ] = {}
+# And for encoding: each field's encoder, and the RLP of the tag and version.
+_ENCODERS: Final[dict[type[ChainObject], tuple[tuple[str, Callable[[Any], RLPItem]], ...]]] = {}
+_HEADS: Final[dict[type[ChainObject], bytes]] = {}
 
 
 def register(cls: Obj) -> Obj:
@@ -122,6 +129,8 @@ def register(cls: Obj) -> Obj:
     _REGISTRY[key] = cls
     _BY_ENCODED[encode_int(cls.TAG), encode_int(cls.VERSION)] = cls
     _DECODERS[cls] = tuple((name, codec.decode, f"{cls.TYPE}.{name}") for name, codec in fields)
+    _ENCODERS[cls] = tuple((name, codec.encode) for name, codec in fields)
+    _HEADS[cls] = rlp_bytes(encode_int(cls.TAG)) + rlp_bytes(encode_int(cls.VERSION))
     return cls
 
 
@@ -248,6 +257,8 @@ def _rlp_item(data: bytes, start: int, limit: int) -> tuple[RLPItem, int]:
 
 
 def _long_prefix(length: int, offset: int) -> bytes:
+    if length < 256:  # signatures, txs: the common case, without working out the size
+        return bytes((offset + 56, length))
     size = length.to_bytes((length.bit_length() + 7) // 8, "big")
     return bytes((offset + 55 + len(size),)) + size
 

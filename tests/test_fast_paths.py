@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sansio_channels import mpt, txs
-from sansio_channels.codec import deserialize, rlp_decode, rlp_encode
+from sansio_channels.codec import ChainObject, deserialize, registered, rlp_decode, rlp_encode
 from sansio_channels.errors import DecodingError
 from sansio_channels.trees import (
     HASH_ORDER,
@@ -27,6 +27,7 @@ from sansio_channels.trees import (
 )
 
 from .scripted_node import opened
+from .strategies import object_of
 
 items: st.SearchStrategy[Any] = st.recursive(
     st.binary(max_size=80), lambda inner: st.lists(inner, max_size=5), max_leaves=20
@@ -169,3 +170,13 @@ def test_a_registered_tag_is_known_only_in_its_canonical_form(
     signatures, transaction = [bytes(64)], b""
     with pytest.raises(DecodingError, match=re.escape(says)):
         deserialize(rlp_encode([tag, version, signatures, transaction]))
+
+
+@pytest.mark.parametrize("cls", list(registered().values()), ids=lambda c: f"{c.TYPE}-v{c.VERSION}")
+@given(data=st.data())
+def test_an_object_serializes_as_its_rlp_items_do(
+    cls: type[ChainObject], data: st.DataObject
+) -> None:
+    obj = data.draw(object_of(cls))  # built through attrs: no serialization remembered yet
+    items = obj.rlp_items()
+    assert obj.serialize() == rlp.encode(items)
