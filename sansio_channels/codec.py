@@ -75,7 +75,11 @@ class ChainObject:
         try:
             return self._serialized
         except AttributeError:
-            data = rlp_encode(self.rlp_items())
+            # rlp_encode(self.rlp_items()), with the tag and version encoded once per class.
+            fields = [
+                rlp_encode(encode(getattr(self, name))) for name, encode in _ENCODERS[type(self)]
+            ]
+            data = rlp_list([_HEADS[type(self)], *fields])
             object.__setattr__(self, "_serialized", data)
             return data
 
@@ -100,6 +104,15 @@ class ChainObject:
 
 Obj = TypeVar("Obj", bound=type[ChainObject])
 _REGISTRY: Final[dict[tuple[int, int], type[ChainObject]]] = {}
+# The same, for decoding: by the RLP items of tag and version, and each field's (name, decoder,
+# where its errors are said to be), worked out once rather than per object decoded.
+_BY_ENCODED: Final[dict[tuple[bytes, bytes], type[ChainObject]]] = {}
+_DECODERS: Final[
+    dict[type[ChainObject], tuple[tuple[str, Callable[[Any, str], Any], str], ...]]
+] = {}
+# And for encoding: each field's encoder, and the RLP of the tag and version.
+_ENCODERS: Final[dict[type[ChainObject], tuple[tuple[str, Callable[[Any], RLPItem]], ...]]] = {}
+_HEADS: Final[dict[type[ChainObject], bytes]] = {}
 
 
 def register(cls: Obj) -> Obj:
@@ -114,6 +127,10 @@ def register(cls: Obj) -> Obj:
         fields.append((field.name, field.metadata["codec"]))
     cls.FIELDS = tuple(fields)
     _REGISTRY[key] = cls
+    _BY_ENCODED[encode_int(cls.TAG), encode_int(cls.VERSION)] = cls
+    _DECODERS[cls] = tuple((name, codec.decode, f"{cls.TYPE}.{name}") for name, codec in fields)
+    _ENCODERS[cls] = tuple((name, codec.encode) for name, codec in fields)
+    _HEADS[cls] = rlp_bytes(encode_int(cls.TAG)) + rlp_bytes(encode_int(cls.VERSION))
     return cls
 
 
@@ -140,21 +157,22 @@ def from_rlp_items(items: Any, where: str = "") -> ChainObject:
     where = where or "object"
     if not isinstance(items, list) or len(items) < 2:
         raise DecodingError(f"{where}: a chain object is a list of tag, version and fields")
-    tag = decode_int(items[0], f"{where}.tag")
-    version = decode_int(items[1], f"{where}.version")
-    cls = _REGISTRY.get((tag, version))
-    if cls is None:
-        raise DecodingError(f"{where}: unknown object tag {tag} version {version}")
-    fields = cls.FIELDS
-    if len(items) - 2 != len(fields):
+    try:  # the canonical encodings of a registered tag and version: nothing else to check
+        cls = _BY_ENCODED[items[0], items[1]]
+    except (KeyError, TypeError):  # not canonical, not registered, or a list: say which
+        tag = decode_int(items[0], f"{where}.tag")
+        version = decode_int(items[1], f"{where}.version")
+        raise DecodingError(f"{where}: unknown object tag {tag} version {version}") from None
+    decoders = _DECODERS[cls]
+    if len(items) - 2 != len(decoders):
         raise DecodingError(
-            f"{where}: {cls.TYPE} v{version} has {len(fields)} fields, got {len(items) - 2}"
+            f"{where}: {cls.TYPE} v{cls.VERSION} has {len(decoders)} fields, got {len(items) - 2}"
         )
     # Each value passed its codec's check while decoded, which is all the validation a chain
     # object has: it is not run a second time through attrs' __init__.
     obj = object.__new__(cls)
-    for (name, codec), item in zip(fields, items[2:], strict=True):
-        object.__setattr__(obj, name, codec.decode(item, f"{cls.TYPE}.{name}"))
+    for (name, decode, field_where), item in zip(decoders, items[2:], strict=True):
+        object.__setattr__(obj, name, decode(item, field_where))
     return obj
 
 
@@ -169,17 +187,24 @@ def rlp_encode(item: RLPItem) -> bytes:
     line: a trie branch holds seventeen of them, and a state hash takes several branches.
     """
     if isinstance(item, bytes):
-        return _rlp_bytes(item)
-    parts = [
-        _rlp_bytes(element) if isinstance(element, bytes) else rlp_encode(element)
-        for element in item
-    ]
+        return rlp_bytes(item)
+    return rlp_list(
+        [
+            rlp_bytes(element) if isinstance(element, bytes) else rlp_encode(element)
+            for element in item
+        ]
+    )
+
+
+def rlp_list(parts: list[bytes]) -> bytes:
+    """The RLP of a list whose items are given already encoded."""
     payload = b"".join(parts)
     length = len(payload)
     return (_SHORT_PREFIX[0xC0 + length] if length < 56 else _long_prefix(length, 0xC0)) + payload
 
 
-def _rlp_bytes(item: bytes) -> bytes:
+def rlp_bytes(item: bytes) -> bytes:
+    """The RLP of one byte string."""
     length = len(item)
     if length == 1 and item[0] < 0x80:
         return item
@@ -232,6 +257,8 @@ def _rlp_item(data: bytes, start: int, limit: int) -> tuple[RLPItem, int]:
 
 
 def _long_prefix(length: int, offset: int) -> bytes:
+    if length < 256:  # signatures, txs: the common case, without working out the size
+        return bytes((offset + 56, length))
     size = length.to_bytes((length.bit_length() + 7) // 8, "big")
     return bytes((offset + 55 + len(size),)) + size
 

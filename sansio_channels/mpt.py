@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final, NamedTuple, TypeAlias
 
+from .codec import rlp_bytes, rlp_list
 from .codec import rlp_encode as _rlp
 from .crypto import blake2b_256
 
-__all__ = ["EMPTY_ROOT", "HASH_SIZE", "root_hash"]
+__all__ = ["EMPTY_ROOT", "HASH_SIZE", "root_hash", "sorted_root_hash"]
 
 EMPTY_ROOT: Final = b""  # the root of the empty trie (aeu_mtrees:root_hash says {error, empty})
 HASH_SIZE: Final = 32
@@ -55,13 +56,59 @@ def root_hash(entries: Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]]) ->
         if not value:
             raise ValueError(f"empty value for key {key.hex()}: the trie cannot hold one")
         table[key] = value
-    if not table:
-        return EMPTY_ROOT
-    # Byte order of the keys is also the order of their nibble paths, prefixes first.
     keys = sorted(table)
-    paths = [_nibbles(key) for key in keys]
-    values = [table[key] for key in keys]
-    return _hash(_build(paths, values))
+    return sorted_root_hash(keys, [table[key] for key in keys])
+
+
+def sorted_root_hash(keys: list[bytes], values: list[bytes]) -> bytes:
+    """:func:`root_hash` of entries already checked: ``keys`` sorted and distinct, ``values``
+    (not empty) in the same order."""
+    # Byte order of the keys is also the order of their nibble paths, prefixes first.
+    if not keys:
+        return EMPTY_ROOT
+    if len({len(key) for key in keys}) == 1 and len(keys[0]) <= _MAX_FIXED_KEY:
+        return blake2b_256(_fixed_node([key.hex() for key in keys], values, 0, len(keys), 0))
+    return _hash(_build([_nibbles(key) for key in keys], values))
+
+
+# Keys of one length (accounts: 32 bytes, calls: 64) are never a prefix of one another, so
+# no branch holds a value and the recursion is at most two calls a nibble deep.
+_MAX_FIXED_KEY: Final = 64
+
+
+def _fixed_node(keys: list[str], values: list[bytes], lo: int, hi: int, depth: int) -> bytes:
+    """The RLP of the node of ``keys[lo:hi]`` (hex strings of one length, sorted, distinct)
+    that share their first ``depth`` nibbles: what :func:`_build` makes for such keys, with
+    the paths kept as hex and each node encoded as it is made."""
+    first = keys[lo]
+    if hi - lo == 1:
+        return rlp_list([rlp_bytes(_packed(first[depth:], _LEAF_FLAG)), rlp_bytes(values[lo])])
+    last = keys[hi - 1]
+    end = depth
+    while first[end] == last[end]:  # distinct keys of one length part before their end
+        end += 1
+    if end > depth:
+        child = blake2b_256(_fixed_node(keys, values, lo, hi, end))
+        return rlp_list([rlp_bytes(_packed(first[depth:end], _EXTENSION_FLAG)), _HASH_HEAD + child])
+    branch = [_EMPTY] * 17
+    start = lo
+    for index in range(lo + 1, hi + 1):  # each run of keys with the same nibble here
+        if index == hi or keys[index][depth] != keys[start][depth]:
+            child = _fixed_node(keys, values, start, index, depth + 1)
+            reference = child if len(child) < HASH_SIZE else blake2b_256(child)
+            branch[int(keys[start][depth], 16)] = rlp_bytes(reference)
+            start = index
+    return rlp_list(branch)
+
+
+_EMPTY: Final = rlp_bytes(b"")
+_HASH_HEAD: Final = rlp_bytes(bytes(HASH_SIZE))[:1]  # what a 32-byte string's RLP starts with
+
+
+def _packed(path: str, flag: int) -> bytes:
+    """:func:`_hex_prefix` of a path given as hex digits."""
+    head = f"{flag + 1:x}" if len(path) % 2 else f"{flag:x}0"
+    return bytes.fromhex(head + path)
 
 
 def _nibbles(key: bytes) -> bytes:

@@ -1,10 +1,12 @@
 """The core's fast paths against the slow, plain ways they stand for: the codec's own strict
 RLP decoder against the ``rlp`` package, a channel account's bytes against its object, a
-decoded object against one built through its validators, a remembered state against a fresh one.
+decoded object against one built through its validators, a remembered state against a fresh one,
+the trie of keys of one length and the accounts-only state hash against the general ones.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -13,12 +15,19 @@ import rlp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sansio_channels import txs
-from sansio_channels.codec import deserialize, rlp_decode, rlp_encode
+from sansio_channels import mpt, txs
+from sansio_channels.codec import ChainObject, deserialize, registered, rlp_decode, rlp_encode
 from sansio_channels.errors import DecodingError
-from sansio_channels.trees import Account, channel_account
+from sansio_channels.trees import (
+    HASH_ORDER,
+    Account,
+    accounts_state_hash,
+    channel_account,
+    state_hash_of_roots,
+)
 
 from .scripted_node import opened
+from .strategies import object_of
 
 items: st.SearchStrategy[Any] = st.recursive(
     st.binary(max_size=80), lambda inner: st.lists(inner, max_size=5), max_leaves=20
@@ -108,3 +117,66 @@ def test_a_remembered_state_is_the_one_worked_out_afresh() -> None:
     assert fresh.state_hash() == first.state_hash()
     _, other = node.transfer(4, to_peer=True)
     assert latest.state.apply(other) != first
+
+
+def _general_root(entries: dict[bytes, bytes]) -> bytes:
+    """The trie root the general way (nibble paths, explicit stack), whatever the keys."""
+    if not entries:
+        return mpt.EMPTY_ROOT
+    keys = sorted(entries)
+    return mpt._hash(mpt._build([mpt._nibbles(key) for key in keys], [entries[k] for k in keys]))
+
+
+# Keys drawn from few distinct bytes share long prefixes: extensions, nested branches, and short
+# leaves near the end of the key that are embedded rather than hashed.
+def _keys(size: int) -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=size, max_size=size) | st.lists(
+        st.sampled_from([0x00, 0x01, 0x10, 0xFF]), min_size=size, max_size=size
+    ).map(bytes)
+
+
+@given(
+    st.integers(1, 66).flatmap(
+        lambda size: st.dictionaries(_keys(size), st.binary(min_size=1, max_size=40), max_size=8)
+    )
+)
+def test_the_trie_of_keys_of_one_length_is_the_general_one(entries: dict[bytes, bytes]) -> None:
+    assert mpt.root_hash(entries) == _general_root(entries)
+
+
+@given(st.dictionaries(_keys(32), st.integers(0, 2**80), max_size=6))
+def test_the_accounts_state_hash_is_the_general_one(balances: dict[bytes, int]) -> None:
+    roots = dict.fromkeys(HASH_ORDER, mpt.EMPTY_ROOT)
+    roots["accounts"] = _general_root(
+        {key: Account(nonce=0, balance=balance).serialize() for key, balance in balances.items()}
+    )
+    assert accounts_state_hash(balances) == state_hash_of_roots(roots)
+
+
+@pytest.mark.parametrize(
+    ("tag", "version", "says"),
+    [
+        (b"\x00\x0b", b"\x01", "object.tag: integer with a leading zero byte"),
+        (b"\x0b", b"\x00\x01", "object.version: integer with a leading zero byte"),
+        (b"", b"\x01", "object.tag: empty integer"),
+        ([b"\x0b"], b"\x01", "object.tag: an integer is a byte string"),
+    ],
+)
+def test_a_registered_tag_is_known_only_in_its_canonical_form(
+    tag: Any, version: bytes, says: str
+) -> None:
+    # Objects are found by the encoded tag and version; any other encoding of a registered
+    # (signed tx, 11 v1) one is refused as decode_int refuses it.
+    signatures, transaction = [bytes(64)], b""
+    with pytest.raises(DecodingError, match=re.escape(says)):
+        deserialize(rlp_encode([tag, version, signatures, transaction]))
+
+
+@pytest.mark.parametrize("cls", list(registered().values()), ids=lambda c: f"{c.TYPE}-v{c.VERSION}")
+@given(data=st.data())
+def test_an_object_serializes_as_its_rlp_items_do(
+    cls: type[ChainObject], data: st.DataObject
+) -> None:
+    obj = data.draw(object_of(cls))  # built through attrs: no serialization remembered yet
+    items = obj.rlp_items()
+    assert obj.serialize() == rlp.encode(items)
