@@ -113,7 +113,7 @@ def _parse_int(value: object) -> int:
         raise ValueError(f"expected an integer, got {_describe(value)}")
     if not 0 <= value <= _MAX_INT:
         raise ValueError(f"must be a uint256, got {_describe(value)}")
-    return value
+    return int(value)  # a subclass of int (an IntEnum, say) becomes the plain number
 
 
 def _parse_version(value: object) -> int:

@@ -299,6 +299,17 @@ def test_updates_round_trip_through_json(values: list[OffChainUpdate]) -> None:
     assert updates_from_json(json.loads(text)) == tuple(values)
 
 
+def test_an_int_subclass_in_updates_is_taken_as_its_number() -> None:
+    class Amount(int):
+        pass
+
+    (update,) = updates_to_json([OffChainTransfer(from_id=INITIATOR, to_id=RESPONDER, amount=7)])
+    (parsed,) = updates_from_json([{**update, "amount": Amount(7)}])
+    assert isinstance(parsed, OffChainTransfer)
+    assert type(parsed.amount) is int
+    assert parsed.amount == 7
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
