@@ -304,6 +304,7 @@ def test_an_int_subclass_in_updates_is_taken_as_its_number() -> None:
         pass
 
     (update,) = updates_to_json([OffChainTransfer(from_id=INITIATOR, to_id=RESPONDER, amount=7)])
+    assert isinstance(update, dict)
     (parsed,) = updates_from_json([{**update, "amount": Amount(7)}])
     assert isinstance(parsed, OffChainTransfer)
     assert type(parsed.amount) is int
