@@ -295,9 +295,9 @@ def main() -> None:
     for name, value in rounded.items():
         if isinstance(value, dict):
             shown = ", ".join(f"{k} {v}" for k, v in value.items())
-            print(f"{name:28} {shown or '-'}")
+            print(f"{name:34} {shown or '-'}")
         else:
-            print(f"{name:28} {value:14.2f}")
+            print(f"{name:34} {value:14.2f}")
     if not args.no_e2e:
         print(f"e2e: one channel x {E2E_TRANSFERS} transfers; {E2E_MANY[0]} channels x")
         print(f"{E2E_MANY[1]} transfers at once; sync driven by {e2e.DRIVEN['sync']}")
