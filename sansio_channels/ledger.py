@@ -125,7 +125,7 @@ class Ledger:
     # --- for the checks ---------------------------------------------------------------------
 
     def context(self, channel: Channel) -> SigningContext:
-        return SigningContext(
+        return SigningContext.of_ledger(
             network_id=channel.network_id,
             role=channel.role,
             account=channel.account,

@@ -111,6 +111,9 @@ def _known(value: Mapping[bytes, Mapping[bytes, Id]]) -> Mapping[bytes, Mapping[
     return types.MappingProxyType(dict(value))
 
 
+_set = object.__setattr__  # how a frozen attrs instance is filled in without its __init__
+
+
 @attrs.frozen(kw_only=True)
 class SigningContext:
     """What the channel knows when a sign request or a co-signed state arrives.
@@ -140,6 +143,44 @@ class SigningContext:
     known_signers: Mapping[bytes, Mapping[bytes, Id]] = attrs.field(
         factory=dict, converter=_known, hash=False
     )
+
+    @classmethod
+    def of_ledger(
+        cls,
+        *,
+        network_id: str,
+        role: Role,
+        account: Id,
+        peer: Id | None,
+        channel_id: Id | None,
+        options: OpenOptions | None,
+        latest: LatestState | None,
+        signed_rounds: dict[int, bytes],
+        pending: PendingOperation | None,
+        known_signers: dict[bytes, Mapping[bytes, Id]],
+    ) -> SigningContext:
+        """The same context as the plain constructor gives, from the ledger's own values.
+
+        They are of the types the fields name by construction (the channel's and the ledger's
+        own, typed), so the per-field validators are skipped: built for every request and
+        co-signed state, they were most of the context's cost. The two fresh dicts are wrapped
+        read-only as the converters would (their copies are not needed: nobody else holds them).
+        """
+        context = object.__new__(cls)
+        for name, value in (
+            ("network_id", network_id),
+            ("role", role),
+            ("account", account),
+            ("peer", peer),
+            ("channel_id", channel_id),
+            ("options", options),
+            ("latest", latest),
+            ("signed_rounds", types.MappingProxyType(signed_rounds)),
+            ("pending", pending),
+            ("known_signers", types.MappingProxyType(known_signers)),
+        ):
+            _set(context, name, value)
+        return context
 
     def participants(self, tx: ChainObject | None = None) -> list[Id]:
         """Every participant we can name: us, the peer, the latest state's, a create tx's."""

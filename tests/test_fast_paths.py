@@ -15,9 +15,13 @@ import rlp
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sansio_channels import commands as cmd
 from sansio_channels import mpt, txs
 from sansio_channels.codec import ChainObject, deserialize, registered, rlp_decode, rlp_encode
 from sansio_channels.errors import DecodingError
+from sansio_channels.events import SignRequest
+from sansio_channels.options import Role
+from sansio_channels.signing_context import SigningContext
 from sansio_channels.trees import (
     HASH_ORDER,
     Account,
@@ -180,3 +184,71 @@ def test_an_object_serializes_as_its_rlp_items_do(
     obj = data.draw(object_of(cls))  # built through attrs: no serialization remembered yet
     items = obj.rlp_items()
     assert obj.serialize() == rlp.encode(items)
+
+
+# --- the checks' context, built by the ledger without validators ----------------------------
+
+
+def _plain(context: SigningContext) -> SigningContext:
+    """The same values through the validating constructor."""
+    return SigningContext(
+        **{field.name: getattr(context, field.name) for field in attrs.fields(SigningContext)}
+    )
+
+
+@pytest.mark.parametrize("role", [Role.INITIATOR, Role.RESPONDER])
+def test_ledger_context_equals_the_validated_one(
+    role: Role, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every context the ledger builds through an open, an own and a peer's transfer and the
+    # co-signed states that follow: field for field what the plain constructor gives.
+    built: list[SigningContext] = []
+    of_ledger = SigningContext.of_ledger
+
+    def recording(**values: Any) -> SigningContext:
+        context = of_ledger(**values)
+        built.append(context)
+        return context
+
+    monkeypatch.setattr(SigningContext, "of_ledger", recording)
+    channel, node = opened(role)
+    round_ = 1
+    for to_peer in (True, False):
+        tx, updates = node.transfer(1, to_peer=to_peer)
+        if to_peer:
+            channel.submit(
+                cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1)
+            )
+            request = node.sign_request(
+                "update", txs.SignedTx(signatures=(), transaction=tx), updates
+            )
+        else:
+            request = node.sign_request("update_ack", node.peer_signed(tx), updates)
+        channel.frames_to_send()
+        channel.receive_frame(request)
+        for event in channel.events():
+            if isinstance(event, SignRequest):
+                assert event.checks.ok, event.checks.failed
+                event.sign(node.ours)
+        channel.frames_to_send()
+        channel.receive_frame(node.update(node.co_signed(tx)))
+        after = list(channel.events())  # the co-signed state taken: the round moved on
+        assert channel.ledger.latest is not None, after
+        assert channel.ledger.latest.round == round_ + 1, after
+        round_ += 1
+        node.took(tx)
+        moved = -1 if to_peer else 1  # as the node's balances follow the transfer
+        node.balances[node.ours.public_key] += moved
+        node.balances[node.peer.public_key] -= moved
+    assert len(built) >= 6
+    assert any(c.pending is not None for c in built)
+    assert any(c.signed_rounds for c in built)
+    for context in built:
+        plain = _plain(context)
+        assert context == plain
+        assert dict(context.signed_rounds) == dict(plain.signed_rounds)
+        assert dict(context.known_signers) == dict(plain.known_signers)
+        assert context.participants() == plain.participants()
+        assert context.peer_of() == plain.peer_of()
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            context.role = Role.INITIATOR  # type: ignore[misc]
