@@ -18,6 +18,7 @@ times slower, and importing it (through eth_utils) took half the package's impor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Final, TypeAlias, TypeVar
 
@@ -150,6 +151,17 @@ def deserialize(data: bytes, where: str = "") -> ChainObject:
     obj = from_rlp_items(items, where)
     object.__setattr__(obj, "_serialized", data)  # strict decoding: re-encoding gives ``data``
     return obj
+
+
+@functools.lru_cache(maxsize=32)
+def _nested(data: bytes) -> ChainObject:
+    """An inner object by its exact bytes, decoded once for the last few seen.
+
+    A state's inner tx comes twice (in its sign request and co-signed), and a decoded object
+    is frozen and equals what its bytes decode to, so the same bytes may share it. Only
+    successes are kept; a failure is decoded again by the caller with its place named.
+    """
+    return deserialize(data)
 
 
 def from_rlp_items(items: Any, where: str = "") -> ChainObject:
@@ -413,7 +425,10 @@ class ObjectCodec(FieldCodec):
             raise DecodingError(f"{where}: a serialized object is a byte string, got a list")
         if not item and self.optional:
             return None
-        value = deserialize(item, where)
+        try:
+            value = _nested(item)
+        except DecodingError:  # decoded again, for the message that names where it failed
+            value = deserialize(item, where)
         if self.types and value.TYPE not in self.types:
             raise DecodingError(f"{where}: expected {' or '.join(self.types)}, got {value.TYPE}")
         return value

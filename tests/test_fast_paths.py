@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 
 from sansio_channels import commands as cmd
 from sansio_channels import mpt, txs
-from sansio_channels.codec import ChainObject, deserialize, registered, rlp_decode, rlp_encode
+from sansio_channels.codec import (
+    ChainObject,
+    deserialize,
+    from_rlp_items,
+    registered,
+    rlp_decode,
+    rlp_encode,
+)
+from sansio_channels.encoding import Id, IdTag
 from sansio_channels.errors import DecodingError
 from sansio_channels.events import SignRequest
 from sansio_channels.options import Role
@@ -252,3 +260,49 @@ def test_ledger_context_equals_the_validated_one(
         assert context.peer_of() == plain.peer_of()
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             context.role = Role.INITIATOR  # type: ignore[misc]
+
+
+# --- inner objects decoded once by their bytes -----------------------------------------------
+
+
+def test_inner_object_shared_by_its_bytes_equals_a_fresh_decode() -> None:
+    _, node = opened()
+    tx, _updates = node.transfer(1, to_peer=True)
+    request = txs.SignedTx(signatures=(), transaction=tx).serialize()
+    co_signed = node.co_signed(tx).serialize()
+    first, second = deserialize(request), deserialize(co_signed)
+    assert isinstance(first, txs.SignedTx)
+    assert isinstance(second, txs.SignedTx)
+    assert second.transaction is first.transaction  # the inner tx decoded once
+    fresh = from_rlp_items(rlp_decode(tx.serialize()))  # the plain way, no cache on the path
+    assert second.transaction == fresh
+    assert second.transaction.serialize() == tx.serialize()
+
+
+def test_inner_object_failures_are_not_kept_and_name_their_place() -> None:
+    # A bad inner object is refused with its place named, every time; a good object of a
+    # kind not allowed there is refused even after it was decoded (and kept) elsewhere.
+    _, node = opened()
+    tx, _updates = node.transfer(1, to_peer=True)
+    items = rlp_decode(txs.SignedTx(signatures=(), transaction=tx).serialize())
+    bad = rlp_encode([*items[:3], b"\x01"])  # a signed tx whose inner tx is the byte 0x01
+    for _ in range(2):
+        with pytest.raises(DecodingError, match=r"signed_tx\.transaction"):
+            deserialize(bad)
+    signed = txs.SignedTx(signatures=(), transaction=tx)
+    meta = txs.GAMetaTx(
+        ga_id=Id(IdTag.ACCOUNT, node.ours.public_key),
+        auth_data=b"",
+        abi_version=1,
+        fee=1,
+        gas=1,
+        gas_price=1,
+        tx=signed,
+    )
+    assert deserialize(meta.serialize()) == meta
+    deserialize(signed.serialize())  # the off-chain tx's bytes decoded (and kept) here
+    items = rlp_decode(meta.serialize())
+    wrong = rlp_encode([*items[:-1], tx.serialize()])  # a meta tx around a bare off-chain tx
+    for _ in range(2):
+        with pytest.raises(DecodingError, match=r"ga_meta_tx\.tx: expected signed_tx"):
+            deserialize(wrong)
