@@ -10,7 +10,9 @@
   messages, pongs and query results);
 - memory per open channel (tracemalloc, 10,000 channels held);
 - end to end over loopback against the simulator's server, per adapter (bench/e2e.py): transfers
-  per second for one channel and for 100 channels at once (``SECTIONS``; ``--no-e2e`` skips them).
+  per second for one channel and for 100 channels at once (``SECTIONS``; ``--no-e2e`` skips them);
+- the floor under both ratios (bench/floor.py): the same transfers, on the same frames, checked
+  and signed by straight-line code that does only the unavoidable work.
 
 Transfers (``--repeat`` x ``--rounds`` of each kind) are timed in chunks, each right after as
 many baseline steps, and the medians over the chunks are reported: the ratio of each chunk is
@@ -38,6 +40,7 @@ import nacl.signing
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import e2e  # bench/e2e.py, beside this file
+import floor  # bench/floor.py, beside this file
 
 from sansio_channels import commands as cmd
 from sansio_channels import txs
@@ -248,14 +251,19 @@ SECTIONS: dict[str, Callable[[], dict[str, float]]] = {
 
 
 def measure(rounds: int, repeat: int, e2e_sections: bool = True) -> dict[str, Any]:
-    own, base_own, own_ratio = against_baseline(own_transfer_steps(rounds * repeat))
-    ack, base_ack, ack_ratio = against_baseline(ack_transfer_steps(rounds * repeat))
+    transfers = rounds * repeat
+    own, base_own, own_ratio = against_baseline(own_transfer_steps(transfers))
+    ack, base_ack, ack_ratio = against_baseline(ack_transfer_steps(transfers))
+    *_, floor_own = against_baseline(floor.own_transfer_steps(transfers, own_transfer_frames))
+    *_, floor_ack = against_baseline(floor.ack_transfer_steps(transfers, ack_transfer_frames))
     figures: dict[str, Any] = {
         "baseline_sign_verify_us": statistics.median([base_own, base_ack]) * 1e6,
         "own_transfer_us": own * 1e6,
         "ack_transfer_us": ack * 1e6,
         "own_transfer_ratio": own_ratio,
         "ack_transfer_ratio": ack_ratio,
+        "floor_own_transfer_ratio": floor_own,
+        "floor_ack_transfer_ratio": floor_ack,
         "inbound_frames_per_s": statistics.median(
             inbound_frames_per_s(INBOUND_FRAMES) for _ in range(repeat)
         ),
