@@ -1,4 +1,4 @@
-"""Connect parameters, typed and validated, and the connect URL (PROTOCOL.md §2, §3).
+"""Connect parameters, typed and validated, and the connect URL.
 
 :class:`OpenOptions` opens a new channel; :class:`ReestablishOptions` comes back to an existing
 one (the node reconnects to a running FSM or reestablishes a stopped one; the URL is the same).
@@ -226,7 +226,7 @@ def _reports(value: Mapping[str, bool]) -> Mapping[str, bool]:
 
 @attrs.frozen(kw_only=True)
 class _CommonOptions:
-    """Parameters of both an open and a reestablish (PROTOCOL.md §2.1, §2.3)."""
+    """Parameters of both an open and a reestablish."""
 
     role: Role = attrs.field(converter=_role, metadata=_STR)
     # Initiator: the responder node's port to connect to; responder: the port to listen on.
@@ -334,7 +334,7 @@ def _format(value: object) -> str:
 
 @attrs.frozen(kw_only=True)
 class OpenOptions(_CommonOptions):
-    """Parameters to open a new channel (PROTOCOL.md §2)."""
+    """Parameters to open a new channel."""
 
     # ak_..., or "any" for a responder that accepts whoever opens.
     initiator_id: str = attrs.field(metadata=_STR)

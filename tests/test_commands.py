@@ -399,7 +399,7 @@ def test_rules_beyond_types() -> None:
 @pytest.mark.parametrize(
     ("frame", "fragment"),
     [
-        # Params the node does not take (PROTOCOL.md §11.5) or that do not exist.
+        # Params the node does not take or that do not exist.
         (frame_of("channels.shutdown", {"block_hash": KEY_BLOCK}), "not a param"),
         (
             frame_of(

@@ -1,6 +1,6 @@
 """The off-chain accounts: balances replayed over the recorded sessions, updates' JSON form.
 
-The recordings are the evidence (../protocol/STATE_HASH.md): starting from the balances the
+The recordings are the evidence: starting from the balances the
 connect URL gives, each create, off-chain, deposit and withdraw tx a node asked a client to
 sign must commit to the state hash of the prior co-signed state with the request's updates
 applied. Channels that hold contracts are skipped: their state hash needs the VM.

@@ -58,7 +58,7 @@ from sansio_channels.txs import (
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 
-# --- the STATE_HASH.md test vector (sc_ws_basic_open_close.md, create tx) ---------------
+# --- a recorded test vector (sc_ws_basic_open_close.md, create tx) ------------------------
 
 INITIATOR = encoding.decode("ak_mLjWgLbapr5CiVD2Q248aS2TQj9itXnoPv5tteXvZaJ8tdD2C", "ak")
 RESPONDER = encoding.decode("ak_26jAbCjYM16ppbhFG6PCQhv6HkwRAri7QNJfoEtb1R8amLscpt", "ak")

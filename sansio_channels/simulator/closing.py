@@ -216,7 +216,7 @@ def signed(fsm: Fsm, pending: Pending, signed_tx: t.SignedTx) -> None:
     chain = fsm.node.chain
     on_chain = chain.channel(fsm.channel_id or b"")
     if pending.kind is OpKind.SETTLE:
-        # Before the lock period is over the FSM holds the settle back (TRICKY.md 24).
+        # Before the lock period is over the FSM holds the settle back.
         fsm.hold_settle(signed_tx)
         fsm.move(State.CHANNEL_CLOSING)
         post_held_settle(fsm)

@@ -2,7 +2,7 @@
 
 Frame shapes follow the recorded sessions (``"version": 1`` on everything, ``channel_id``
 null until the channel has an id). A refusal is raised as :class:`NodeError` wherever it is
-found and becomes an error frame (PROTOCOL.md §7) at the top.
+found and becomes an error frame at the top.
 """
 
 from __future__ import annotations

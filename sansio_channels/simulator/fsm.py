@@ -245,7 +245,7 @@ class Fsm:
         except NodeError as problem:
             self.fail(req, problem)
         if self.state not in (State.AWAITING_SIGNATURE, State.TERMINATED):
-            self.arm_timer()  # an FSM call resets the state's timer (TRICKY.md 10)
+            self.arm_timer()  # an FSM call resets the state's timer
 
     def operation(self, req: Request, start: Callable[[], None]) -> None:
         """Start an own operation now, later, or never, by the FSM's state."""
@@ -262,7 +262,7 @@ class Fsm:
             self.ok(req)
             self.rollback(rpc.AbortCode.CONFLICT, tell_peer=True)
         elif self.state in TRANSITIONS:
-            self.postponed.append(req)  # TRICKY.md 5: queued until the FSM is open again
+            self.postponed.append(req)  # queued until the FSM is open again
         elif self.state in OPENING or self.latest is None:
             raise NodeError.rejected(ErrorDataCode.NOT_READY)
         else:
@@ -418,7 +418,7 @@ class Fsm:
     # --- time ------------------------------------------------------------------------------
 
     def fire_timer(self) -> None:
-        """The state's timer ran out (TRICKY.md 10-11)."""
+        """The state's timer ran out."""
         self.deadline = None
         if not self.alive:
             return
@@ -483,7 +483,7 @@ class Fsm:
             self.info("closed_confirmed")
             self.die()
         elif watch.kind == "snapshot":
-            # The node dumps the raw hash bytes into the JSON string (TRICKY.md 22).
+            # The node dumps the raw hash bytes into the JSON string.
             raw = encoding.decode(watch.tx_hash, "th")
             self.info(
                 "min_depth_achieved",

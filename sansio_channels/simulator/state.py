@@ -75,7 +75,7 @@ TIMERS: Final[Mapping[State, str]] = {
     State.REESTABLISH_INIT: "accept",
     State.AWAITING_REESTABLISH: "idle",
 }
-# timeout_<name> defaults in ms (PROTOCOL.md §2.3); initialized = accept, awaiting_open = idle.
+# timeout_<name> defaults in ms; initialized = accept, awaiting_open = idle.
 DEFAULT_TIMEOUTS: Final = {
     "idle": 600_000,
     "funding_create": 120_000,
@@ -96,7 +96,7 @@ OPENING: Final = frozenset(
         State.AWAITING_REESTABLISH,
     }
 )
-# States in which a new operation waits until the FSM is back in open (TRICKY.md 5).
+# States in which a new operation waits until the FSM is back in open.
 TRANSITIONS: Final = frozenset(
     {
         State.AWAITING_SIGNATURE,

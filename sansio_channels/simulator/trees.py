@@ -2,8 +2,7 @@
 
 ``channels.get.offchain_state`` returns the state trees (``ss_``) and the calls tree (``cs_``);
 close, slash and ``channels.get.poi`` carry a proof of inclusion (POI, tag 60) of the
-participants' accounts. All of it follows from the balances alone, as the state hash does
-(../protocol/STATE_HASH.md).
+participants' accounts. All of it follows from the balances alone, as the state hash does.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ _EMPTY: Final = Mtree(values=())
 
 
 def _account_value(balance: int) -> bytes:
-    # Channel accounts are plain accounts whose nonce never moves (STATE_HASH.md §2).
+    # Channel accounts are plain accounts whose nonce never moves.
     return Account(nonce=0, balance=balance).serialize()
 
 

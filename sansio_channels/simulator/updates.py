@@ -243,7 +243,7 @@ def on_update_error(fsm: Fsm, message: m.UpdateError) -> None:
     )
     if waiting and pending is not None and pending.kind.co_signed:
         fsm.rollback(message.code, tell_peer=False)
-    # Otherwise a late notice about an update already rolled back (TRICKY.md 3).
+    # Otherwise a late notice about an update already rolled back.
 
 
 def message(fsm: Fsm, req: Request) -> None:

@@ -1,4 +1,4 @@
-"""The node's refusals, aborts and conflicts (PROTOCOL.md §5, §7; TRICKY.md 1-8)."""
+"""The node's refusals, aborts and conflicts (docs/protocol-notes.md)."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def test_a_bad_signature_is_refused(pair: Pair) -> None:
 
 
 def test_a_request_postponed_past_its_connection_is_served_but_its_reply_is_not_sent_on() -> None:
-    """The node answers the socket handler that made the call (TRICKY.md 5): a request
+    """The node answers the socket handler that made the call: a request
     postponed while its connection went away is still served (its sign request reaches the
     FSM's client now), but its "ok" goes to no later connection."""
     pair = Pair.open(timeouts={"sign": 20_000})

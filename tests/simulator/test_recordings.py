@@ -34,7 +34,7 @@ DIFFERENCES = {
     "abort_updates/sc_ws_abort_slash.md": "the old state is posted out of band by the recorded "
     "test; the ok to a stop falls before or after its can_slash by timing",
     "only_one_signs/sc_ws_conflict_snapshot_and_offchain_update.md": "recorded before #3332: "
-    "an update during a snapshot's signing was a conflict, today it waits (TRICKY.md 4)",
+    "an update during a snapshot's signing was a conflict, today it waits",
 }
 
 

@@ -262,7 +262,7 @@ class ChannelMachine(RuleBasedStateMachine):
     @staticmethod
     def _served_late(side: Participant, request: SignRequest) -> bool:
         """A protocol limit, named: after a reattach the client cannot know whether its node
-        holds a request of the earlier connection postponed (TRICKY.md 5). The operation then
+        holds a request of the earlier connection postponed (docs/simulator.md). The operation then
         failed saying so (NOT_TAKEN); the node may serve that request later, and its sign
         request, for no operation of ours, fails the own_operation check alone."""
         given_up = any(
