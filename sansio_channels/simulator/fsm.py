@@ -58,6 +58,8 @@ class Node(Protocol):
 
     def watching(self, fsm: Fsm) -> None: ...
 
+    def timer_set(self, fsm: Fsm) -> None: ...
+
 
 @attrs.frozen(kw_only=True)
 class Watch:
@@ -105,7 +107,7 @@ class Fsm:
         self.minimum_depth = options.minimum_depth
         if self.minimum_depth is None and role is Role.RESPONDER:
             self.minimum_depth = 10 if strategy is MinimumDepthStrategy.TXFEE else 3
-        self.deadline: float | None = None
+        self._deadline: float | None = None
         self.watches: list[Watch] = []
         self.own_locked = False
         self.peer_locked = False
@@ -114,6 +116,16 @@ class Fsm:
         self.state = state
         self._resuming = False
         self.move(state)
+
+    @property
+    def deadline(self) -> float | None:
+        """When the state's timer runs out (the node's time), or None."""
+        return self._deadline
+
+    @deadline.setter
+    def deadline(self, value: float | None) -> None:
+        self._deadline = value
+        self.node.timer_set(self)  # the node keeps the timers in the order they run out
 
     # --- who and what ----------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ recorded-session format (:meth:`Simulator.transcript`).
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import json
 import urllib.parse
 from collections.abc import Mapping
@@ -127,6 +129,11 @@ class Simulator:
         self._unpaired: dict[Fsm, None] = {}
         self._responders: dict[tuple[int, bytes], dict[Fsm, None]] = {}
         self._watchers: dict[Fsm, None] = {}
+        # The FSMs' timers as a heap of (deadline, start order, entry number, fsm), so that
+        # neither advance() nor next_deadline() walks every FSM. An entry whose FSM has
+        # moved its deadline since, or stopped, is dropped when it comes to the top.
+        self._timers: list[tuple[float, int, int, Fsm]] = []
+        self._timer_entries = itertools.count()
 
     # --- connections -----------------------------------------------------------------------
 
@@ -274,6 +281,7 @@ class Simulator:
             return  # a reconnect
         self._ports[fsm] = port
         self._fsms[fsm] = self._fsm_count
+        self.timer_set(fsm)  # armed when it was made
         if fsm.role is Role.INITIATOR:
             self._unpaired[fsm] = None
         else:
@@ -426,6 +434,30 @@ class Simulator:
     def watching(self, fsm: Fsm) -> None:
         self._watchers[fsm] = None
 
+    def timer_set(self, fsm: Fsm) -> None:
+        order = self._fsms.get(fsm)
+        if order is None or fsm.deadline is None:
+            return
+        heapq.heappush(self._timers, (fsm.deadline, order, next(self._timer_entries), fsm))
+        if len(self._timers) > 2 * len(self._fsms) + 64:
+            # Every FSM call re-arms a timer: drop the dead entries now and then.
+            self._timers = [
+                (f.deadline, order, next(self._timer_entries), f)
+                for f, order in self._fsms.items()
+                if f.deadline is not None
+            ]
+            heapq.heapify(self._timers)
+
+    def _next_timer(self) -> Fsm | None:
+        """The running FSM whose timer runs out first (the first started among equals)."""
+        timers = self._timers
+        while timers:
+            deadline, order, _, fsm = timers[0]
+            if fsm.deadline == deadline and self._fsms.get(fsm) == order:
+                return fsm
+            heapq.heappop(timers)
+        return None
+
     def terminated(self, fsm: Fsm) -> None:
         self._fsms.pop(fsm, None)
         self._unpaired.pop(fsm, None)
@@ -498,11 +530,8 @@ class Simulator:
     def advance(self, now: float) -> None:
         """Time is ``now``: fire the FSM timers due and mine the blocks due."""
         self._tick(now)
-        while True:
-            due = [f for f in self._fsms if f.deadline is not None and f.deadline <= self.now]
-            if not due:
-                break
-            min(due, key=lambda f: f.deadline or 0.0).fire_timer()
+        while (fsm := self._next_timer()) is not None and (fsm.deadline or 0.0) <= self.now:
+            fsm.fire_timer()
             self.deliver()
         while self.next_block_at is not None and self.next_block_at <= self.now:
             self.next_block_at += self.block_interval or 0.0
@@ -511,9 +540,9 @@ class Simulator:
 
     def next_deadline(self) -> float | None:
         """When :meth:`advance` has something to do: a timer, or the next block."""
-        times = [f.deadline for f in self._fsms if f.deadline is not None]
-        if self.next_block_at is not None:
-            times.append(self.next_block_at)
+        fsm = self._next_timer()
+        timer = None if fsm is None else fsm.deadline
+        times = [t for t in (timer, self.next_block_at) if t is not None]
         return min(times) if times else None
 
     def _tick(self, now: float | None) -> None:

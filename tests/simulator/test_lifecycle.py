@@ -272,3 +272,29 @@ def test_blocks_on_an_interval() -> None:
     for side in pair.participants:
         assert side.channel.state is ChannelState.OPEN
     assert sim.chain.height == 3
+
+
+def test_timers_of_many_channels_run_out_in_order() -> None:
+    # Channels on one node with idle timers of their own: the earliest is the node's next
+    # deadline after any traffic, and advancing past it ends only that channel's FSMs.
+    sim = Simulator()
+    pairs = []
+    for n, idle in enumerate((900, 300, 600)):
+        pair = open_pair(
+            sim=sim,
+            port=4000 + n,
+            timeouts={"idle": idle * 1000},
+            responder_options={"keep_running": False},
+        )
+        pairs.append(pair)
+    for _ in range(60):  # every FSM call re-arms a timer: the dead ones must not pile up
+        for pair in pairs:
+            transfer(pair, 1)
+    assert len(sim._timers) <= 2 * len(sim.fsms) + 65
+    assert sim.next_deadline() == min(f.deadline for f in sim.fsms if f.deadline is not None)
+    first = sim.next_deadline()
+    assert first is not None
+    pairs[1].advance(first - pairs[1].now + 0.001)
+    alive = {f.options.port for f in sim.fsms}
+    assert alive == {4000, 4002}
+    assert sim.next_deadline() == min(f.deadline for f in sim.fsms if f.deadline is not None)
