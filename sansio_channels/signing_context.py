@@ -22,7 +22,13 @@ from .errors import LocalProtocolError
 from .offchain import OffChainState
 from .options import OpenOptions, Role
 
-__all__ = ["LatestState", "OperationKind", "PendingOperation", "SigningContext"]
+__all__ = [
+    "LatestState",
+    "OperationKind",
+    "PendingOperation",
+    "SigningContext",
+    "named_participants",
+]
 
 
 class OperationKind(enum.Enum):
@@ -158,6 +164,7 @@ class SigningContext:
         signed_rounds: dict[int, bytes],
         pending: PendingOperation | None,
         known_signers: dict[bytes, Mapping[bytes, Id]],
+        named: tuple[Id, ...] | None = None,
     ) -> SigningContext:
         """The same context as the plain constructor gives, from the ledger's own values.
 
@@ -165,21 +172,22 @@ class SigningContext:
         own, typed), so the per-field validators are skipped: built for every request and
         co-signed state, they were most of the context's cost. The two fresh dicts are wrapped
         read-only as the converters would (their copies are not needed: nobody else holds them).
+        ``named``: the participants :func:`named_participants` gives for these values, when
+        the ledger kept them from an earlier context (they change only with the peer).
         """
         context = object.__new__(cls)
-        for name, value in (
-            ("network_id", network_id),
-            ("role", role),
-            ("account", account),
-            ("peer", peer),
-            ("channel_id", channel_id),
-            ("options", options),
-            ("latest", latest),
-            ("signed_rounds", types.MappingProxyType(signed_rounds)),
-            ("pending", pending),
-            ("known_signers", types.MappingProxyType(known_signers)),
-        ):
-            _set(context, name, value)
+        _set(context, "network_id", network_id)
+        _set(context, "role", role)
+        _set(context, "account", account)
+        _set(context, "peer", peer)
+        _set(context, "channel_id", channel_id)
+        _set(context, "options", options)
+        _set(context, "latest", latest)
+        _set(context, "signed_rounds", types.MappingProxyType(signed_rounds))
+        _set(context, "pending", pending)
+        _set(context, "known_signers", types.MappingProxyType(known_signers))
+        if named is not None:
+            _set(context, "_named", named)
         return context
 
     def participants(self, tx: ChainObject | None = None) -> list[Id]:
@@ -192,13 +200,18 @@ class SigningContext:
     @functools.cached_property
     def _named(self) -> tuple[Id, ...]:
         # Asked for by several checks of one request: worked out once.
-        found = [self.account, *([self.peer] if self.peer else [])]
-        if self.latest is not None:
-            named = {who.key: who for who in found}  # usually us and the peer again
-            keys = self.latest.state.participants
-            found += [named.get(key) or Id(IdTag.ACCOUNT, key) for key in keys]
-        return tuple(dict.fromkeys(found))
+        return named_participants(self.account, self.peer, self.latest)
 
     def peer_of(self, tx: ChainObject | None = None) -> Id | None:
         others = [p for p in self.participants(tx) if p != self.account]
         return others[0] if len(others) == 1 else self.peer
+
+
+def named_participants(account: Id, peer: Id | None, latest: LatestState | None) -> tuple[Id, ...]:
+    """Us, the peer if known, and the latest state's participants: each once, in that order."""
+    found = [account, *([peer] if peer else [])]
+    if latest is not None:
+        named = {who.key: who for who in found}  # usually us and the peer again
+        keys = latest.state.participants
+        found += [named.get(key) or Id(IdTag.ACCOUNT, key) for key in keys]
+    return tuple(dict.fromkeys(found))
