@@ -191,7 +191,8 @@ class SigningContext:
         return context
 
     def participants(self, tx: ChainObject | None = None) -> list[Id]:
-        """Every participant we can name: us, the peer, the latest state's, a create tx's."""
+        """Every participant we can name, each once: us first, the peer, the latest state's, a
+        create tx's."""
         found = self._named
         if isinstance(tx, (t.ChannelCreateTx, t.ChannelCreateTxV1)):
             return list(dict.fromkeys([*found, tx.initiator_id, tx.responder_id]))
@@ -203,7 +204,7 @@ class SigningContext:
         return named_participants(self.account, self.peer, self.latest)
 
     def peer_of(self, tx: ChainObject | None = None) -> Id | None:
-        others = [p for p in self.participants(tx) if p != self.account]
+        others = self.participants(tx)[1:]  # we come first, and once
         return others[0] if len(others) == 1 else self.peer
 
 

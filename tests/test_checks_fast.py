@@ -16,12 +16,13 @@ from sansio_channels import txs
 from sansio_channels.channel import Channel
 from sansio_channels.checks import Check, Outcome, _check, _comparable, _field
 from sansio_channels.codec import ChainObject, registered
-from sansio_channels.encoding import Id
+from sansio_channels.encoding import Id, IdTag
 from sansio_channels.events import SignRequest
 from sansio_channels.ledger import Ledger
-from sansio_channels.offchain import unpack_ct_version
+from sansio_channels.offchain import OffChainState, unpack_ct_version
 from sansio_channels.options import Role
 from sansio_channels.signing_context import (
+    LatestState,
     OperationKind,
     PendingOperation,
     SigningContext,
@@ -132,3 +133,42 @@ def test_what_the_ledger_keeps_for_the_context_is_worked_out_afresh(
         ledger.stale, channel.peer = stale, named
         ledger.context(channel)
     assert len(built) >= 10
+
+
+_ACCOUNTS = [Id(IdTag.ACCOUNT, bytes([n]) * 32) for n in range(1, 4)]
+_who = st.sampled_from(_ACCOUNTS)
+_two = st.permutations(_ACCOUNTS).map(lambda accounts: (accounts[0], accounts[1]))
+
+
+@given(
+    _who,
+    st.none() | _who,
+    st.none() | _two,
+    st.none() | st.tuples(_who, _who),
+)
+def test_the_peer_is_the_one_other_participant_as_before(
+    account: Id,
+    peer: Id | None,
+    latest: tuple[Id, Id] | None,
+    create: tuple[Id, Id] | None,
+) -> None:
+    # We come first among the participants, once: the others are the rest of them.
+    state = None
+    if latest is not None:
+        balances = {who.key: 1 for who in latest}
+        offchain = OffChainState(
+            initiator=latest[0].key, responder=latest[1].key, balances=balances
+        )
+        state = LatestState(round=1, signed_tx=None, state=offchain)
+    context = SigningContext(
+        network_id="ae_test", role=Role.INITIATOR, account=account, peer=peer, latest=state
+    )
+    tx = None
+    if create is not None:
+        tx = txs.ChannelCreateTx(
+            initiator_id=create[0], initiator_amount=1, responder_id=create[1],
+            responder_amount=1, channel_reserve=0, lock_period=1, ttl=0, fee=1,
+            initiator_delegate_ids=(), responder_delegate_ids=(), state_hash=bytes(32), nonce=1,
+        )  # fmt: skip
+    others = [p for p in context.participants(tx) if p != account]
+    assert context.peer_of(tx) == (others[0] if len(others) == 1 else peer)
