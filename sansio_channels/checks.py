@@ -67,6 +67,8 @@ _FUNDING: Final = (t.ChannelDepositTx, t.ChannelWithdrawTx)
 _STATE_TXS: Final = (*_CREATE, t.ChannelOffChainTx, *_FUNDING)  # hash follows from balances
 _UPDATES: Final = typing.get_args(t.OffChainUpdate)
 _FUNDING_UPDATES: Final = (t.OffChainDeposit, t.OffChainWithdrawal)
+_UPDATING: Final = (t.ChannelOffChainTx, *_FUNDING, t.ChannelForceProgressTx)  # carry updates
+_CO_SIGNED: Final = (*_STATE_TXS, t.ChannelForceProgressTx)  # a channel state
 
 
 def _read_only(value: Mapping[bytes, Id]) -> Mapping[bytes, Id]:
@@ -360,12 +362,10 @@ def _check_own_operation(req: _Request) -> Check | None:
         (a, value) for a in _COMPARED if (value := getattr(op, a)) is not None
     ]
     asked += [(a, req.ctx.account) for a in ours]
-    pairs: list[tuple[str, object, object]] = [
-        (f"{where}.{a}", value, _field(obj, a))
-        for where, obj in compared
-        for a, value in asked
-        if a in _comparable(type(obj))
-    ]
+    pairs: list[tuple[str, object, object]] = []
+    for where, obj in compared:
+        fields = _comparable(type(obj))
+        pairs += [(f"{where}.{a}", value, _field(obj, a)) for a, value in asked if a in fields]
     meta = tuple(u.data for u in req.updates if isinstance(u, t.OffChainMeta))
     problems = _differences([*pairs, ("meta", op.meta, meta)])
     if "fee" in _comparable(type(req.tx)) and op.kind is not OperationKind.FORCE_PROGRESS:
@@ -629,7 +629,7 @@ def check_sign_request(
         return CheckReport(tuple(checks))
     checks.append(_passed("tx_type", f"a {wanted}"))
     after, refused = None, None
-    if isinstance(tx, (t.ChannelOffChainTx, *_FUNDING, t.ChannelForceProgressTx)) and ctx.latest:
+    if isinstance(tx, _UPDATING) and ctx.latest:
         try:
             after = ctx.latest.state.apply(updates)
         except UpdateRefused as exc:
@@ -647,7 +647,7 @@ def check_co_signed_state(ctx: SigningContext, signed: t.SignedTx) -> CheckRepor
     if not isinstance(ctx, SigningContext) or not isinstance(signed, t.SignedTx):
         raise LocalProtocolError("a SigningContext and a SignedTx are required")
     tx = _innermost(signed)
-    if not isinstance(tx, (*_STATE_TXS, t.ChannelForceProgressTx)):
+    if not isinstance(tx, _CO_SIGNED):
         return CheckReport((_failed("tx_type", f"a {tx.TYPE} is not a channel state"),))
     req = _Request(ctx=ctx, signed=signed, tx=tx)
     return _run(req, [_passed("tx_type", f"a {tx.TYPE}")], _CO_SIGNED_CHECKS)

@@ -518,9 +518,9 @@ def _pending(channel: Channel) -> PendingOperation | None:
     if kind is None:
         return None
     values = {
-        name: getattr(command, name)
+        name: value
         for name in _PENDING_FIELDS
-        if getattr(command, name, None) is not None
+        if (value := getattr(command, name, None)) is not None
     }
     if isinstance(command, cmd.Deposit):
         values["from_id"] = channel.account
