@@ -118,9 +118,9 @@ class Ledger:
     _pending_of: tuple[object, PendingOperation | None] | None = attrs.field(
         default=None, init=False, eq=False, repr=False
     )
-    # What the checks read of the latest state, and the participants they name: the same for
-    # the sign request and the co-signed state of an operation, and the participants for
-    # every operation until the peer is named.
+    # What the checks read of the latest state, the same for an operation's sign request and
+    # co-signed state; the participants they name, the same while the peer and the latest
+    # state's participants are.
     _latest_of: tuple[Latest, bool, Id | None, LatestState | None] | None = attrs.field(
         default=None, init=False, eq=False, repr=False
     )
@@ -192,9 +192,12 @@ class Ledger:
     def _named(self, channel: Channel, latest: LatestState | None) -> tuple[Id, ...]:
         keys = None if latest is None else latest.state.participants
         kept = self._named_of
-        if kept is None or kept[0] is not channel.account or kept[1] is not channel.peer:
-            kept = None
-        if kept is None or kept[2] != keys:
+        if (
+            kept is None
+            or kept[0] is not channel.account
+            or kept[1] is not channel.peer
+            or kept[2] != keys
+        ):
             named = named_participants(channel.account, channel.peer, latest)
             kept = self._named_of = (channel.account, channel.peer, keys, named)
         return kept[3]

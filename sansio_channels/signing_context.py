@@ -173,19 +173,23 @@ class SigningContext:
         co-signed state, they were most of the context's cost. The two fresh dicts are wrapped
         read-only as the converters would (their copies are not needed: nobody else holds them).
         ``named``: the participants :func:`named_participants` gives for these values, when
-        the ledger kept them from an earlier context (they change only with the peer).
+        the ledger kept them from an earlier context (the same until the peer or the latest
+        state's participants change).
         """
         context = object.__new__(cls)
-        _set(context, "network_id", network_id)
-        _set(context, "role", role)
-        _set(context, "account", account)
-        _set(context, "peer", peer)
-        _set(context, "channel_id", channel_id)
-        _set(context, "options", options)
-        _set(context, "latest", latest)
-        _set(context, "signed_rounds", types.MappingProxyType(signed_rounds))
-        _set(context, "pending", pending)
-        _set(context, "known_signers", types.MappingProxyType(known_signers))
+        for name, value in (
+            ("network_id", network_id),
+            ("role", role),
+            ("account", account),
+            ("peer", peer),
+            ("channel_id", channel_id),
+            ("options", options),
+            ("latest", latest),
+            ("signed_rounds", types.MappingProxyType(signed_rounds)),
+            ("pending", pending),
+            ("known_signers", types.MappingProxyType(known_signers)),
+        ):
+            _set(context, name, value)
         if named is not None:
             _set(context, "_named", named)
         return context
