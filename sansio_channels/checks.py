@@ -34,7 +34,7 @@ import enum
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 import attrs
 
@@ -67,6 +67,8 @@ _FUNDING: Final = (t.ChannelDepositTx, t.ChannelWithdrawTx)
 _STATE_TXS: Final = (*_CREATE, t.ChannelOffChainTx, *_FUNDING)  # hash follows from balances
 _UPDATES: Final = typing.get_args(t.OffChainUpdate)
 _FUNDING_UPDATES: Final = (t.OffChainDeposit, t.OffChainWithdrawal)
+_UPDATING: Final = (t.ChannelOffChainTx, *_FUNDING, t.ChannelForceProgressTx)  # carry updates
+_CO_SIGNED: Final = (*_STATE_TXS, t.ChannelForceProgressTx)  # a channel state
 
 
 def _read_only(value: Mapping[bytes, Id]) -> Mapping[bytes, Id]:
@@ -127,16 +129,29 @@ class CheckReport:
 # --- helpers -------------------------------------------------------------------------------
 
 
+_new, _set = object.__new__, object.__setattr__
+
+
+def _check(name: str, outcome: Outcome, detail: str) -> Check:
+    # The same Check as its constructor gives, without attrs' __init__: a dozen are made for
+    # each request and state, from the checks' own strings.
+    check = _new(Check)
+    _set(check, "name", name)
+    _set(check, "outcome", outcome)
+    _set(check, "detail", detail)
+    return check
+
+
 def _passed(name: str, detail: str) -> Check:
-    return Check(name=name, outcome=Outcome.PASSED, detail=detail)
+    return _check(name, Outcome.PASSED, detail)
 
 
 def _failed(name: str, detail: str) -> Check:
-    return Check(name=name, outcome=Outcome.FAILED, detail=detail)
+    return _check(name, Outcome.FAILED, detail)
 
 
 def _unknown(name: str, detail: str) -> Check:
-    return Check(name=name, outcome=Outcome.NOT_CHECKED, detail=detail)
+    return _check(name, Outcome.NOT_CHECKED, detail)
 
 
 def _verdict(name: str, problems: list[str], passed: str) -> Check:
@@ -301,12 +316,25 @@ _COMPARED: Final = tuple(
 _OUR_ACCOUNT: Final = ("from_id", "to_id", "owner_id", "caller_id")
 
 
-def _view(obj: ChainObject) -> dict[str, Any]:
-    """An object's fields by name; a contract create's versions unpacked beside them."""
-    view = {name: getattr(obj, name) for name, _codec in obj.FIELDS}
-    if isinstance(obj, t.OffChainNewContract):
-        view["vm_version"], view["abi_version"] = unpack_ct_version(obj.ct_version)
-    return view
+def _comparable(kind: type[ChainObject]) -> frozenset[str]:
+    """The fields of ``kind`` by name; a contract create's versions beside them."""
+    names = _COMPARABLE.get(kind)
+    if names is None:  # once per class of the codec's
+        names = frozenset(name for name, _codec in kind.FIELDS)
+        if kind is t.OffChainNewContract:
+            names |= {"vm_version", "abi_version"}
+        _COMPARABLE[kind] = names
+    return names
+
+
+_COMPARABLE: Final[dict[type[ChainObject], frozenset[str]]] = {}
+
+
+def _field(obj: ChainObject, name: str) -> object:
+    if isinstance(obj, t.OffChainNewContract) and name in ("vm_version", "abi_version"):
+        vm_version, abi_version = unpack_ct_version(obj.ct_version)
+        return vm_version if name == "vm_version" else abi_version
+    return getattr(obj, name)
 
 
 def _check_own_operation(req: _Request) -> Check | None:
@@ -318,30 +346,30 @@ def _check_own_operation(req: _Request) -> Check | None:
     tag, update = _SPECS[op.kind]
     if tag != req.tag:
         return _failed(name, f"we asked for a {op.kind.value}, the node asks for {req.tag}")
-    views = {"tx": _view(req.tx)}
+    non_meta = req.non_meta
+    compared: list[tuple[str, ChainObject]] = [("tx", req.tx)]
     if update is not None:
-        if len(req.non_meta) != 1 or not isinstance(req.non_meta[0], update):
+        if len(non_meta) != 1 or not isinstance(non_meta[0], update):
             wanted = update.__name__
-            return _failed(name, f"expected one {wanted} update, got {_names(req.non_meta)}")
-        views["update"] = _view(req.non_meta[0])
-    elif req.non_meta:
-        return _failed(name, f"a {op.kind.value} makes no updates, got {_names(req.non_meta)}")
+            return _failed(name, f"expected one {wanted} update, got {_names(non_meta)}")
+        compared.append(("update", non_meta[0]))
+    elif non_meta:
+        return _failed(name, f"a {op.kind.value} makes no updates, got {_names(non_meta)}")
     ours = () if op.kind is OperationKind.TRANSFER else _OUR_ACCOUNT
-    # What we did not set is not compared (None), so it is left out from the start.
+    # What we did not set is not compared (None), so it is left out from the start; of the
+    # rest, only what the tx or the update holds.
     asked: list[tuple[str, object]] = [
         (a, value) for a in _COMPARED if (value := getattr(op, a)) is not None
     ]
     asked += [(a, req.ctx.account) for a in ours]
-    pairs: list[tuple[str, object, object]] = [
-        (f"{where}.{a}", value, view[a])
-        for where, view in views.items()
-        for a, value in asked
-        if a in view
-    ]
+    pairs: list[tuple[str, object, object]] = []
+    for where, obj in compared:
+        fields = _comparable(type(obj))
+        pairs += [(f"{where}.{a}", value, _field(obj, a)) for a, value in asked if a in fields]
     meta = tuple(u.data for u in req.updates if isinstance(u, t.OffChainMeta))
     problems = _differences([*pairs, ("meta", op.meta, meta)])
-    if "fee" in views["tx"] and op.kind is not OperationKind.FORCE_PROGRESS:
-        problems += _fee_problems(op.fee, op.gas_price, views["tx"]["fee"])
+    if "fee" in _comparable(type(req.tx)) and op.kind is not OperationKind.FORCE_PROGRESS:
+        problems += _fee_problems(op.fee, op.gas_price, req.tx.fee)  # type: ignore[attr-defined]
     return _verdict(name, problems, f"the {op.kind.value} we asked for")
 
 
@@ -601,7 +629,7 @@ def check_sign_request(
         return CheckReport(tuple(checks))
     checks.append(_passed("tx_type", f"a {wanted}"))
     after, refused = None, None
-    if isinstance(tx, (t.ChannelOffChainTx, *_FUNDING, t.ChannelForceProgressTx)) and ctx.latest:
+    if isinstance(tx, _UPDATING) and ctx.latest:
         try:
             after = ctx.latest.state.apply(updates)
         except UpdateRefused as exc:
@@ -619,7 +647,7 @@ def check_co_signed_state(ctx: SigningContext, signed: t.SignedTx) -> CheckRepor
     if not isinstance(ctx, SigningContext) or not isinstance(signed, t.SignedTx):
         raise LocalProtocolError("a SigningContext and a SignedTx are required")
     tx = _innermost(signed)
-    if not isinstance(tx, (*_STATE_TXS, t.ChannelForceProgressTx)):
+    if not isinstance(tx, _CO_SIGNED):
         return CheckReport((_failed("tx_type", f"a {tx.TYPE} is not a channel state"),))
     req = _Request(ctx=ctx, signed=signed, tx=tx)
     return _run(req, [_passed("tx_type", f"a {tx.TYPE}")], _CO_SIGNED_CHECKS)

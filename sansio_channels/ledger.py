@@ -22,6 +22,7 @@ from .encoding import Id
 from .errors import ChannelError, LocalProtocolError
 from .offchain import OffChainState
 from .options import OpenOptions, Role
+from .signing_context import named_participants
 from .trees import StateTrees, decode_state_trees
 from .txs import (
     ChannelCreateTx,
@@ -117,6 +118,15 @@ class Ledger:
     _pending_of: tuple[object, PendingOperation | None] | None = attrs.field(
         default=None, init=False, eq=False, repr=False
     )
+    # What the checks read of the latest state, the same for an operation's sign request and
+    # co-signed state; the participants they name, the same while the peer and the latest
+    # state's participants are.
+    _latest_of: tuple[Latest, bool, Id | None, LatestState | None] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
+    _named_of: tuple[Id, Id | None, tuple[bytes, bytes] | None, tuple[Id, ...]] | None = (
+        attrs.field(default=None, init=False, eq=False, repr=False)
+    )
 
     @classmethod
     def initial(cls, options: OpenOptions | None) -> Ledger:
@@ -125,6 +135,7 @@ class Ledger:
     # --- for the checks ---------------------------------------------------------------------
 
     def context(self, channel: Channel) -> SigningContext:
+        latest = self._latest_for_checks(channel)
         return SigningContext.of_ledger(
             network_id=channel.network_id,
             role=channel.role,
@@ -132,10 +143,11 @@ class Ledger:
             peer=channel.peer,
             channel_id=self._channel_id(channel.channel_id),
             options=self.options,
-            latest=self._latest_for_checks(channel),
+            latest=latest,
             signed_rounds={r: s.inner for r, s in self.signed_rounds.items()},
             pending=self._pending_operation(channel),
             known_signers={s.inner: s.signers for s in self.signed_rounds.values() if s.signers},
+            named=self._named(channel, latest),
         )
 
     def _channel_id(self, text: str | None) -> Id | None:
@@ -152,17 +164,43 @@ class Ledger:
         return self._pending_of[1]
 
     def _latest_for_checks(self, channel: Channel) -> LatestState | None:
-        if self.latest is not None:
-            state = self.latest.state if not self.stale else None
-            state = state or _unknown_balances(channel)
-            if state is None:
-                return None
-            return LatestState(
-                round=None if self.stale else self.latest.round,
-                signed_tx=self.latest.signed_tx,
-                state=state,
-            )
-        return None  # before the create tx is co-signed the checks read the open options
+        if self.latest is None:
+            return None  # before the create tx is co-signed the checks read the open options
+        kept = self._latest_of
+        if (
+            kept is None
+            or kept[0] is not self.latest
+            or kept[1] != self.stale
+            or kept[2] is not channel.peer
+        ):
+            kept = (self.latest, self.stale, channel.peer, self._new_latest_state(channel))
+            self._latest_of = kept
+        return kept[3]
+
+    def _new_latest_state(self, channel: Channel) -> LatestState | None:
+        assert self.latest is not None
+        state = self.latest.state if not self.stale else None
+        state = state or _unknown_balances(channel)
+        if state is None:
+            return None
+        return LatestState(
+            round=None if self.stale else self.latest.round,
+            signed_tx=self.latest.signed_tx,
+            state=state,
+        )
+
+    def _named(self, channel: Channel, latest: LatestState | None) -> tuple[Id, ...]:
+        keys = None if latest is None else latest.state.participants
+        kept = self._named_of
+        if (
+            kept is None
+            or kept[0] is not channel.account
+            or kept[1] is not channel.peer
+            or kept[2] != keys
+        ):
+            named = named_participants(channel.account, channel.peer, latest)
+            kept = self._named_of = (channel.account, channel.peer, keys, named)
+        return kept[3]
 
     # --- sign requests ----------------------------------------------------------------------
 
@@ -252,15 +290,9 @@ class Ledger:
         if round_ is None or not checks.ok:
             return round_, False
         ours = self.signed_rounds.get(round_)
-        same_as_latest = (
-            self.latest is not None
-            and self.latest.round == round_
-            and self.latest.signed_tx is not None
-            and crypto.inner_tx(self.latest.signed_tx).serialize() == inner.serialize()
-        )
         if ours is not None and ours.inner == inner.serialize():
             state = ours.state
-        elif same_as_latest:
+        elif self._is_latest(round_, inner):
             assert self.latest is not None
             state = self.latest.state
         else:
@@ -270,6 +302,15 @@ class Ledger:
         # Rounds below the latest can no longer be signed (the round check refuses them).
         self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r > round_}
         return round_, True
+
+    def _is_latest(self, round_: int, inner: ChainObject) -> bool:
+        """Whether ``inner`` is our latest co-signed state's inner tx (sent again)."""
+        return (
+            self.latest is not None
+            and self.latest.round == round_
+            and self.latest.signed_tx is not None
+            and crypto.inner_tx(self.latest.signed_tx).serialize() == inner.serialize()
+        )
 
     def take_fetched(self, channel: Channel, result: object) -> FetchedState:
         """Rebuild and check a ``get.offchain_state`` answer; a verified, newer state is taken.
@@ -480,9 +521,9 @@ def _pending(channel: Channel) -> PendingOperation | None:
     if kind is None:
         return None
     values = {
-        name: getattr(command, name)
+        name: value
         for name in _PENDING_FIELDS
-        if getattr(command, name, None) is not None
+        if (value := getattr(command, name, None)) is not None
     }
     if isinstance(command, cmd.Deposit):
         values["from_id"] = channel.account
@@ -494,9 +535,12 @@ def _pending(channel: Channel) -> PendingOperation | None:
                 values[name] = encoding.decode(values[name], "cb")
     if "meta" in values:
         values["meta"] = tuple(text.encode("utf-8") for text in values["meta"])
+    # Usually our account and the peer's, already parsed: those are not parsed again.
+    known = {who.api: who for who in (channel.account, channel.peer) if who is not None}
     for name in ("from_id", "to_id", "contract_id"):
-        if isinstance(values.get(name), str):
-            values[name] = Id.from_api(values[name])
+        text = values.get(name)
+        if isinstance(text, str):
+            values[name] = known.get(text) or Id.from_api(text)
     return PendingOperation(kind=kind, **values)
 
 

@@ -22,7 +22,13 @@ from .errors import LocalProtocolError
 from .offchain import OffChainState
 from .options import OpenOptions, Role
 
-__all__ = ["LatestState", "OperationKind", "PendingOperation", "SigningContext"]
+__all__ = [
+    "LatestState",
+    "OperationKind",
+    "PendingOperation",
+    "SigningContext",
+    "named_participants",
+]
 
 
 class OperationKind(enum.Enum):
@@ -158,6 +164,7 @@ class SigningContext:
         signed_rounds: dict[int, bytes],
         pending: PendingOperation | None,
         known_signers: dict[bytes, Mapping[bytes, Id]],
+        named: tuple[Id, ...] | None = None,
     ) -> SigningContext:
         """The same context as the plain constructor gives, from the ledger's own values.
 
@@ -165,6 +172,9 @@ class SigningContext:
         own, typed), so the per-field validators are skipped: built for every request and
         co-signed state, they were most of the context's cost. The two fresh dicts are wrapped
         read-only as the converters would (their copies are not needed: nobody else holds them).
+        ``named``: the participants :func:`named_participants` gives for these values, when
+        the ledger kept them from an earlier context (the same until the peer or the latest
+        state's participants change).
         """
         context = object.__new__(cls)
         for name, value in (
@@ -180,10 +190,13 @@ class SigningContext:
             ("known_signers", types.MappingProxyType(known_signers)),
         ):
             _set(context, name, value)
+        if named is not None:
+            _set(context, "_named", named)
         return context
 
     def participants(self, tx: ChainObject | None = None) -> list[Id]:
-        """Every participant we can name: us, the peer, the latest state's, a create tx's."""
+        """Every participant we can name, each once: us first, the peer, the latest state's, a
+        create tx's."""
         found = self._named
         if isinstance(tx, (t.ChannelCreateTx, t.ChannelCreateTxV1)):
             return list(dict.fromkeys([*found, tx.initiator_id, tx.responder_id]))
@@ -192,13 +205,18 @@ class SigningContext:
     @functools.cached_property
     def _named(self) -> tuple[Id, ...]:
         # Asked for by several checks of one request: worked out once.
-        found = [self.account, *([self.peer] if self.peer else [])]
-        if self.latest is not None:
-            named = {who.key: who for who in found}  # usually us and the peer again
-            keys = self.latest.state.participants
-            found += [named.get(key) or Id(IdTag.ACCOUNT, key) for key in keys]
-        return tuple(dict.fromkeys(found))
+        return named_participants(self.account, self.peer, self.latest)
 
     def peer_of(self, tx: ChainObject | None = None) -> Id | None:
-        others = [p for p in self.participants(tx) if p != self.account]
+        others = self.participants(tx)[1:]  # we come first, and once
         return others[0] if len(others) == 1 else self.peer
+
+
+def named_participants(account: Id, peer: Id | None, latest: LatestState | None) -> tuple[Id, ...]:
+    """Us, the peer if known, and the latest state's participants: each once, in that order."""
+    found = [account, *([peer] if peer else [])]
+    if latest is not None:
+        named = {who.key: who for who in found}  # usually us and the peer again
+        keys = latest.state.participants
+        found += [named.get(key) or Id(IdTag.ACCOUNT, key) for key in keys]
+    return tuple(dict.fromkeys(found))

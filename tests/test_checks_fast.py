@@ -1,0 +1,174 @@
+"""The checks' fast paths against the plain ways they stand for: a check made without attrs'
+``__init__`` against its constructor, the own-operation check's field reads against a view of
+every field, and what the ledger keeps for the checks' context against it worked out afresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sansio_channels import commands as cmd
+from sansio_channels import txs
+from sansio_channels.channel import Channel
+from sansio_channels.checks import Check, Outcome, _check, _comparable, _field
+from sansio_channels.codec import ChainObject, registered
+from sansio_channels.encoding import Id, IdTag
+from sansio_channels.events import SignRequest
+from sansio_channels.ledger import Ledger
+from sansio_channels.offchain import OffChainState, unpack_ct_version
+from sansio_channels.options import Role
+from sansio_channels.signing_context import (
+    LatestState,
+    OperationKind,
+    PendingOperation,
+    SigningContext,
+    named_participants,
+)
+
+from .scripted_node import ScriptedNode, opened
+from .strategies import object_of
+
+
+@given(st.text(), st.sampled_from(Outcome), st.text())
+def test_a_check_made_without_init_is_the_constructed_one(
+    name: str, outcome: Outcome, detail: str
+) -> None:
+    made, plain = _check(name, outcome, detail), Check(name=name, outcome=outcome, detail=detail)
+    assert made == plain
+    assert hash(made) == hash(plain)
+    assert repr(made) == repr(plain)
+    with pytest.raises(AttributeError):
+        made.detail = "changed"  # type: ignore[misc]
+
+
+def _view(obj: ChainObject) -> dict[str, Any]:
+    """Every field by name, a contract create's versions unpacked beside them: the plain way."""
+    view = {name: getattr(obj, name) for name, _codec in obj.FIELDS}
+    if isinstance(obj, txs.OffChainNewContract):
+        view["vm_version"], view["abi_version"] = unpack_ct_version(view["ct_version"])
+    return view
+
+
+@pytest.mark.parametrize("kind", list(registered().values()))
+@given(data=st.data())
+def test_the_fields_compared_are_those_of_a_view(kind: type[ChainObject], data: Any) -> None:
+    obj = data.draw(object_of(kind, depth=3))
+    view = _view(obj)
+    assert _comparable(kind) == frozenset(view)
+    assert all(_field(obj, name) == value for name, value in view.items())
+
+
+def _transfer(channel: Channel, node: ScriptedNode, *, to_peer: bool) -> None:
+    tx, updates = node.transfer(1, to_peer=to_peer)
+    if to_peer:
+        channel.submit(cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1))
+        request = node.sign_request("update", txs.SignedTx(signatures=(), transaction=tx), updates)
+    else:
+        request = node.sign_request("update_ack", node.peer_signed(tx), updates)
+    channel.frames_to_send()
+    channel.receive_frame(request)
+    for event in channel.events():
+        if isinstance(event, SignRequest):
+            assert event.checks.ok, event.checks.failed
+            event.sign(node.ours)
+    channel.frames_to_send()
+    channel.receive_frame(node.update(node.co_signed(tx)))
+    list(channel.events())
+    node.took(tx)
+    moved = -1 if to_peer else 1
+    node.balances[node.ours.public_key] += moved
+    node.balances[node.peer.public_key] -= moved
+
+
+def _assert_fresh(ledger: Ledger, channel: Channel, context: SigningContext) -> None:
+    # What the ledger kept from an earlier context is what this one would be given afresh.
+    fresh = None if ledger.latest is None else ledger._new_latest_state(channel)
+    assert context.latest == fresh
+    named = named_participants(channel.account, channel.peer, fresh)
+    assert context.participants() == list(named)
+    assert context.peer_of() == SigningContext(
+        network_id=context.network_id, role=context.role, account=context.account,
+        peer=context.peer, latest=fresh,
+    ).peer_of()  # fmt: skip
+
+
+@pytest.mark.parametrize("role", [Role.INITIATOR, Role.RESPONDER])
+def test_what_the_ledger_keeps_for_the_context_is_worked_out_afresh(
+    role: Role, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Through an open, own and peer's transfers, a stale latest state and a peer not known
+    # then known: every context's latest state, participants and pending operation are the
+    # ones worked out from scratch.
+    built: list[SigningContext] = []
+    context = Ledger.context
+
+    def checked(ledger: Ledger, channel: Channel) -> SigningContext:
+        found = context(ledger, channel)
+        _assert_fresh(ledger, channel, found)
+        built.append(found)
+        return found
+
+    monkeypatch.setattr(Ledger, "context", checked)
+    channel, node = opened(role)
+    for to_peer in (True, False, True):
+        _transfer(channel, node, to_peer=to_peer)
+    own = [c.pending for c in built if c.pending is not None]
+    assert own
+    assert all(
+        pending
+        == PendingOperation(
+            kind=OperationKind.TRANSFER,
+            from_id=Id.from_api(node.ours.address),
+            to_id=Id.from_api(node.peer.address),
+            amount=1,
+        )
+        for pending in own
+    )
+    ledger, peer = channel.ledger, channel.peer
+    for stale, named in ((True, peer), (True, None), (False, None), (False, peer)):
+        ledger.stale, channel.peer = stale, named
+        ledger.context(channel)
+    assert len(built) >= 10
+
+
+_ACCOUNTS = [Id(IdTag.ACCOUNT, bytes([n]) * 32) for n in range(1, 4)]
+_who = st.sampled_from(_ACCOUNTS)
+_two = st.permutations(_ACCOUNTS).map(lambda accounts: (accounts[0], accounts[1]))
+
+
+@given(
+    _who,
+    st.none() | _who,
+    st.none() | _two,
+    st.none() | st.tuples(_who, _who),
+)
+def test_the_peer_is_the_one_other_participant_as_before(
+    account: Id,
+    peer: Id | None,
+    latest: tuple[Id, Id] | None,
+    create: tuple[Id, Id] | None,
+) -> None:
+    # We come first among the participants, once: the others are the rest of them.
+    state = None
+    if latest is not None:
+        balances = {who.key: 1 for who in latest}
+        offchain = OffChainState(
+            initiator=latest[0].key, responder=latest[1].key, balances=balances
+        )
+        state = LatestState(round=1, signed_tx=None, state=offchain)
+    context = SigningContext(
+        network_id="ae_test", role=Role.INITIATOR, account=account, peer=peer, latest=state
+    )
+    tx = None
+    if create is not None:
+        tx = txs.ChannelCreateTx(
+            initiator_id=create[0], initiator_amount=1, responder_id=create[1],
+            responder_amount=1, channel_reserve=0, lock_period=1, ttl=0, fee=1,
+            initiator_delegate_ids=(), responder_delegate_ids=(), state_hash=bytes(32), nonce=1,
+        )  # fmt: skip
+    others = [p for p in context.participants(tx) if p != account]
+    assert context.peer_of(tx) == (others[0] if len(others) == 1 else peer)
