@@ -179,6 +179,19 @@ def _param_name(field: attrs.Attribute[Any]) -> str:
     return name
 
 
+def _param_names(cls: type[Command]) -> tuple[tuple[str, str], ...]:
+    """(attribute, param) of each field of a command class, worked out once per class."""
+    names = _PARAM_NAMES.get(cls)
+    if names is None:
+        names = _PARAM_NAMES[cls] = tuple(
+            (field.name, _param_name(field)) for field in attrs.fields(cls)
+        )
+    return names
+
+
+_PARAM_NAMES: Final[dict[type[Command], tuple[tuple[str, str], ...]]] = {}
+
+
 def _label(field: attrs.Attribute[Any]) -> str:
     """How errors name a field: ``amount``, or ``from_id (param "from")``."""
     param = _param_name(field)
@@ -238,10 +251,10 @@ class Command:
     def params(self) -> dict[str, Any]:
         """The ``params`` object the node expects; optional params not given are left out."""
         params: dict[str, Any] = dict(self.FIXED_PARAMS)
-        for field in attrs.fields(type(self)):
-            value = getattr(self, field.name)
+        for name, param in _param_names(type(self)):
+            value = getattr(self, name)
             if value is not None:
-                params[_param_name(field)] = list(value) if isinstance(value, tuple) else value
+                params[param] = list(value) if isinstance(value, tuple) else value
         return params
 
     def request(self, id: rpc.RequestId | None = None) -> dict[str, Any]:

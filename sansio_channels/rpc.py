@@ -561,7 +561,7 @@ def build_request(
         raise LocalProtocolError(f"method: expected a non-empty string, got {_describe(method)}")
     if params is None:
         params = {}
-    if not isinstance(params, Mapping):
+    if type(params) is not dict and not isinstance(params, Mapping):  # JSON's are dicts: quick
         raise LocalProtocolError(f"params: expected an object, got {_describe(params)}")
     frame: dict[str, Any] = {"jsonrpc": JSONRPC_VERSION, "method": method, "params": dict(params)}
     if id is not None:
@@ -604,7 +604,10 @@ class RequestTable(Generic[T]):
             self._next_id += 1
         frame = build_request(method, params, id=self._next_id)
         self._next_id += 1
-        self.add(frame, context=context)
+        # Built just now and its id free: what add() checks holds already.
+        self._pending[frame["id"]] = PendingRequest(
+            id=frame["id"], method=method, params=dict(frame["params"]), context=context
+        )
         return frame
 
     def add(self, frame: Mapping[str, Any], *, context: T) -> PendingRequest[T]:
