@@ -165,8 +165,12 @@ def add_signature(signed: SignedTx, signature: bytes) -> SignedTx:
     """``signed`` with one more signature, the list kept byte-sorted and free of repeats."""
     if not isinstance(signature, bytes) or len(signature) != 64:
         raise SignatureError("a signature is 64 bytes")
-    signatures = tuple(sorted(set(signed.signatures) | {signature}))
-    return SignedTx(signatures=signatures, transaction=signed.transaction)
+    # Without the validating constructor: every signature is 64 bytes (the new one checked
+    # above, the others a valid signed tx's), and the transaction is that signed tx's.
+    with_it = object.__new__(SignedTx)
+    object.__setattr__(with_it, "signatures", tuple(sorted({*signed.signatures, signature})))
+    object.__setattr__(with_it, "transaction", signed.transaction)
+    return with_it
 
 
 def sign(signed: SignedTx, signer: Signer, network_id: str) -> SignedTx:

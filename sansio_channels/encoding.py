@@ -251,7 +251,7 @@ class Id:
         if tag is None or (tags and tag not in tags):
             wanted = ", ".join(t.prefix + "_" for t in (tags or tuple(IdTag)))
             raise DecodingError(f"{short(text)!r}: expected an id ({wanted}), got {prefix}_")
-        return cls(tag, payload)
+        return _id_of(tag, payload) if cls is Id else cls(tag, payload)
 
     @classmethod
     def account(cls, text: str) -> Id:
@@ -275,12 +275,17 @@ class Id:
         return self.api
 
 
-# The same few ids (the participants, the channel) are in every tx of a channel: each is
-# built once. Ids are immutable, so sharing them is safe.
+# The same few ids (the participants, the channel) are in every tx and every update of a
+# channel: each is built once. Ids are immutable, so sharing them is safe.
 @functools.lru_cache(maxsize=4096)
 def _deserialized_id(data: bytes) -> Id:
     try:
         tag = IdTag(data[0])
     except ValueError:
         raise DecodingError(f"unknown id tag {data[0]}") from None
-    return Id(tag, data[1:])
+    return _id_of(tag, data[1:])
+
+
+@functools.lru_cache(maxsize=4096)
+def _id_of(tag: IdTag, key: bytes) -> Id:
+    return Id(tag, key)

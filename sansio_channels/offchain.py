@@ -31,6 +31,7 @@ updates come from the node. Misuse of the API raises :class:`LocalProtocolError`
 
 from __future__ import annotations
 
+import functools
 import math
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -231,6 +232,11 @@ class _Form:
     to_attrs: Callable[[dict[str, Any]], dict[str, Any]] = _attrs_as_is
     from_attrs: Callable[[dict[str, Any]], dict[str, Any]] = _attrs_as_is
 
+    @functools.cached_property
+    def keys(self) -> frozenset[object]:
+        """The keys its JSON form may hold, ``op`` included."""
+        return frozenset(("op", *(field.key for field in self.fields)))
+
 
 _FORMS: Final[tuple[_Form, ...]] = (
     _Form(
@@ -298,28 +304,28 @@ def updates_from_json(value: object) -> tuple[OffChainUpdate, ...]:
 
 
 def _update_from_json(index: int, item: object) -> OffChainUpdate:
-    where = f"updates[{index}]"
     if not isinstance(item, dict):
-        raise RemoteProtocolError(f"{where}: expected an object, got {_describe(item)}")
+        raise RemoteProtocolError(f"updates[{index}]: expected an object, got {_describe(item)}")
     op = item.get("op")
     form = _BY_OP.get(op) if isinstance(op, str) else None
     if form is None:
         known = ", ".join(_BY_OP)
-        raise RemoteProtocolError(f"{where}.op: expected one of {known}, got {_describe(op)}")
-    keys = {field.key for field in form.fields}
+        raise RemoteProtocolError(
+            f"updates[{index}].op: expected one of {known}, got {_describe(op)}"
+        )
     # Strict: a field we do not know could change what the update means.
-    unknown = sorted(str(key) for key in item if key != "op" and key not in keys)
-    if unknown:
+    if not form.keys.issuperset(item):
+        unknown = sorted(str(key) for key in item if key not in form.keys)
         names = ", ".join(_describe(key) for key in unknown[:5])
-        raise RemoteProtocolError(f"{where}: unknown field(s) for {form.op}: {names}")
+        raise RemoteProtocolError(f"updates[{index}]: unknown field(s) for {form.op}: {names}")
     values: dict[str, Any] = {}
     for field in form.fields:
         if field.key not in item:
-            raise RemoteProtocolError(f"{where}.{field.key}: missing ({form.op})")
+            raise RemoteProtocolError(f"updates[{index}].{field.key}: missing ({form.op})")
         try:
             values[field.attr] = field.parse(item[field.key])
         except ValueError as exc:
-            raise RemoteProtocolError(f"{where}.{field.key}: {exc}") from None
+            raise RemoteProtocolError(f"updates[{index}].{field.key}: {exc}") from None
     update: OffChainUpdate = form.cls(**form.to_attrs(values))  # type: ignore[assignment]
     return update
 
@@ -536,13 +542,24 @@ class OffChainState:
                 balances = self._move(where, balances, moves, contracts)
             if isinstance(update, (OffChainNewContract, OffChainCallContract)):
                 contracts = True
-        return OffChainState(  # not attrs.evolve, which looks the fields up on every call
-            initiator=self.initiator,
-            responder=self.responder,
-            balances=balances,
-            contracts=contracts,
-            channel_reserve=self.channel_reserve,
-        )
+        return self._after(balances, contracts)
+
+    def _after(self, balances: dict[bytes, int] | None, contracts: bool) -> OffChainState:
+        """This state with ``balances`` and ``contracts``, built without the validating
+        constructor: the participants and reserve are this state's, and ``balances`` are its
+        own moved by checked amounts (the participants' keys, none below zero)."""
+        after = object.__new__(OffChainState)
+        for name, value in (
+            ("initiator", self.initiator),
+            ("responder", self.responder),
+            ("balances", None if balances is None else types.MappingProxyType(balances)),
+            ("contracts", contracts),
+            ("channel_reserve", self.channel_reserve),
+            ("_applied", None),
+            ("_hash", None),
+        ):
+            object.__setattr__(after, name, value)
+        return after
 
     def _moves(self, where: str, update: object) -> list[tuple[Id, int, bool]]:
         """(account, signed amount, checked against the reserve) for each balance it moves."""
