@@ -7,7 +7,7 @@ the trie of keys of one length and the accounts-only state hash against the gene
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import pytest
@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sansio_channels import commands as cmd
-from sansio_channels import mpt, txs
+from sansio_channels import crypto, encoding, mpt, rpc, txs
 from sansio_channels.codec import (
     ChainObject,
     deserialize,
@@ -24,10 +24,12 @@ from sansio_channels.codec import (
     registered,
     rlp_decode,
     rlp_encode,
+    rlp_list,
 )
 from sansio_channels.encoding import Id, IdTag
-from sansio_channels.errors import DecodingError
+from sansio_channels.errors import DecodingError, RemoteProtocolError
 from sansio_channels.events import SignRequest
+from sansio_channels.offchain import OffChainState, UpdateRefused, updates_from_json
 from sansio_channels.options import Role
 from sansio_channels.signing_context import SigningContext
 from sansio_channels.trees import (
@@ -306,3 +308,184 @@ def test_inner_object_failures_are_not_kept_and_name_their_place() -> None:
     for _ in range(2):
         with pytest.raises(DecodingError, match=r"ga_meta_tx\.tx: expected signed_tx"):
             deserialize(wrong)
+
+
+# --- the wire: flat RLP, own texts taken back, objects built without their validators --------
+# (self-contained: the plain ways these stand for are spelled out here)
+
+
+def _recursive_rlp_item(data: bytes, start: int, limit: int) -> tuple[Any, int]:
+    """The codec's earlier decoder, one call per item: the flat loop must agree with it."""
+    if start >= limit:
+        raise DecodingError("truncated: an item is missing")
+    first = data[start]
+    if first < 0x80:
+        return data[start : start + 1], start + 1
+    is_list = first >= 0xC0
+    short = first - (0xC0 if is_list else 0x80)
+    if short < 56:
+        begin, length = start + 1, short
+    else:
+        begin = start + 1 + short - 55
+        if begin > limit:
+            raise DecodingError("truncated: a length is cut short")
+        length = int.from_bytes(data[start + 1 : begin], "big")
+        if data[start + 1] == 0 or length < 56:
+            raise DecodingError("a length is not in its shortest form")
+    end = begin + length
+    if end > limit:
+        raise DecodingError(f"truncated: {length} bytes announced, {limit - begin} left")
+    if not is_list:
+        if length == 1 and data[begin] < 0x80:
+            raise DecodingError("a single byte below 0x80 is its own encoding")
+        return data[begin:end], end
+    found: list[Any] = []
+    position = begin
+    while position < end:
+        item, position = _recursive_rlp_item(data, position, end)
+        found.append(item)
+    return found, end
+
+
+def _recursive_rlp(data: bytes) -> object:
+    try:
+        item, end = _recursive_rlp_item(data, 0, len(data))
+        if end != len(data):
+            raise DecodingError(f"{len(data) - end} trailing bytes")
+    except DecodingError as exc:
+        return str(exc)
+    return item
+
+
+def _flat_rlp(data: bytes) -> object:
+    try:
+        return rlp_decode(data)
+    except DecodingError as exc:
+        return str(exc)
+
+
+@given(items, st.data())
+def test_the_flat_rlp_loop_is_the_recursive_decoder(item: Any, data: st.DataObject) -> None:
+    encoded = rlp_encode(item)
+    assert _flat_rlp(encoded) == _recursive_rlp(encoded) == item
+    mutated = bytearray(encoded)
+    position = data.draw(st.integers(0, len(mutated) - 1))
+    mutated[position] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(mutated)))
+    for candidate in (bytes(mutated), bytes(mutated[:cut]), encoded + b"\x00", encoded[1:]):
+        assert _flat_rlp(candidate) == _recursive_rlp(candidate)  # same item, or same error
+
+
+def test_the_flat_rlp_loop_takes_deep_nesting_without_recursion() -> None:
+    encoded = b"\xc0"
+    for _ in range(5000):  # deeper than Python's recursion limit
+        encoded = rlp_list([encoded])
+    item, depth = rlp_decode(encoded), 0
+    while item:
+        assert isinstance(item, list)
+        assert len(item) == 1
+        item, depth = item[0], depth + 1
+    assert depth == 5000
+    with pytest.raises(DecodingError):  # no chain object, and no crash
+        deserialize(encoded)
+    signed_tx_head = rlp_encode([b"\x0b", b"\x01"])[1:]
+    with pytest.raises(DecodingError, match="signatures"):
+        deserialize(rlp_list([signed_tx_head, encoded, b"\x80"]))
+
+
+def test_a_text_encoded_here_decodes_to_what_its_bytes_decode_to() -> None:
+    _, node = opened()
+    tx, _updates = node.transfer(1, to_peer=True)
+    signed = node.co_signed(tx)
+    text = txs.encode_tx(signed)
+    taken = txs.decode_signed_tx(text)
+    fresh = deserialize(encoding.decode(text, "tx"))  # the plain way, no memory on the path
+    assert taken == fresh
+    assert taken.serialize() == fresh.serialize() == signed.serialize()
+    for amount in range(2, 22):  # a bounded memory: the text is forgotten, decoded the same
+        other, _ = node.transfer(amount, to_peer=True)
+        txs.encode_tx(txs.SignedTx(signatures=(), transaction=other))
+    assert text not in txs._ENCODED
+    assert txs.decode_signed_tx(text) == fresh
+    for wrong in (None, 3, [text], text[:-1] + ("A" if text[-1] != "A" else "B")):
+        with pytest.raises(DecodingError):
+            txs.decode_tx(wrong)  # type: ignore[arg-type]
+
+
+def test_a_request_frame_is_remembered_as_add_would() -> None:
+    made: rpc.RequestTable[str] = rpc.RequestTable()
+    added: rpc.RequestTable[str] = rpc.RequestTable()
+    params = {"from": "ak_x", "amount": 1}
+    frame = made.request("channels.update.new", params, context="op")
+    added.add(rpc.build_request("channels.update.new", params, id=frame["id"]), context="op")
+    assert made.pending == added.pending
+    assert made.pending[0].params is not frame["params"]  # a copy: the frame sent may change
+    assert made.request("channels.system", None, context="x")["params"] == {}
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_an_id_from_its_text_is_the_one_built_through_its_validators(key: bytes) -> None:
+    for tag in IdTag:
+        text = encoding.encode(tag.prefix, key)
+        assert Id.from_api(text) == Id(tag, key)
+        assert Id.from_api(text, tag).api == text
+        assert Id.from_api(text) is Id.deserialize(bytes([tag]) + key)  # one object per id
+
+
+_SIGNATURES: Final = st.binary(min_size=64, max_size=64)
+
+
+@given(st.lists(_SIGNATURES, max_size=3), _SIGNATURES)
+def test_a_signature_added_is_the_signed_tx_built_through_its_validators(
+    signatures: list[bytes], signature: bytes
+) -> None:
+    _, node = opened()
+    tx, _updates = node.transfer(1, to_peer=True)
+    signed = txs.SignedTx(signatures=tuple(sorted(set(signatures))), transaction=tx)
+    added = crypto.add_signature(signed, signature)
+    built = txs.SignedTx(signatures=tuple(sorted({*signatures, signature})), transaction=tx)
+    assert added == built
+    assert added.serialize() == built.serialize()
+    assert deserialize(added.serialize()) == built
+
+
+@given(st.integers(0, 2**70), st.integers(0, 2**70), st.integers(0, 2**70), st.booleans())
+def test_the_state_after_updates_is_the_one_built_through_its_validators(
+    ours: int, theirs: int, amount: int, to_peer: bool
+) -> None:
+    _, node = opened()
+    a, b = node.ours.public_key, node.peer.public_key
+    state = OffChainState(initiator=a, responder=b, balances={a: ours, b: theirs})
+    source, target = (a, b) if to_peer else (b, a)
+    update = txs.OffChainTransfer(
+        from_id=Id(IdTag.ACCOUNT, source), to_id=Id(IdTag.ACCOUNT, target), amount=amount
+    )
+    try:
+        after = state.apply((update,))
+    except UpdateRefused:
+        assert amount > state.balances[source]  # type: ignore[index]
+        return
+    assert state.balances is not None
+    moved = {**state.balances, source: state.balances[source] - amount}
+    moved[target] += amount
+    built = OffChainState(initiator=a, responder=b, balances=moved)
+    assert after == built
+    assert after.state_hash() == built.state_hash()
+    assert dict(after.balances or {}) == dict(built.balances or {})
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        after.contracts = True  # type: ignore[misc]
+
+
+def test_updates_name_an_unknown_field_or_a_missing_one_as_before() -> None:
+    _, node = opened()
+    good = {"op": "OffChainTransfer", "from": node.ours.address, "to": node.peer.address}
+    with pytest.raises(RemoteProtocolError, match=r"updates\[0\]\.amount: missing"):
+        updates_from_json([good])
+    with pytest.raises(RemoteProtocolError, match=r"updates\[1\]: unknown field\(s\) .*'zz'"):
+        updates_from_json([{**good, "amount": 1}, {**good, "amount": 1, "zz": 0, 3: 1}])
+    parsed = updates_from_json([{**good, "amount": 5}])
+    assert parsed == (
+        txs.OffChainTransfer(
+            from_id=Id.account(node.ours.address), to_id=Id.account(node.peer.address), amount=5
+        ),
+    )
