@@ -161,6 +161,7 @@ class Channel:
         self._next_operation = 1
         self._sign_request: SignRequest | None = None  # the one not answered yet
         self._made: tuple[SignedTx, bytes] | None = None  # a reply our key pair just signed
+        self._replied: tuple[str, SignedTx] | None = None  # the latest signed reply: text, tx
         self._last_activity: float | None = None
         # The record this channel was resumed from (after a crash): what the node did while
         # we were gone is unknown until its latest state is fetched.
@@ -380,7 +381,12 @@ class Channel:
 
     def _on_co_signed_state(self, data: Mapping[str, Any], *, left: bool = False) -> None:
         text = _str(data, "state", "channels.update")
-        signed = decode_signed_tx(text)
+        # The state we signed second comes back co-signed as we sent it; decoding is strict,
+        # so that text decodes to what we encoded it from.
+        replied = self._replied
+        signed = (
+            replied[1] if replied is not None and replied[0] == text else decode_signed_tx(text)
+        )
         checks = check_co_signed_state(self.ledger.context(self), signed)
         round_, accepted = self.ledger.take_co_signed(signed, text, checks, known_peer=self.peer)
         self._events.append(
@@ -652,6 +658,7 @@ class Channel:
             ours = made[1] if made is not None and made[0] is signed else None
             known = self.ledger.check_reply(self, request, signed, ours)
             text = encode_tx(signed)
+            self._replied = (text, signed)
             self.ledger.signed(request.tag.tag, signed, text, known)  # written ahead of the reply
             self._send_reply(request.tag.reply_method, {"signed_tx": text})
             if request.operation is not None and request.operation is self._current:

@@ -8,9 +8,7 @@ with :func:`encode_tx`.
 
 from __future__ import annotations
 
-import contextlib
-from collections import OrderedDict
-from typing import ClassVar, Final, TypeAlias
+from typing import ClassVar, TypeAlias
 
 import attrs
 
@@ -423,9 +421,6 @@ class GAMetaTx(ChainObject):
 
 def decode_tx(text: str) -> ChainObject:
     """Decode a ``tx_...`` string into its chain object (usually a :class:`SignedTx`)."""
-    known = _ENCODED.get(text) if type(text) is str else None
-    if known is not None:
-        return known
     payload = encoding.decode(text, "tx")
     try:
         return deserialize(payload, "tx")
@@ -443,16 +438,4 @@ def decode_signed_tx(text: str) -> SignedTx:
 
 def encode_tx(obj: ChainObject) -> str:
     """The ``tx_...`` string of a chain object."""
-    text = encoding.encode("tx", obj.serialize())
-    _ENCODED[text] = obj
-    if len(_ENCODED) > _ENCODED_KEPT:
-        with contextlib.suppress(KeyError):  # emptied by another thread meanwhile
-            _ENCODED.popitem(last=False)
-    return text
-
-
-# The last few texts encoded here, with their objects. The node sends back what we encoded:
-# the state we signed second is the co-signed state as it stands. Decoding is strict, so such
-# a text decodes to an object equal to the one it was encoded from: that one is taken as is.
-_ENCODED: Final[OrderedDict[str, ChainObject]] = OrderedDict()
-_ENCODED_KEPT: Final = 8
+    return encoding.encode("tx", obj.serialize())

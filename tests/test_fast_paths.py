@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from sansio_channels import commands as cmd
 from sansio_channels import crypto, encoding, mpt, rpc, txs
+from sansio_channels.channel import Channel
 from sansio_channels.codec import (
     ChainObject,
     deserialize,
@@ -28,7 +29,7 @@ from sansio_channels.codec import (
 )
 from sansio_channels.encoding import Id, IdTag
 from sansio_channels.errors import DecodingError, RemoteProtocolError
-from sansio_channels.events import SignRequest
+from sansio_channels.events import CoSignedState, Event, SignRequest
 from sansio_channels.offchain import OffChainState, UpdateRefused, updates_from_json
 from sansio_channels.options import Role
 from sansio_channels.signing_context import SigningContext
@@ -40,7 +41,7 @@ from sansio_channels.trees import (
     state_hash_of_roots,
 )
 
-from .scripted_node import opened
+from .scripted_node import ScriptedNode, opened
 from .strategies import object_of
 
 items: st.SearchStrategy[Any] = st.recursive(
@@ -393,23 +394,35 @@ def test_the_flat_rlp_loop_takes_deep_nesting_without_recursion() -> None:
         deserialize(rlp_list([signed_tx_head, encoded, b"\x80"]))
 
 
-def test_a_text_encoded_here_decodes_to_what_its_bytes_decode_to() -> None:
-    _, node = opened()
-    tx, _updates = node.transfer(1, to_peer=True)
-    signed = node.co_signed(tx)
-    text = txs.encode_tx(signed)
-    taken = txs.decode_signed_tx(text)
-    fresh = deserialize(encoding.decode(text, "tx"))  # the plain way, no memory on the path
-    assert taken == fresh
-    assert taken.serialize() == fresh.serialize() == signed.serialize()
-    for amount in range(2, 22):  # a bounded memory: the text is forgotten, decoded the same
-        other, _ = node.transfer(amount, to_peer=True)
-        txs.encode_tx(txs.SignedTx(signatures=(), transaction=other))
-    assert text not in txs._ENCODED
-    assert txs.decode_signed_tx(text) == fresh
-    for wrong in (None, 3, [text], text[:-1] + ("A" if text[-1] != "A" else "B")):
-        with pytest.raises(DecodingError):
-            txs.decode_tx(wrong)  # type: ignore[arg-type]
+def _ack_transfer(channel: Channel, node: ScriptedNode, forget_reply: bool) -> list[Event]:
+    """A transfer of the peer's, with the channel's memory of its reply kept or dropped."""
+    tx, updates = node.transfer(1, to_peer=False)
+    channel.receive_frame(node.sign_request("update_ack", node.peer_signed(tx), updates))
+    for event in list(channel.events()):
+        if isinstance(event, SignRequest):
+            event.sign(node.ours)
+    (reply,) = channel.frames_to_send()
+    co_signed = node.update(node.co_signed(tx))
+    assert reply["params"]["signed_tx"] == co_signed["params"]["data"]["state"]
+    if forget_reply:
+        channel._replied = None  # the plain way: the co-signed state decoded from its text
+    channel.receive_frame(co_signed)
+    node.took(tx)
+    node.balances[node.ours.public_key] += 1
+    node.balances[node.peer.public_key] -= 1
+    return list(channel.events())
+
+
+def test_our_reply_coming_back_co_signed_is_taken_as_its_text_decodes() -> None:
+    (kept, node), (plain, twin) = opened(), opened()
+    for _ in range(3):
+        taken = _ack_transfer(kept, node, forget_reply=False)
+        decoded = _ack_transfer(plain, twin, forget_reply=True)
+        assert taken == decoded
+        (state,) = [e for e in taken if isinstance(e, CoSignedState)]
+        assert state.accepted
+        assert state.signed_tx == deserialize(encoding.decode(state.tx, "tx"))
+    assert kept.record() == plain.record()
 
 
 def test_a_request_frame_is_remembered_as_add_would() -> None:
