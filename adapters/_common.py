@@ -76,7 +76,7 @@ class ConnectFailed(AdapterError):
 
 
 class ClosedWithoutMessage(AdapterError):
-    """The node closed the socket before sending anything: bad connect parameters (PROTOCOL §2),
+    """The node closed the socket before sending anything: bad connect parameters,
     or a channel it cannot reestablish. Trying again would get the same answer."""
 
 
@@ -168,7 +168,7 @@ class Settings:
     """How an adapter drives its socket. Times are in seconds."""
 
     # WebSocket pings: the node drops a socket silent for about a minute, and the JS SDK pings
-    # every 10 s and gives up after 5 s without a pong (TRICKY 12). None: no WebSocket pings
+    # every 10 s and gives up after 5 s without a pong. None: no WebSocket pings
     # (the channel still sends channels.system pings when quiet).
     ping_interval: float | None = attrs.field(default=15.0, validator=_positive_or_none)
     ping_timeout: float = attrs.field(default=10.0, validator=_positive)

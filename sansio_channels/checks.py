@@ -1,4 +1,4 @@
-"""What a sign request must satisfy before anything is signed (DESIGN.md "Checks before signing").
+"""What a sign request must satisfy before anything is signed.
 
 :func:`check_sign_request` looks at one ``channels.sign.<tag>`` request against what the channel
 knows (:class:`SigningContext`) and returns a :class:`CheckReport`: one :class:`Check` per rule
@@ -8,8 +8,8 @@ the same for a state arriving in ``channels.update`` / ``channels.leave``.
 
 The checks, by name:
 
-* ``tag``, ``tx_type``: a sign tag for our role, carrying the tx type PROTOCOL.md §5 says;
-* ``channel_id``: our channel; the id a create tx opens is derived as §9.3 says;
+* ``tag``, ``tx_type``: a sign tag for our role, carrying the tx type the tag stands for;
+* ``channel_id``: our channel; the id a create tx opens is derived from it (``crypto.channel_id``);
 * ``open_options``: a create tx carries our open options, and no delegates;
 * ``own_operation``: our operation's updates and tx carry exactly what we asked for;
 * ``signatures``: each one a participant's under the network id; the peer's on its operation;

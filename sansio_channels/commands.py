@@ -1,4 +1,4 @@
-"""Commands: every client → node request that is not a sign reply (PROTOCOL.md §4).
+"""Commands: every client → node request that is not a sign reply.
 
 One frozen class per method. A command checks its arguments when built, so a wrong value raises
 :class:`LocalProtocolError` at the call, naming the parameter and the reason, and nothing is sent.
@@ -355,7 +355,7 @@ class DryRunCallContract(_OffChainCall):
 
 @attrs.frozen(kw_only=True)
 class _OnChain(Command):
-    """The on-chain tx params; the FSM picks each one left out (TRICKY.md 25)."""
+    """The on-chain tx params; the FSM picks each one left out."""
 
     fee: int | None = _optional(_AMOUNT)
     gas_price: int | None = _optional(_AMOUNT)
@@ -430,7 +430,7 @@ class SnapshotSolo(_OnChain):
 class ForceProgress(_ContractCall):
     """``channels.force_progress``: make a contract call on chain alone.
 
-    ``gas_price`` is required here and ``fee`` is not accepted (PROTOCOL.md §11.5); the node's
+    ``gas_price`` is required here and ``fee`` is not accepted; the node's
     default gas is 1_000_000.
     """
 
@@ -538,7 +538,7 @@ class FetchHistory(Command):
 class AssumeMinimumDepth(Command):
     """``channels.assume_minimum_depth``: treat ``tx_hash`` as deep enough.
 
-    Only while the FSM waits for that exact tx; both sides must send it (TRICKY.md 21).
+    Only while the FSM waits for that exact tx; both sides must send it.
     """
 
     METHOD: ClassVar[str] = "channels.assume_minimum_depth"
@@ -551,7 +551,7 @@ class AssumeMinimumDepth(Command):
 class Ping(Command):
     """``channels.system {action: ping}``: the socket handler answers ``channels.system.pong``.
 
-    It does not reach the FSM, so it does not reset the FSM's idle timer (TRICKY.md 10).
+    It does not reach the FSM, so it does not reset the FSM's idle timer.
     """
 
     METHOD: ClassVar[str] = "channels.system"

@@ -185,7 +185,7 @@ def tx_hash(signed: SignedTx) -> str:
 
 
 def channel_id(create: ChainObject) -> Id:
-    """The id of the channel a create tx opens (PROTOCOL.md §9.3); the one derivation.
+    """The id of the channel a create tx opens; the one derivation.
 
     ``create`` is the create tx, or a signed tx around it (as a sign request carries it). A
     plain initiator's id follows from the tx nonce; a generalized initiator's (nonce 0) from

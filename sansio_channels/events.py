@@ -191,7 +191,7 @@ class OffChainStateFetched(Event):
 
 @attrs.frozen(kw_only=True)
 class NodeError(Event):
-    """The node refused something with an error reply (PROTOCOL.md §7).
+    """The node refused something with an error reply.
 
     ``operation`` is the operation it answers, when the channel could tell which.
     """

@@ -1,11 +1,10 @@
 """The channel's off-chain accounts, as far as a client can know them.
 
 A channel that holds only accounts is fully described by the two participants' balances: the
-state hash in every create, off-chain, deposit and withdraw tx follows from them
-(../protocol/STATE_HASH.md), so :meth:`OffChainState.state_hash` lets a client check what it
-signs. The balances start from the open options (:meth:`OffChainState.initial`) or a create tx
-(:meth:`OffChainState.from_create_tx`) and move with each co-signed list of updates
-(:meth:`OffChainState.apply`).
+state hash in every create, off-chain, deposit and withdraw tx follows from them, so
+:meth:`OffChainState.state_hash` lets a client check what it signs. The balances start from the
+open options (:meth:`OffChainState.initial`) or a create tx (:meth:`OffChainState.from_create_tx`)
+and move with each co-signed list of updates (:meth:`OffChainState.apply`).
 
 What a client can and cannot know:
 
@@ -20,7 +19,7 @@ What a client can and cannot know:
 * balances may be unknown altogether (a channel resumed without its history): then nothing
   about them is checked and the state hash is None.
 
-The ``updates`` of a sign request come as JSON (PROTOCOL.md §5); :func:`updates_from_json`
+The ``updates`` of a sign request come as JSON; :func:`updates_from_json`
 turns them into the update objects of :mod:`.txs` and :func:`update_to_json` back.
 
 Errors: malformed JSON raises :class:`RemoteProtocolError` saying which update and field;

@@ -380,7 +380,7 @@ class OpenOptions(_CommonOptions):
 
 @attrs.frozen(kw_only=True)
 class ReestablishOptions(_CommonOptions):
-    """Parameters to reconnect to a running FSM, or reestablish a stopped one (§3).
+    """Parameters to reconnect to a running FSM, or reestablish a stopped one.
 
     ``existing_fsm_id`` is the one from the latest ``fsm_up``. ``offchain_tx`` is the legacy
     latest-state parameter: nodes since v5.5.3 ignore it, the recordings still send it; it is

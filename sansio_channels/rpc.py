@@ -1,4 +1,4 @@
-"""The JSON-RPC layer under the channel state machine (PROTOCOL.md §1, §5, §7).
+"""The JSON-RPC layer under the channel state machine.
 
 Inbound, :func:`parse_frame` turns one decoded JSON value into a typed message: a
 :class:`Notification`, a :class:`ResultReply`, an :class:`ErrorReply`, or a :class:`Batch` of
@@ -50,7 +50,7 @@ JSONRPC_VERSION: Final = "2.0"
 RequestId: TypeAlias = "int | str"
 
 
-# -- error codes (PROTOCOL.md §7) -------------------------------------------------------------
+# -- error codes ------------------------------------------------------------------------------
 
 
 class ErrorCode(enum.IntEnum):
@@ -158,7 +158,7 @@ _DATA_MESSAGES: Final = {
 
 
 class AbortCode(enum.IntEnum):
-    """Codes a client may abort a sign request with (``{"error": N}``, PROTOCOL.md §5).
+    """Codes a client may abort a sign request with (``{"error": N}``).
 
     Any int in 128..65535 is a user-defined code; the peer sees it in ``channels.conflict``.
     """
@@ -189,7 +189,7 @@ _ABORT_MESSAGES: Final = {
 }
 
 
-# -- sign tags (PROTOCOL.md §5) ---------------------------------------------------------------
+# -- sign tags --------------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)

@@ -158,7 +158,7 @@ class Fsm:
         }
 
     def confirmations(self, fee: int) -> int:
-        """Blocks to wait for a tx paying ``fee`` (minimum_depth and its strategy, §2.3)."""
+        """Blocks to wait for a tx paying ``fee`` (minimum_depth and its strategy)."""
         depth = self.minimum_depth if self.minimum_depth is not None else 10
         if self.strategy is MinimumDepthStrategy.PLAIN:
             return max(depth, 1)
@@ -310,7 +310,7 @@ class Fsm:
         if self.state is not State.AWAITING_SIGNATURE or pending is None:
             raise NodeError.rejected(ErrorDataCode.NOT_ALLOWED_NOW)
         if tag.tag != pending.tag:
-            return  # postponed inside awaiting_signature: no effect until a timeout (TRICKY 7)
+            return  # postponed inside awaiting_signature: no effect until a timeout
         if "error" in req.params:
             code = req.params["error"]
             if pending.kind is OpKind.CREATE:

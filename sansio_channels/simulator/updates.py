@@ -171,7 +171,7 @@ def on_update(fsm: Fsm, message: m.Update) -> None:
         and pending.kind.co_signed
     )
     if own_busy:
-        fsm.rollback(rpc.AbortCode.CONFLICT, tell_peer=True)  # both started one: TRICKY 1
+        fsm.rollback(rpc.AbortCode.CONFLICT, tell_peer=True)  # both started one
         return
     if fsm.state is not State.OPEN:
         fsm.to_peer(m.UpdateError(round=latest.round, code=rpc.AbortCode.CONFLICT))
