@@ -602,37 +602,6 @@ _REQUEST_CHECKS: Final[tuple[_Run, ...]] = (
 _CO_SIGNED_CHECKS: Final = (_check_channel_id, _check_known_state, _check_signatures)
 
 
-def _has_round(kind: type[ChainObject]) -> bool:
-    return issubclass(kind, _CREATE) or "round" in _comparable(kind)
-
-
-# The request checks that look only for certain kinds of tx, and those kinds: for any other
-# each finds nothing to check (returns None, testing that itself), so it is not called.
-_ONLY_FOR: Final[dict[_Run, Callable[[type[ChainObject]], bool]]] = {
-    _check_open_options: lambda kind: issubclass(kind, _CREATE),
-    _check_round: _has_round,
-    _check_one_state_per_round: _has_round,
-    _check_state_hash: lambda kind: issubclass(kind, (*_STATE_TXS, t.ChannelForceProgressTx)),
-    _check_final_amounts: lambda kind: issubclass(
-        kind, (t.ChannelCloseMutualTx, t.ChannelSettleTx)
-    ),
-    _check_payload: lambda kind: "payload" in _comparable(kind),
-    _check_poi: lambda kind: "poi" in _comparable(kind),
-}
-
-
-def _request_checks(kind: type[ChainObject]) -> tuple[_Run, ...]:
-    """The request checks that apply to a tx of ``kind``, in order; once per class."""
-    runs = _REQUEST_CHECKS_FOR.get(kind)
-    if runs is None:
-        runs = tuple(run for run in _REQUEST_CHECKS if run not in _ONLY_FOR or _ONLY_FOR[run](kind))
-        _REQUEST_CHECKS_FOR[kind] = runs
-    return runs
-
-
-_REQUEST_CHECKS_FOR: Final[dict[type[ChainObject], tuple[_Run, ...]]] = {}
-
-
 def _run(req: _Request, first: list[Check], runs: tuple[_Run, ...]) -> CheckReport:
     checks = list(first)
     for run in runs:
@@ -683,7 +652,7 @@ def check_sign_request(
     req = _Request(
         ctx=ctx, signed=signed, tx=tx, tag=tag, updates=updates, after=after, refused=refused
     )
-    return _run(req, checks, _request_checks(type(tx)))
+    return _run(req, checks, _REQUEST_CHECKS)
 
 
 def check_co_signed_state(ctx: SigningContext, signed: t.SignedTx) -> CheckReport:

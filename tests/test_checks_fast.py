@@ -17,7 +17,6 @@ from sansio_channels import txs
 from sansio_channels.channel import Channel
 from sansio_channels.checks import (
     _PEER_TAGS,
-    _REQUEST_CHECKS,
     Check,
     CheckReport,
     Outcome,
@@ -27,7 +26,6 @@ from sansio_channels.checks import (
     _of_outcome,
     _passed,
     _Request,
-    _request_checks,
     _run,
     _unknown,
 )
@@ -261,30 +259,3 @@ def test_the_values_set_are_the_fields_not_none(
     compared = [name for name in compared if name not in ("fee", "meta")]
     plain = [(a, value) for a in compared if (value := getattr(operation, a)) is not None]
     assert list(operation.set_values) == plain
-
-
-@pytest.mark.parametrize("kind", list(registered().values()))
-@given(data=st.data())
-def test_the_checks_left_out_for_a_tx_kind_find_nothing_in_it(
-    kind: type[ChainObject], data: Any
-) -> None:
-    # Each request check the table leaves out for a kind returns None on any tx of it, with or
-    # without a latest state and open options: calling it would add nothing to the report.
-    tx = data.draw(object_of(kind, depth=3))
-    balances = {who.key: 10 for who in _ACCOUNTS[:2]}
-    offchain = OffChainState(
-        initiator=_ACCOUNTS[0].key, responder=_ACCOUNTS[1].key, balances=balances
-    )
-    latest = data.draw(
-        st.sampled_from([None, LatestState(round=3, signed_tx=None, state=offchain)])
-    )
-    context = SigningContext(
-        network_id="ae_test", role=Role.INITIATOR, account=_ACCOUNTS[0], latest=latest
-    )
-    signed = txs.SignedTx(signatures=(), transaction=tx)
-    request = _Request(ctx=context, signed=signed, tx=tx, tag="update")
-    kept = _request_checks(kind)
-    assert [run for run in _REQUEST_CHECKS if run in kept] == list(kept)  # the order kept
-    for run in _REQUEST_CHECKS:
-        if run not in kept:
-            assert run(request) is None, run.__name__
