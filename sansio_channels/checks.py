@@ -129,29 +129,28 @@ class CheckReport:
 # --- helpers -------------------------------------------------------------------------------
 
 
-_new, _set = object.__new__, object.__setattr__
+# A dozen checks are made for each request and state, from the checks' own strings: each is
+# the same Check as its constructor gives, filled in through its slots without attrs' __init__.
+_new = object.__new__
+_set_name, _set_outcome, _set_detail = (
+    Check.__dict__[field].__set__ for field in ("name", "outcome", "detail")
+)
 
 
-def _check(name: str, outcome: Outcome, detail: str) -> Check:
-    # The same Check as its constructor gives, without attrs' __init__: a dozen are made for
-    # each request and state, from the checks' own strings.
-    check = _new(Check)
-    _set(check, "name", name)
-    _set(check, "outcome", outcome)
-    _set(check, "detail", detail)
-    return check
+def _of_outcome(outcome: Outcome) -> Callable[[str, str], Check]:
+    def make(name: str, detail: str) -> Check:
+        check = _new(Check)
+        _set_name(check, name)
+        _set_outcome(check, outcome)
+        _set_detail(check, detail)
+        return check
+
+    return make
 
 
-def _passed(name: str, detail: str) -> Check:
-    return _check(name, Outcome.PASSED, detail)
-
-
-def _failed(name: str, detail: str) -> Check:
-    return _check(name, Outcome.FAILED, detail)
-
-
-def _unknown(name: str, detail: str) -> Check:
-    return _check(name, Outcome.NOT_CHECKED, detail)
+_passed: Final = _of_outcome(Outcome.PASSED)
+_failed: Final = _of_outcome(Outcome.FAILED)
+_unknown: Final = _of_outcome(Outcome.NOT_CHECKED)
 
 
 def _verdict(name: str, problems: list[str], passed: str) -> Check:
@@ -210,28 +209,37 @@ _PEER_TAGS: Final = frozenset(
 )
 
 
-@attrs.frozen(kw_only=True)
 class _Request:
-    """A sign request (or a co-signed state: no tag, no updates) and what follows from it."""
+    """A sign request (or a co-signed state: no tag, no updates) and what follows from it.
 
-    ctx: SigningContext
-    signed: t.SignedTx
-    tx: ChainObject  # the innermost tx
-    tag: str = ""
-    updates: tuple[t.OffChainUpdate, ...] = ()
-    # The balances after the updates, or why a node would refuse them (None: nothing applied).
-    after: OffChainState | None = None
-    refused: str | None = None
-    # Filled in by the signature check: who made each signature on the innermost tx.
-    signers: dict[bytes, Id] = attrs.field(factory=dict)
+    A plain class, not attrs: one is made for every request and state, and what the checks
+    read of it (``own``, ``non_meta``) is worked out here once.
+    """
 
-    @property
-    def own(self) -> bool:
-        return self.tag not in _PEER_TAGS
+    __slots__ = (
+        *("ctx", "signed", "tx", "tag", "updates", "after", "refused"),
+        *("own", "non_meta", "signers"),
+    )
 
-    @property
-    def non_meta(self) -> list[t.OffChainUpdate]:
-        return [u for u in self.updates if not isinstance(u, t.OffChainMeta)]
+    def __init__(
+        self,
+        *,
+        ctx: SigningContext,
+        signed: t.SignedTx,
+        tx: ChainObject,  # the innermost tx
+        tag: str = "",
+        updates: tuple[t.OffChainUpdate, ...] = (),
+        # The balances after the updates, or why a node would refuse them (None: nothing
+        # applied).
+        after: OffChainState | None = None,
+        refused: str | None = None,
+    ) -> None:
+        self.ctx, self.signed, self.tx, self.tag = ctx, signed, tx, tag
+        self.updates, self.after, self.refused = updates, after, refused
+        self.own = tag not in _PEER_TAGS
+        self.non_meta = [u for u in updates if not isinstance(u, t.OffChainMeta)]
+        # Filled in by the signature check: who made each signature on the innermost tx.
+        self.signers: dict[bytes, Id] = {}
 
 
 def _check_channel_id(req: _Request) -> Check:
@@ -244,7 +252,7 @@ def _check_channel_id(req: _Request) -> Check:
         return _passed(name, f"the create tx opens {found}")
     if ours is None:
         return _unknown(name, f"the tx is for {found}; our channel id is not known yet")
-    if found != ours:
+    if found is not ours and found != ours:  # usually the very id we hold: ids are shared
         return _failed(name, f"the tx is for {found}, not our channel {ours}")
     return _passed(name, f"our channel {ours}")
 
@@ -308,11 +316,9 @@ def sign_tag_for(kind: OperationKind) -> str:
     return _SPECS[kind][0]
 
 
-# What we set is compared with the same-named field of the update and of the tx; these fields
-# must name our account, except in a transfer (whose from and to we set ourselves).
-_COMPARED: Final = tuple(
-    f.name for f in attrs.fields(PendingOperation) if f.name not in ("kind", "fee", "meta")
-)
+# What we set (PendingOperation.set_values) is compared with the same-named field of the
+# update and of the tx; these fields must name our account, except in a transfer (whose from
+# and to we set ourselves).
 _OUR_ACCOUNT: Final = ("from_id", "to_id", "owner_id", "caller_id")
 
 
@@ -358,16 +364,16 @@ def _check_own_operation(req: _Request) -> Check | None:
     ours = () if op.kind is OperationKind.TRANSFER else _OUR_ACCOUNT
     # What we did not set is not compared (None), so it is left out from the start; of the
     # rest, only what the tx or the update holds.
-    asked: list[tuple[str, object]] = [
-        (a, value) for a in _COMPARED if (value := getattr(op, a)) is not None
-    ]
-    asked += [(a, req.ctx.account) for a in ours]
-    pairs: list[tuple[str, object, object]] = []
+    asked = [*op.set_values, *[(a, req.ctx.account) for a in ours]]
+    problems = []
     for where, obj in compared:
         fields = _comparable(type(obj))
-        pairs += [(f"{where}.{a}", value, _field(obj, a)) for a, value in asked if a in fields]
+        for a, value in asked:
+            # Our ids are usually the very objects in the tx: `is` spares attrs' __eq__.
+            if a in fields and (got := _field(obj, a)) is not value and value != got:
+                problems.append(f"{where}.{a} is {_show(got)}, expected {_show(value)}")
     meta = tuple(u.data for u in req.updates if isinstance(u, t.OffChainMeta))
-    problems = _differences([*pairs, ("meta", op.meta, meta)])
+    problems += _differences([("meta", op.meta, meta)])
     if "fee" in _comparable(type(req.tx)) and op.kind is not OperationKind.FORCE_PROGRESS:
         problems += _fee_problems(op.fee, op.gas_price, req.tx.fee)  # type: ignore[attr-defined]
     return _verdict(name, problems, f"the {op.kind.value} we asked for")
@@ -441,21 +447,22 @@ def _check_signatures(req: _Request) -> Check:
 
 
 def _check_updates(req: _Request) -> Check:
-    tx, name = req.tx, "updates"
-    expected: list[ChainObject] | None = []
-    if isinstance(tx, t.ChannelDepositTx):
+    tx, name, non_meta = req.tx, "updates", req.non_meta
+    expected: list[ChainObject] | None = None
+    if isinstance(tx, t.ChannelOffChainTx):  # the usual one first
+        funding = [u for u in non_meta if isinstance(u, _FUNDING_UPDATES)]
+        if funding:
+            return _failed(name, f"an off-chain tx cannot carry {_names(funding)}")
+    elif isinstance(tx, t.ChannelDepositTx):
         expected = [t.OffChainDeposit(from_id=tx.from_id, amount=tx.amount)]
     elif isinstance(tx, t.ChannelWithdrawTx):
         expected = [t.OffChainWithdrawal(to_id=tx.to_id, amount=tx.amount)]
     elif isinstance(tx, t.ChannelForceProgressTx):
         expected = [tx.update]
-    elif isinstance(tx, t.ChannelOffChainTx):
-        expected = None
-        funding = [u for u in req.non_meta if isinstance(u, _FUNDING_UPDATES)]
-        if funding:
-            return _failed(name, f"an off-chain tx cannot carry {_names(funding)}")
-    if expected is not None and req.non_meta != expected:
-        return _failed(name, f"the updates {_names(req.non_meta)} do not match the {tx.TYPE}")
+    else:
+        expected = []
+    if expected is not None and non_meta != expected:
+        return _failed(name, f"the updates {_names(non_meta)} do not match the {tx.TYPE}")
     if req.refused is not None:
         return _failed(name, f"a node would refuse them: {req.refused}")
     return _passed(name, f"{_names(req.updates)}, consistent with the tx")
@@ -604,7 +611,15 @@ def _run(req: _Request, first: list[Check], runs: tuple[_Run, ...]) -> CheckRepo
             found = _failed("internal", f"a check could not run: {type(exc).__name__}: {exc}")
         if found is not None:
             checks.append(found)
-    return CheckReport(tuple(checks), signers=req.signers)
+    # The same report as the constructor gives, without its converter's copy of the signers:
+    # the request's own dict, which nobody else holds.
+    report = _new(CheckReport)
+    _set_checks(report, tuple(checks))
+    _set_signers(report, types.MappingProxyType(req.signers))
+    return report
+
+
+_set_checks, _set_signers = (CheckReport.__dict__[field].__set__ for field in ("checks", "signers"))
 
 
 def check_sign_request(

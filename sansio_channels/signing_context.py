@@ -11,7 +11,7 @@ import enum
 import functools
 import types
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -90,6 +90,20 @@ class PendingOperation:
     deposit: int | None = _uint()
     call_data: bytes | None = attrs.field(default=None, validator=_is(bytes, _NONE))
     meta: tuple[bytes, ...] = attrs.field(default=(), converter=tuple)
+
+    @functools.cached_property
+    def set_values(self) -> tuple[tuple[str, object], ...]:
+        """(name, value) of each value we set that the checks compare with the tx's and the
+        update's same-named field (all but ``kind``, ``fee`` and ``meta``), in field order.
+        Worked out once: the ledger keeps an operation's for all its requests."""
+        return tuple(
+            (name, value) for name in _COMPARED if (value := getattr(self, name)) is not None
+        )
+
+
+_COMPARED: Final = tuple(
+    f.name for f in attrs.fields(PendingOperation) if f.name not in ("kind", "fee", "meta")
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -177,19 +191,16 @@ class SigningContext:
         state's participants change).
         """
         context = object.__new__(cls)
-        for name, value in (
-            ("network_id", network_id),
-            ("role", role),
-            ("account", account),
-            ("peer", peer),
-            ("channel_id", channel_id),
-            ("options", options),
-            ("latest", latest),
-            ("signed_rounds", types.MappingProxyType(signed_rounds)),
-            ("pending", pending),
-            ("known_signers", types.MappingProxyType(known_signers)),
-        ):
-            _set(context, name, value)
+        _set_network_id(context, network_id)
+        _set_role(context, role)
+        _set_account(context, account)
+        _set_peer(context, peer)
+        _set_channel_id(context, channel_id)
+        _set_options(context, options)
+        _set_latest(context, latest)
+        _set_signed_rounds(context, types.MappingProxyType(signed_rounds))
+        _set_pending(context, pending)
+        _set_known_signers(context, types.MappingProxyType(known_signers))
         if named is not None:
             _set(context, "_named", named)
         return context
@@ -210,6 +221,27 @@ class SigningContext:
     def peer_of(self, tx: ChainObject | None = None) -> Id | None:
         others = self.participants(tx)[1:]  # we come first, and once
         return others[0] if len(others) == 1 else self.peer
+
+
+# Each field's slot, filled in by of_ledger: the slot's own setter is the quickest way in.
+(
+    _set_network_id,
+    _set_role,
+    _set_account,
+    _set_peer,
+    _set_channel_id,
+    _set_options,
+    _set_latest,
+    _set_signed_rounds,
+    _set_pending,
+    _set_known_signers,
+) = (
+    SigningContext.__dict__[name].__set__
+    for name in (
+        *("network_id", "role", "account", "peer", "channel_id", "options", "latest"),
+        *("signed_rounds", "pending", "known_signers"),
+    )
+)
 
 
 def named_participants(account: Id, peer: Id | None, latest: LatestState | None) -> tuple[Id, ...]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,13 +15,27 @@ from hypothesis import strategies as st
 from sansio_channels import commands as cmd
 from sansio_channels import txs
 from sansio_channels.channel import Channel
-from sansio_channels.checks import Check, Outcome, _check, _comparable, _field
+from sansio_channels.checks import (
+    _PEER_TAGS,
+    Check,
+    CheckReport,
+    Outcome,
+    _comparable,
+    _failed,
+    _field,
+    _of_outcome,
+    _passed,
+    _Request,
+    _run,
+    _unknown,
+)
 from sansio_channels.codec import ChainObject, registered
 from sansio_channels.encoding import Id, IdTag
 from sansio_channels.events import SignRequest
 from sansio_channels.ledger import Ledger
 from sansio_channels.offchain import OffChainState, unpack_ct_version
 from sansio_channels.options import Role
+from sansio_channels.rpc import SIGN_TAGS
 from sansio_channels.signing_context import (
     LatestState,
     OperationKind,
@@ -37,7 +52,10 @@ from .strategies import object_of
 def test_a_check_made_without_init_is_the_constructed_one(
     name: str, outcome: Outcome, detail: str
 ) -> None:
-    made, plain = _check(name, outcome, detail), Check(name=name, outcome=outcome, detail=detail)
+    made = _of_outcome(outcome)(name, detail)
+    plain = Check(name=name, outcome=outcome, detail=detail)
+    fixed = {Outcome.PASSED: _passed, Outcome.FAILED: _failed, Outcome.NOT_CHECKED: _unknown}
+    assert fixed[outcome](name, detail) == plain
     assert made == plain
     assert hash(made) == hash(plain)
     assert repr(made) == repr(plain)
@@ -172,3 +190,72 @@ def test_the_peer_is_the_one_other_participant_as_before(
         )  # fmt: skip
     others = [p for p in context.participants(tx) if p != account]
     assert context.peer_of(tx) == (others[0] if len(others) == 1 else peer)
+
+
+_checks = st.lists(st.builds(_of_outcome(Outcome.PASSED), st.text(), st.text()), max_size=3).map(
+    tuple
+)
+_signatures = st.dictionaries(st.binary(min_size=64, max_size=64), _who, max_size=2)
+
+
+@given(_checks, _signatures)
+def test_a_report_made_without_init_is_the_constructed_one(
+    checks: tuple[Check, ...], signers: dict[bytes, Id]
+) -> None:
+    context = SigningContext(network_id="ae_test", role=Role.INITIATOR, account=_ACCOUNTS[0])
+    tx = txs.SignedTx(signatures=(), transaction=txs.OffChainMeta(data=b""))
+    request = _Request(ctx=context, signed=tx, tx=tx.transaction)
+    request.signers.update(signers)
+    made = _run(request, list(checks), ())
+    plain = CheckReport(checks, signers=signers)
+    assert made == plain
+    assert repr(made) == repr(plain)
+    assert dict(made.signers) == dict(plain.signers)
+    with pytest.raises(TypeError):
+        made.signers[b"x"] = _ACCOUNTS[0]  # type: ignore[index]
+
+
+_updates = st.lists(
+    st.one_of(*(object_of(kind) for kind in (txs.OffChainMeta, txs.OffChainTransfer))),
+    max_size=3,
+).map(tuple)
+
+
+@given(st.sampled_from(["", *SIGN_TAGS]), _updates)
+def test_what_a_request_works_out_once_is_what_its_properties_gave(
+    tag: str, updates: tuple[txs.OffChainUpdate, ...]
+) -> None:
+    context = SigningContext(network_id="ae_test", role=Role.INITIATOR, account=_ACCOUNTS[0])
+    tx = txs.SignedTx(signatures=(), transaction=txs.OffChainMeta(data=b""))
+    request = _Request(ctx=context, signed=tx, tx=tx.transaction, tag=tag, updates=updates)
+    assert request.own == (tag not in _PEER_TAGS)
+    assert request.non_meta == [u for u in updates if not isinstance(u, txs.OffChainMeta)]
+    assert request.signers == {}
+
+
+_maybe = st.none() | st.integers(min_value=0, max_value=2**64)
+
+
+@given(
+    st.sampled_from(OperationKind),
+    st.none() | _who,
+    st.none() | _who,
+    _maybe,
+    _maybe,
+    st.none() | st.binary(max_size=4),
+)
+def test_the_values_set_are_the_fields_not_none(
+    kind: OperationKind,
+    from_id: Id | None,
+    contract_id: Id | None,
+    amount: int | None,
+    fee: int | None,
+    code: bytes | None,
+) -> None:
+    operation = PendingOperation(
+        kind=kind, from_id=from_id, contract_id=contract_id, amount=amount, fee=fee, code=code
+    )
+    compared = [f.name for f in attrs.fields(PendingOperation)][1:]
+    compared = [name for name in compared if name not in ("fee", "meta")]
+    plain = [(a, value) for a in compared if (value := getattr(operation, a)) is not None]
+    assert list(operation.set_values) == plain
