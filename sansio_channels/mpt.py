@@ -66,6 +66,8 @@ def sorted_root_hash(keys: list[bytes], values: list[bytes]) -> bytes:
     # Byte order of the keys is also the order of their nibble paths, prefixes first.
     if not keys:
         return EMPTY_ROOT
+    if len(keys) == 2 and len(keys[0]) == len(keys[1]):
+        return _pair_root(keys[0], keys[1], values[0], values[1])
     if len({len(key) for key in keys}) == 1 and len(keys[0]) <= _MAX_FIXED_KEY:
         return blake2b_256(_fixed_node([key.hex() for key in keys], values, 0, len(keys), 0))
     return _hash(_build([_nibbles(key) for key in keys], values))
@@ -82,23 +84,65 @@ def _fixed_node(keys: list[str], values: list[bytes], lo: int, hi: int, depth: i
     the paths kept as hex and each node encoded as it is made."""
     first = keys[lo]
     if hi - lo == 1:
-        return rlp_list([rlp_bytes(_packed(first[depth:], _LEAF_FLAG)), rlp_bytes(values[lo])])
+        return _leaf(first[depth:], values[lo])
     last = keys[hi - 1]
     end = depth
     while first[end] == last[end]:  # distinct keys of one length part before their end
         end += 1
     if end > depth:
-        child = blake2b_256(_fixed_node(keys, values, lo, hi, end))
-        return rlp_list([rlp_bytes(_packed(first[depth:end], _EXTENSION_FLAG)), _HASH_HEAD + child])
+        return _extension(first[depth:end], _fixed_node(keys, values, lo, hi, end))
     branch = [_EMPTY] * 17
     start = lo
     for index in range(lo + 1, hi + 1):  # each run of keys with the same nibble here
         if index == hi or keys[index][depth] != keys[start][depth]:
             child = _fixed_node(keys, values, start, index, depth + 1)
-            reference = child if len(child) < HASH_SIZE else blake2b_256(child)
-            branch[int(keys[start][depth], 16)] = rlp_bytes(reference)
+            branch[int(keys[start][depth], 16)] = _child_reference(child)
             start = index
     return rlp_list(branch)
+
+
+def _pair_root(first: bytes, second: bytes, first_value: bytes, second_value: bytes) -> bytes:
+    """:func:`sorted_root_hash` of two distinct keys of one length (a channel's two accounts):
+    a branch where their paths part, over their two leaves, under an extension if they
+    share a prefix. What :func:`_fixed_node` makes, without its search for where the keys
+    part, and with the leaves' paths packed from the keys' bytes rather than their hex."""
+    # The nibble where the paths part holds the highest bit in which the keys differ.
+    differing = (int.from_bytes(first, "big") ^ int.from_bytes(second, "big")).bit_length()
+    depth = (len(first) * 8 - differing) // 4
+    index, odd = divmod(depth, 2)
+    branch = [_EMPTY] * 17
+    for key, value in ((first, first_value), (second, second_value)):
+        # The key's nibble at ``depth`` picks the slot; the nibbles after it are the leaf's path.
+        byte = key[index]
+        if odd:  # the path starts on a byte
+            slot, path = byte & 15, _LEAF_EVEN + key[index + 1 :]
+        else:  # the path's first nibble goes in beside the flag
+            slot, path = byte >> 4, bytes((_LEAF_ODD | byte & 15,)) + key[index + 1 :]
+        branch[slot] = _child_reference(rlp_list([rlp_bytes(path), rlp_bytes(value)]))
+    node = rlp_list(branch)
+    return blake2b_256(_extension(first.hex()[:depth], node) if depth else node)
+
+
+# The head of a leaf's packed path: a byte of its own if the path is even, else beside the
+# first nibble.
+_LEAF_EVEN: Final = bytes((_LEAF_FLAG << 4,))
+_LEAF_ODD: Final = (_LEAF_FLAG + 1) << 4
+
+
+def _leaf(path: str, value: bytes) -> bytes:
+    """The RLP of a leaf, its path given as hex digits."""
+    return rlp_list([rlp_bytes(_packed(path, _LEAF_FLAG)), rlp_bytes(value)])
+
+
+def _extension(path: str, child: bytes) -> bytes:
+    """The RLP of an extension over the node whose RLP is ``child`` (always by its hash)."""
+    return rlp_list([rlp_bytes(_packed(path, _EXTENSION_FLAG)), _HASH_HEAD + blake2b_256(child)])
+
+
+def _child_reference(child: bytes) -> bytes:
+    """A branch's item for the node whose RLP is ``child``: that RLP as a byte string if
+    shorter than a hash, else the hash."""
+    return rlp_bytes(child if len(child) < HASH_SIZE else blake2b_256(child))
 
 
 _EMPTY: Final = rlp_bytes(b"")
