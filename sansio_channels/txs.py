@@ -27,6 +27,7 @@ from .codec import (
     objects_field,
     register,
     rlp_bytes,
+    rlp_list,
     signatures_field,
 )
 from .encoding import Id, IdTag
@@ -58,6 +59,7 @@ __all__ = [
     "SignedTx",
     "decode_tx",
     "encode_tx",
+    "signed_tx_of",
 ]
 
 ACCOUNT, CHANNEL, CONTRACT = IdTag.ACCOUNT, IdTag.CHANNEL, IdTag.CONTRACT
@@ -483,10 +485,27 @@ def _read_signed_tx(payload: bytes) -> SignedTx | None:
         transaction = _TRANSACTION.decode(payload[inner[0] :], _TRANSACTION_WHERE)
     except (IndexError, DecodingError):  # cut short, or a bad tx: the general decoder says so
         return None
-    signed = object.__new__(SignedTx)  # its fields read and checked as the decoder checks them
-    object.__setattr__(signed, "signatures", tuple(signatures))
+    # Its fields read and checked as the decoder checks them.
+    return _signed_tx(tuple(signatures), transaction, payload)
+
+
+def signed_tx_of(signatures: tuple[bytes, ...], transaction: ChainObject) -> SignedTx:
+    """The :class:`SignedTx` of ``signatures`` (each 64 bytes, byte-sorted) over
+    ``transaction``, serialized as it is built, without the validating constructor and the
+    field-by-field encoder: the caller vouches for the signatures (a signature added to a
+    signed tx's), and the signed tx we send is serialized once per transfer."""
+    signatures_rlp = rlp_list([rlp_bytes(signature) for signature in signatures])
+    serialized = rlp_list([_SIGNED_TX_HEAD, signatures_rlp, rlp_bytes(transaction.serialize())])
+    return _signed_tx(signatures, transaction, serialized)
+
+
+def _signed_tx(
+    signatures: tuple[bytes, ...], transaction: ChainObject, serialized: bytes
+) -> SignedTx:
+    signed = object.__new__(SignedTx)
+    object.__setattr__(signed, "signatures", signatures)
     object.__setattr__(signed, "transaction", transaction)
-    object.__setattr__(signed, "_serialized", payload)
+    object.__setattr__(signed, "_serialized", serialized)
     return signed
 
 
