@@ -491,9 +491,9 @@ def _read_signed_tx(payload: bytes) -> SignedTx | None:
 
 def signed_tx_of(signatures: tuple[bytes, ...], transaction: ChainObject) -> SignedTx:
     """The :class:`SignedTx` of ``signatures`` (each 64 bytes, byte-sorted) over
-    ``transaction``, serialized as it is built, without the validating constructor and the
-    field-by-field encoder: the caller vouches for the signatures (a signature added to a
-    signed tx's), and the signed tx we send is serialized once per transfer."""
+    ``transaction``, for a caller that vouches for them (one checked signature added to a
+    signed tx's). Built without the validating constructor and serialized as it is built, not
+    field by field: the signed tx we send is serialized on every transfer."""
     signatures_rlp = rlp_list([rlp_bytes(signature) for signature in signatures])
     serialized = rlp_list([_SIGNED_TX_HEAD, signatures_rlp, rlp_bytes(transaction.serialize())])
     return _signed_tx(signatures, transaction, serialized)
@@ -502,6 +502,7 @@ def signed_tx_of(signatures: tuple[bytes, ...], transaction: ChainObject) -> Sig
 def _signed_tx(
     signatures: tuple[bytes, ...], transaction: ChainObject, serialized: bytes
 ) -> SignedTx:
+    # What the decoder builds too: the fields as they are, the bytes they serialize to kept.
     signed = object.__new__(SignedTx)
     object.__setattr__(signed, "signatures", signatures)
     object.__setattr__(signed, "transaction", transaction)
@@ -525,8 +526,8 @@ def _long_item(payload: bytes, position: int, head: int) -> tuple[int, int] | No
 _STRING_HEAD: Final = 0xB7  # + the size of the length: the head of a byte string of 56+ bytes
 _LIST_HEAD: Final = 0xF7  # the same for a list
 _EMPTY_LIST: Final = 0xC0
-_SIGNED_TX_HEAD: Final = rlp_bytes(encode_int(SignedTx.TAG)) + rlp_bytes(
-    encode_int(SignedTx.VERSION)
+_SIGNED_TX_HEAD: Final = b"".join(
+    rlp_bytes(encode_int(value)) for value in (SignedTx.TAG, SignedTx.VERSION)
 )
 _SIGNATURE_HEAD: Final = rlp_bytes(bytes(64))[:2]
 _SIGNATURE_ITEM: Final = len(rlp_bytes(bytes(64)))
