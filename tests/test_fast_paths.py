@@ -559,3 +559,13 @@ def test_any_signed_tx_read_by_position_is_the_general_decoders(signed: ChainObj
     read = txs._read_signed_tx(payload)
     assert read is None or read == _general_signed_tx(payload) == signed
     assert txs.decode_signed_tx(encoding.encode("tx", payload)) == signed
+
+
+@given(st.lists(_SIGNATURES, max_size=5), st.integers(0, 2**64))
+def test_a_signed_tx_serialized_as_built_is_the_generic_encoding(
+    signatures: list[bytes], round_: int
+) -> None:
+    built = _signed_offchain_tx(signatures, round_)  # validated, serialized field by field
+    made = txs.signed_tx_of(built.signatures, built.transaction)
+    assert made == built
+    assert made.serialize() == built.serialize()
