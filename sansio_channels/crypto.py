@@ -22,7 +22,14 @@ from . import encoding
 from .codec import ChainObject
 from .encoding import Id, IdTag
 from .errors import LocalProtocolError, SignatureError
-from .txs import ChannelCreateTx, ChannelCreateTxV1, GAMetaTx, GAMetaTxV1, SignedTx
+from .txs import (
+    ChannelCreateTx,
+    ChannelCreateTxV1,
+    GAMetaTx,
+    GAMetaTxV1,
+    SignedTx,
+    signed_tx_of,
+)
 
 __all__ = [
     "KeyPair",
@@ -165,12 +172,8 @@ def add_signature(signed: SignedTx, signature: bytes) -> SignedTx:
     """``signed`` with one more signature, the list kept byte-sorted and free of repeats."""
     if not isinstance(signature, bytes) or len(signature) != 64:
         raise SignatureError("a signature is 64 bytes")
-    # Without the validating constructor: every signature is 64 bytes (the new one checked
-    # above, the others a valid signed tx's), and the transaction is that signed tx's.
-    with_it = object.__new__(SignedTx)
-    object.__setattr__(with_it, "signatures", tuple(sorted({*signed.signatures, signature})))
-    object.__setattr__(with_it, "transaction", signed.transaction)
-    return with_it
+    # Every signature is 64 bytes (the new one checked above, the others a valid signed tx's).
+    return signed_tx_of(tuple(sorted({*signed.signatures, signature})), signed.transaction)
 
 
 def sign(signed: SignedTx, signer: Signer, network_id: str) -> SignedTx:

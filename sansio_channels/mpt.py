@@ -19,6 +19,7 @@ a branch's value slot.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Final, NamedTuple, TypeAlias
 
@@ -66,13 +67,16 @@ def sorted_root_hash(keys: list[bytes], values: list[bytes]) -> bytes:
     # Byte order of the keys is also the order of their nibble paths, prefixes first.
     if not keys:
         return EMPTY_ROOT
+    if len(keys) == 2 and len(keys[0]) == len(keys[1]) <= _MAX_FIXED_KEY:
+        return _pair_root(keys[0], keys[1], values[0], values[1])
     if len({len(key) for key in keys}) == 1 and len(keys[0]) <= _MAX_FIXED_KEY:
         return blake2b_256(_fixed_node([key.hex() for key in keys], values, 0, len(keys), 0))
     return _hash(_build([_nibbles(key) for key in keys], values))
 
 
 # Keys of one length (accounts: 32 bytes, calls: 64) are never a prefix of one another, so
-# no branch holds a value and the recursion is at most two calls a nibble deep.
+# no branch holds a value and the recursion is at most two calls a nibble deep. Bounded, so
+# that the shapes of pairs kept (:func:`_pair_shape`) stay small whatever the input.
 _MAX_FIXED_KEY: Final = 64
 
 
@@ -82,23 +86,90 @@ def _fixed_node(keys: list[str], values: list[bytes], lo: int, hi: int, depth: i
     the paths kept as hex and each node encoded as it is made."""
     first = keys[lo]
     if hi - lo == 1:
-        return rlp_list([rlp_bytes(_packed(first[depth:], _LEAF_FLAG)), rlp_bytes(values[lo])])
+        return _leaf(first[depth:], values[lo])
     last = keys[hi - 1]
     end = depth
     while first[end] == last[end]:  # distinct keys of one length part before their end
         end += 1
     if end > depth:
-        child = blake2b_256(_fixed_node(keys, values, lo, hi, end))
-        return rlp_list([rlp_bytes(_packed(first[depth:end], _EXTENSION_FLAG)), _HASH_HEAD + child])
+        path = rlp_bytes(_packed(first[depth:end], _EXTENSION_FLAG))
+        return _extension(path, _fixed_node(keys, values, lo, hi, end))
     branch = [_EMPTY] * 17
     start = lo
     for index in range(lo + 1, hi + 1):  # each run of keys with the same nibble here
         if index == hi or keys[index][depth] != keys[start][depth]:
             child = _fixed_node(keys, values, start, index, depth + 1)
-            reference = child if len(child) < HASH_SIZE else blake2b_256(child)
-            branch[int(keys[start][depth], 16)] = rlp_bytes(reference)
+            branch[int(keys[start][depth], 16)] = _child_reference(child)
             start = index
     return rlp_list(branch)
+
+
+def _pair_root(first: bytes, second: bytes, first_value: bytes, second_value: bytes) -> bytes:
+    """:func:`sorted_root_hash` of two distinct keys of one length (a channel's two accounts):
+    a branch where their paths part, over their two leaves, under an extension if they
+    share a prefix. What :func:`_fixed_node` makes, the trie's shape worked out once for
+    the keys."""
+    first_slot, first_path, second_slot, second_path, extension_path = _pair_shape(first, second)
+    branch = [_EMPTY] * 17
+    branch[first_slot] = _child_reference(rlp_list([first_path, rlp_bytes(first_value)]))
+    branch[second_slot] = _child_reference(rlp_list([second_path, rlp_bytes(second_value)]))
+    node = rlp_list(branch)
+    return blake2b_256(_extension(extension_path, node) if extension_path else node)
+
+
+class _PairShape(NamedTuple):
+    """The trie of two distinct keys of one length, but for their values."""
+
+    first_slot: int  # the branch slot of the first key's leaf
+    first_path: bytes  # the RLP of the leaf's packed path
+    second_slot: int
+    second_path: bytes
+    extension_path: bytes  # the RLP of the packed path of the extension, b"" when none
+
+
+@functools.lru_cache(maxsize=1024)
+def _pair_shape(first: bytes, second: bytes) -> _PairShape:
+    """The shape of the trie of ``first`` and ``second``: worked out once, since a channel's
+    two accounts keep their keys from one state to the next."""
+    # The nibble where the paths part holds the highest bit in which the keys differ.
+    differing = (int.from_bytes(first, "big") ^ int.from_bytes(second, "big")).bit_length()
+    depth = (len(first) * 8 - differing) // 4
+    extension = rlp_bytes(_packed(first.hex()[:depth], _EXTENSION_FLAG)) if depth else b""
+    return _PairShape(*_leaf_under(first, depth), *_leaf_under(second, depth), extension)
+
+
+def _leaf_under(key: bytes, depth: int) -> tuple[int, bytes]:
+    """The slot of ``key``'s leaf in a branch at ``depth`` (its nibble there), and the RLP of
+    the leaf's packed path (its nibbles after that)."""
+    index, odd = divmod(depth, 2)
+    byte = key[index]
+    if odd:  # the path starts on a byte
+        return byte & 15, rlp_bytes(_LEAF_EVEN + key[index + 1 :])
+    # The path's first nibble goes in beside the flag.
+    return byte >> 4, rlp_bytes(bytes((_LEAF_ODD | byte & 15,)) + key[index + 1 :])
+
+
+# The head of a leaf's packed path: a byte of its own if the path is even, else beside the
+# first nibble.
+_LEAF_EVEN: Final = bytes((_LEAF_FLAG << 4,))
+_LEAF_ODD: Final = (_LEAF_FLAG + 1) << 4
+
+
+def _leaf(path: str, value: bytes) -> bytes:
+    """The RLP of a leaf, its path given as hex digits."""
+    return rlp_list([rlp_bytes(_packed(path, _LEAF_FLAG)), rlp_bytes(value)])
+
+
+def _extension(path: bytes, child: bytes) -> bytes:
+    """The RLP of an extension over the node whose RLP is ``child`` (always by its hash),
+    ``path`` the RLP of its packed path."""
+    return rlp_list([path, _HASH_HEAD + blake2b_256(child)])
+
+
+def _child_reference(child: bytes) -> bytes:
+    """A branch's item for the node whose RLP is ``child``: that RLP as a byte string if
+    shorter than a hash, else the hash."""
+    return rlp_bytes(child if len(child) < HASH_SIZE else blake2b_256(child))
 
 
 _EMPTY: Final = rlp_bytes(b"")

@@ -8,15 +8,17 @@ with :func:`encode_tx`.
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeAlias
+from typing import ClassVar, Final, TypeAlias
 
 import attrs
 
 from . import encoding
 from .codec import (
     ChainObject,
+    FieldCodec,
     bytes_field,
     deserialize,
+    encode_int,
     id_field,
     ids_field,
     int_field,
@@ -24,6 +26,8 @@ from .codec import (
     object_field,
     objects_field,
     register,
+    rlp_bytes,
+    rlp_list,
     signatures_field,
 )
 from .encoding import Id, IdTag
@@ -55,6 +59,7 @@ __all__ = [
     "SignedTx",
     "decode_tx",
     "encode_tx",
+    "signed_tx_of",
 ]
 
 ACCOUNT, CHANNEL, CONTRACT = IdTag.ACCOUNT, IdTag.CHANNEL, IdTag.CONTRACT
@@ -422,18 +427,112 @@ class GAMetaTx(ChainObject):
 def decode_tx(text: str) -> ChainObject:
     """Decode a ``tx_...`` string into its chain object (usually a :class:`SignedTx`)."""
     payload = encoding.decode(text, "tx")
+    signed = _read_signed_tx(payload)
+    return signed if signed is not None else _deserialize(text, payload)
+
+
+def decode_signed_tx(text: str) -> SignedTx:
+    """Decode a ``tx_...`` string that must hold a signed tx."""
+    payload = encoding.decode(text, "tx")
+    signed = _read_signed_tx(payload)
+    if signed is not None:
+        return signed
+    obj = _deserialize(text, payload)
+    if not isinstance(obj, SignedTx):
+        raise DecodingError(f"{encoding.short(text)!r}: expected a signed_tx, got {obj.TYPE}")
+    return obj
+
+
+def _deserialize(text: str, payload: bytes) -> ChainObject:
     try:
         return deserialize(payload, "tx")
     except DecodingError as exc:
         raise DecodingError(f"{encoding.short(text)!r}: {exc}") from None
 
 
-def decode_signed_tx(text: str) -> SignedTx:
-    """Decode a ``tx_...`` string that must hold a signed tx."""
-    obj = decode_tx(text)
-    if not isinstance(obj, SignedTx):
-        raise DecodingError(f"{encoding.short(text)!r}: expected a signed_tx, got {obj.TYPE}")
-    return obj
+def _read_signed_tx(payload: bytes) -> SignedTx | None:
+    """The signed tx ``payload`` holds when it has the usual shape, read by position: a list
+    with a long head, 64-byte signatures, a tx with a long head. None for anything else,
+    which the general decoder then takes (and refuses, with its reasons, if it must).
+
+    Each transfer reads a signed tx or two, and the general decoder's walk item by item and
+    field by field was most of the cost of reading one. What is read here is what the general
+    decoder gives: every head is checked to be in its shortest form and every length to add up.
+    """
+    try:
+        outer = _long_item(payload, 0, _LIST_HEAD)
+        if outer is None or outer[1] != len(payload):
+            return None
+        position = outer[0] + len(_SIGNED_TX_HEAD)
+        if payload[outer[0] : position] != _SIGNED_TX_HEAD:
+            return None
+        if payload[position] == _EMPTY_LIST:
+            position, count = position + 1, 0
+        else:
+            listed = _long_item(payload, position, _LIST_HEAD)
+            if listed is None or (listed[1] - listed[0]) % _SIGNATURE_ITEM:
+                return None
+            position, count = listed[0], (listed[1] - listed[0]) // _SIGNATURE_ITEM
+        signatures = []
+        for _ in range(count):
+            if payload[position : position + 2] != _SIGNATURE_HEAD:
+                return None
+            signatures.append(payload[position + 2 : position + _SIGNATURE_ITEM])
+            position += _SIGNATURE_ITEM
+        inner = _long_item(payload, position, _STRING_HEAD)
+        if inner is None or inner[1] != len(payload):
+            return None
+        transaction = _TRANSACTION.decode(payload[inner[0] :], _TRANSACTION_WHERE)
+    except (IndexError, DecodingError):  # cut short, or a bad tx: the general decoder says so
+        return None
+    # Its fields read and checked as the decoder checks them.
+    return _signed_tx(tuple(signatures), transaction, payload)
+
+
+def signed_tx_of(signatures: tuple[bytes, ...], transaction: ChainObject) -> SignedTx:
+    """The :class:`SignedTx` of ``signatures`` (each 64 bytes, byte-sorted) over
+    ``transaction``, for a caller that vouches for them (one checked signature added to a
+    signed tx's). Built without the validating constructor and serialized as it is built, not
+    field by field: the signed tx we send is serialized on every transfer."""
+    signatures_rlp = rlp_list([rlp_bytes(signature) for signature in signatures])
+    serialized = rlp_list([_SIGNED_TX_HEAD, signatures_rlp, rlp_bytes(transaction.serialize())])
+    return _signed_tx(signatures, transaction, serialized)
+
+
+def _signed_tx(
+    signatures: tuple[bytes, ...], transaction: ChainObject, serialized: bytes
+) -> SignedTx:
+    # What the decoder builds too: the fields as they are, the bytes they serialize to kept.
+    signed = object.__new__(SignedTx)
+    object.__setattr__(signed, "signatures", signatures)
+    object.__setattr__(signed, "transaction", transaction)
+    object.__setattr__(signed, "_serialized", serialized)
+    return signed
+
+
+def _long_item(payload: bytes, position: int, head: int) -> tuple[int, int] | None:
+    """Where the content of the item at ``position`` starts and ends, if it has a long head
+    (``head`` + the size of its length) of one or two length bytes in their shortest form."""
+    size = payload[position] - head
+    if size == 1:
+        start, length = position + 2, payload[position + 1]
+        return (start, start + length) if length >= 56 else None
+    if size == 2:
+        start, length = position + 3, int.from_bytes(payload[position + 1 : position + 3], "big")
+        return (start, start + length) if length >= 256 else None
+    return None
+
+
+_STRING_HEAD: Final = 0xB7  # + the size of the length: the head of a byte string of 56+ bytes
+_LIST_HEAD: Final = 0xF7  # the same for a list
+_EMPTY_LIST: Final = 0xC0
+_SIGNED_TX_HEAD: Final = b"".join(
+    rlp_bytes(encode_int(value)) for value in (SignedTx.TAG, SignedTx.VERSION)
+)
+_SIGNATURE_HEAD: Final = rlp_bytes(bytes(64))[:2]
+_SIGNATURE_ITEM: Final = len(rlp_bytes(bytes(64)))
+_TRANSACTION: Final[FieldCodec] = attrs.fields(SignedTx).transaction.metadata["codec"]
+_TRANSACTION_WHERE: Final = f"{_SIGNED_TX}.transaction"
 
 
 def encode_tx(obj: ChainObject) -> str:

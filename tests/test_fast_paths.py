@@ -502,3 +502,70 @@ def test_updates_name_an_unknown_field_or_a_missing_one_as_before() -> None:
             from_id=Id.account(node.ours.address), to_id=Id.account(node.peer.address), amount=5
         ),
     )
+
+
+# --- two accounts' trie root built directly; a signed tx read by position --------------------
+
+
+@given(
+    st.integers(1, 66).flatmap(lambda size: st.tuples(_keys(size), st.integers(0, 8 * size - 1)))
+)
+def test_the_root_of_two_keys_is_the_general_one(key_and_bit: tuple[bytes, int]) -> None:
+    # The second key differs from the first in one bit: the paths part at every depth.
+    first, bit = key_and_bit
+    second = (int.from_bytes(first, "big") ^ (1 << bit)).to_bytes(len(first), "big")
+    for values in ((b"\x01", b"\x02"), (b"v" * 40, b"w" * 3)):  # leaves embedded or hashed
+        entries = dict(zip((first, second), values, strict=True))
+        assert mpt.root_hash(entries) == _general_root(entries)
+
+
+def _signed_offchain_tx(signatures: list[bytes], round_: int) -> txs.SignedTx:
+    _, node = opened()
+    tx, _updates = node.transfer(1, to_peer=True)
+    tx = attrs.evolve(tx, round=round_)
+    return txs.SignedTx(signatures=tuple(sorted(set(signatures))), transaction=tx)
+
+
+def _general_signed_tx(payload: bytes) -> ChainObject | None:
+    try:
+        return deserialize(payload, "tx")
+    except DecodingError:
+        return None
+
+
+@given(st.lists(_SIGNATURES, max_size=5), st.integers(0, 2**64), st.data())
+def test_a_signed_tx_read_by_position_is_the_general_decoders(
+    signatures: list[bytes], round_: int, data: st.DataObject
+) -> None:
+    payload = _signed_offchain_tx(signatures, round_).serialize()
+    read = txs._read_signed_tx(payload)
+    assert read is not None  # the usual shape is read by position
+    assert read == _general_signed_tx(payload)
+    assert read.serialize() == payload
+    # Whatever it is given, it reads what the general decoder does, or leaves it to it.
+    at = data.draw(st.integers(0, len(payload) - 1))
+    for changed in (
+        payload[:at] + bytes([data.draw(st.integers(0, 255))]) + payload[at + 1 :],
+        payload[:at],
+        payload[:at] + data.draw(st.binary(min_size=1, max_size=3)) + payload[at:],
+    ):
+        read = txs._read_signed_tx(changed)
+        assert read is None or (read == _general_signed_tx(changed) and read.serialize() == changed)
+
+
+@given(object_of(txs.SignedTx))
+def test_any_signed_tx_read_by_position_is_the_general_decoders(signed: ChainObject) -> None:
+    payload = signed.serialize()
+    read = txs._read_signed_tx(payload)
+    assert read is None or read == _general_signed_tx(payload) == signed
+    assert txs.decode_signed_tx(encoding.encode("tx", payload)) == signed
+
+
+@given(st.lists(_SIGNATURES, max_size=5), st.integers(0, 2**64))
+def test_a_signed_tx_serialized_as_built_is_the_generic_encoding(
+    signatures: list[bytes], round_: int
+) -> None:
+    built = _signed_offchain_tx(signatures, round_)  # validated, serialized field by field
+    made = txs.signed_tx_of(built.signatures, built.transaction)
+    assert made == built
+    assert made.serialize() == built.serialize()
