@@ -58,12 +58,6 @@ INBOUND_CHUNK = 1_000
 Frames = list[tuple[dict[str, Any], dict[str, Any]]]
 
 
-def _moved(node: ScriptedNode, amount: int, *, to_peer: bool) -> None:
-    sign = -1 if to_peer else 1
-    node.balances[node.ours.public_key] += sign * amount
-    node.balances[node.peer.public_key] -= sign * amount
-
-
 def own_transfer_frames(node: ScriptedNode, rounds: int) -> Frames:
     """For each own transfer: the node's sign request and the co-signed state it sends."""
     prepared = []
@@ -72,7 +66,6 @@ def own_transfer_frames(node: ScriptedNode, rounds: int) -> Frames:
         request = node.sign_request("update", txs.SignedTx(signatures=(), transaction=tx), updates)
         prepared.append((request, node.update(node.co_signed(tx))))
         node.took(tx)
-        _moved(node, 1, to_peer=True)
     return prepared
 
 
@@ -84,7 +77,6 @@ def ack_transfer_frames(node: ScriptedNode, rounds: int) -> Frames:
         request = node.sign_request("update_ack", node.peer_signed(tx), updates)
         prepared.append((request, node.update(node.co_signed(tx))))
         node.took(tx)
-        _moved(node, 1, to_peer=False)
     return prepared
 
 

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import attrs
 
+from sansio_channels import commands as cmd
 from sansio_channels import crypto, encoding, txs
 from sansio_channels.channel import Channel
 from sansio_channels.crypto import KeyPair
@@ -68,6 +69,8 @@ class ScriptedNode:
     channel_id: str | None = None
     balances: dict[bytes, int] = attrs.Factory(dict)
     round: int = 0
+    # The balances each state made by transfer() holds (by its bytes), until it is taken.
+    _after: dict[bytes, dict[bytes, int]] = attrs.field(factory=dict, init=False, repr=False)
 
     @property
     def ours(self) -> KeyPair:
@@ -127,7 +130,9 @@ class ScriptedNode:
         update = txs.OffChainTransfer(
             from_id=Id.account(source.address), to_id=Id.account(target.address), amount=amount
         )
-        return self.offchain(self.round + 1, balances), (update,)
+        tx = self.offchain(self.round + 1, balances)
+        self._after[tx.serialize()] = balances
+        return tx, (update,)
 
     def co_signed(self, tx: Any) -> txs.SignedTx:
         signed = txs.SignedTx(signatures=(), transaction=tx)
@@ -141,8 +146,31 @@ class ScriptedNode:
         return notification("channels.update", {"state": txs.encode_tx(signed)}, self.channel_id)
 
     def took(self, tx: txs.ChannelOffChainTx) -> None:
-        """The state ``tx`` is now co-signed: the node moves on to it."""
+        """The state ``tx`` is now co-signed: the node moves on to it (and, for a state made
+        by :meth:`transfer`, to its balances)."""
         self.round = tx.round
+        self.balances = self._after.pop(tx.serialize(), self.balances)
+        self._after.clear()  # states not taken are gone with the round
+
+
+def transfer_through(channel: Channel, node: ScriptedNode, *, to_peer: bool) -> list[Event]:
+    """One transfer of 1 through an open channel, ours or the peer's, every check passing:
+    the events of its co-signed state."""
+    tx, updates = node.transfer(1, to_peer=to_peer)
+    if to_peer:
+        channel.submit(cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1))
+        request = node.sign_request("update", txs.SignedTx(signatures=(), transaction=tx), updates)
+    else:
+        request = node.sign_request("update_ack", node.peer_signed(tx), updates)
+    channel.frames_to_send()
+    for event in feed(channel, request):
+        if isinstance(event, SignRequest):
+            assert event.checks.ok, event.checks.failed
+            event.sign(node.ours)
+    channel.frames_to_send()
+    events = feed(channel, node.update(node.co_signed(tx)))
+    node.took(tx)
+    return events
 
 
 def feed(channel: Channel, *frames: dict[str, Any]) -> list[Event]:

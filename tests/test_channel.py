@@ -66,8 +66,6 @@ def own_transfer(channel: Channel, node: ScriptedNode, amount: int = 5) -> None:
     assert reply["method"] == "channels.update"
     events = feed(channel, node.update(node.co_signed(tx)))
     node.took(tx)
-    node.balances[node.ours.public_key] -= amount
-    node.balances[node.peer.public_key] += amount
     assert OperationAccepted(operation=operation, round=tx.round) in events
 
 

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sansio_channels import commands as cmd
 from sansio_channels import txs
 from sansio_channels.channel import Channel
 from sansio_channels.checks import (
@@ -31,7 +30,6 @@ from sansio_channels.checks import (
 )
 from sansio_channels.codec import ChainObject, registered
 from sansio_channels.encoding import Id, IdTag
-from sansio_channels.events import SignRequest
 from sansio_channels.ledger import Ledger
 from sansio_channels.offchain import OffChainState, unpack_ct_version
 from sansio_channels.options import Role
@@ -44,7 +42,7 @@ from sansio_channels.signing_context import (
     named_participants,
 )
 
-from .scripted_node import ScriptedNode, opened
+from .scripted_node import opened, transfer_through
 from .strategies import object_of
 
 
@@ -80,28 +78,6 @@ def test_the_fields_compared_are_those_of_a_view(kind: type[ChainObject], data: 
     assert all(_field(obj, name) == value for name, value in view.items())
 
 
-def _transfer(channel: Channel, node: ScriptedNode, *, to_peer: bool) -> None:
-    tx, updates = node.transfer(1, to_peer=to_peer)
-    if to_peer:
-        channel.submit(cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1))
-        request = node.sign_request("update", txs.SignedTx(signatures=(), transaction=tx), updates)
-    else:
-        request = node.sign_request("update_ack", node.peer_signed(tx), updates)
-    channel.frames_to_send()
-    channel.receive_frame(request)
-    for event in channel.events():
-        if isinstance(event, SignRequest):
-            assert event.checks.ok, event.checks.failed
-            event.sign(node.ours)
-    channel.frames_to_send()
-    channel.receive_frame(node.update(node.co_signed(tx)))
-    list(channel.events())
-    node.took(tx)
-    moved = -1 if to_peer else 1
-    node.balances[node.ours.public_key] += moved
-    node.balances[node.peer.public_key] -= moved
-
-
 def _assert_fresh(ledger: Ledger, channel: Channel, context: SigningContext) -> None:
     # What the ledger kept from an earlier context is what this one would be given afresh.
     fresh = None if ledger.latest is None else ledger._new_latest_state(channel)
@@ -133,7 +109,7 @@ def test_what_the_ledger_keeps_for_the_context_is_worked_out_afresh(
     monkeypatch.setattr(Ledger, "context", checked)
     channel, node = opened(role)
     for to_peer in (True, False, True):
-        _transfer(channel, node, to_peer=to_peer)
+        transfer_through(channel, node, to_peer=to_peer)
     own = [c.pending for c in built if c.pending is not None]
     assert own
     assert all(

@@ -15,7 +15,6 @@ import rlp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sansio_channels import commands as cmd
 from sansio_channels import crypto, encoding, mpt, rpc, txs
 from sansio_channels.channel import Channel
 from sansio_channels.codec import (
@@ -41,7 +40,7 @@ from sansio_channels.trees import (
     state_hash_of_roots,
 )
 
-from .scripted_node import ScriptedNode, opened
+from .scripted_node import ScriptedNode, opened, transfer_through
 from .strategies import object_of
 
 items: st.SearchStrategy[Any] = st.recursive(
@@ -225,32 +224,11 @@ def test_ledger_context_equals_the_validated_one(
     channel, node = opened(role)
     round_ = 1
     for to_peer in (True, False):
-        tx, updates = node.transfer(1, to_peer=to_peer)
-        if to_peer:
-            channel.submit(
-                cmd.Transfer(from_id=node.ours.address, to_id=node.peer.address, amount=1)
-            )
-            request = node.sign_request(
-                "update", txs.SignedTx(signatures=(), transaction=tx), updates
-            )
-        else:
-            request = node.sign_request("update_ack", node.peer_signed(tx), updates)
-        channel.frames_to_send()
-        channel.receive_frame(request)
-        for event in channel.events():
-            if isinstance(event, SignRequest):
-                assert event.checks.ok, event.checks.failed
-                event.sign(node.ours)
-        channel.frames_to_send()
-        channel.receive_frame(node.update(node.co_signed(tx)))
-        after = list(channel.events())  # the co-signed state taken: the round moved on
+        after = transfer_through(channel, node, to_peer=to_peer)
+        # The co-signed state taken: the round moved on.
         assert channel.ledger.latest is not None, after
         assert channel.ledger.latest.round == round_ + 1, after
         round_ += 1
-        node.took(tx)
-        moved = -1 if to_peer else 1  # as the node's balances follow the transfer
-        node.balances[node.ours.public_key] += moved
-        node.balances[node.peer.public_key] -= moved
     assert len(built) >= 6
     assert any(c.pending is not None for c in built)
     assert any(c.signed_rounds for c in built)
@@ -408,8 +386,6 @@ def _ack_transfer(channel: Channel, node: ScriptedNode, forget_reply: bool) -> l
         channel._replied = None  # the plain way: the co-signed state decoded from its text
     channel.receive_frame(co_signed)
     node.took(tx)
-    node.balances[node.ours.public_key] += 1
-    node.balances[node.peer.public_key] -= 1
     return list(channel.events())
 
 

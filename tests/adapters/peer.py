@@ -83,7 +83,7 @@ class Peer:
         self.create = self.node.build_create()
         self.fsm_id: str | None = None  # the running FSM's id; None once it stopped
         self.latest: txs.SignedTx | None = None
-        self.pending: tuple[txs.ChannelOffChainTx, int] | None = None  # state, amount
+        self.pending: txs.ChannelOffChainTx | None = None  # the state our transfer asked for
         self.paths: list[str] = []  # every connect URL's path and query
         self.close_codes: list[int | None] = []
         self.received: list[dict[str, Any]] = []
@@ -205,7 +205,7 @@ class Peer:
     def _on_update_new(self, conn: ServerConnection, frame: dict[str, Any]) -> None:
         amount = frame["params"]["amount"]
         tx, updates = self.node.transfer(amount, to_peer=True)
-        self.pending = (tx, amount)
+        self.pending = tx
         unsigned = txs.SignedTx(signatures=(), transaction=tx)
         self._send(
             conn,
@@ -215,14 +215,12 @@ class Peer:
 
     def _on_update(self, conn: ServerConnection, frame: dict[str, Any]) -> None:
         node = self.node
-        assert self.pending is not None
-        tx, amount = self.pending
+        tx = self.pending
+        assert tx is not None
         signed = txs.decode_signed_tx(frame["params"]["signed_tx"])
         assert signed.transaction == tx, "the client signed another state"
         self.latest = node.co_signed(tx)
         node.took(tx)
-        node.balances[node.ours.public_key] -= amount
-        node.balances[node.peer.public_key] += amount
         self.pending = None
         self._send(conn, ok(frame, node.channel_id), node.update(self.latest))
 
