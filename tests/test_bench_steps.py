@@ -3,23 +3,16 @@ accepted (the module raises otherwise)."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests.bench_modules import load
 
 
 @pytest.fixture(scope="module")
 def steps() -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module("steps")
-    finally:
-        sys.path.remove(str(BENCH))
+    return load("steps")
 
 
 def test_each_step_of_each_transfer_is_timed(steps: ModuleType) -> None:

@@ -3,9 +3,6 @@ and the benchmark's run checks itself (a small run keeps those checks honest).""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from sansio_channels import commands as cmd
@@ -14,8 +11,7 @@ from sansio_channels.simulator import Simulator
 from sansio_channels.simulator.fsm import Fsm
 from sansio_channels.simulator.harness import Pair, keypair
 from sansio_channels.state import ChannelState
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "simulator.py"
+from tests.bench_modules import load
 
 
 def open_pairs(sim: Simulator, count: int) -> list[Pair]:
@@ -76,12 +72,7 @@ def test_channels_pair_by_port_and_account_and_come_back_to_their_own_fsm() -> N
 
 
 def test_a_small_bench_run_passes_its_own_checks() -> None:
-    spec = importlib.util.spec_from_file_location("bench_simulator", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    result = bench.run(channels=3, transfers=2)
+    result = load("simulator").run(channels=3, transfers=2)
     assert result["channels"] == 3
     assert result["blocks"] > 0
     assert set(result["cpu_seconds"]) == {"total", "open", "transfers", "close"}
