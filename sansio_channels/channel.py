@@ -21,7 +21,13 @@ import attrs
 
 from . import commands as cmd
 from . import crypto, encoding, rpc
-from .checks import CheckReport, check_co_signed_state, check_sign_request, sign_tag_for
+from .checks import (
+    CheckReport,
+    check_co_signed_state,
+    check_sign_request,
+    derived_channel_id,
+    sign_tag_for,
+)
 from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -94,7 +100,8 @@ _DONE_WHEN: Final[Mapping[type[cmd.Command], str]] = {
     cmd.SnapshotSolo: _SIGNED,
     cmd.ForceProgress: _SIGNED,
 }
-_PARSED: Final = (rpc.Batch, *rpc.MESSAGE_TYPES)  # frames given already parsed
+_PARSED: Final = (rpc.Batch, *rpc.MESSAGE_TYPES)
+_CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)  # frames given already parsed
 # Why an own operation fails after a reattach when the node had not taken its request.
 NOT_TAKEN: Final = (
     "the node had not taken its request when the connection dropped; if it postponed it, it may "
@@ -294,6 +301,10 @@ class Channel:
     def _on_notification(self, note: rpc.Notification) -> None:
         data = note.data
         method = note.method
+        if note.channel_id is not None and self.channel_id not in (None, note.channel_id):
+            raise RemoteProtocolError(
+                f"{method} names channel {note.channel_id}, not ours ({self.channel_id})"
+            )
         if method.endswith(".reply"):
             self._answer_query(_REPLY_METHODS.get(method, method[: -len(".reply")]), data)
             return
@@ -301,7 +312,7 @@ class Channel:
             self._events.append(Pong())
             return
         if note.sign_tag is not None:
-            self._on_sign_request(note.sign_tag, _object(data, method))
+            self._on_sign_request(note.sign_tag, _object(data, method), note.channel_id)
             return
         handler = _NOTIFICATION_HANDLERS.get(method)
         if handler is None:
@@ -590,9 +601,12 @@ class Channel:
 
     # --- sign requests ----------------------------------------------------------------------
 
-    def _on_sign_request(self, tag: rpc.SignTag, data: Mapping[str, Any]) -> None:
+    def _on_sign_request(
+        self, tag: rpc.SignTag, data: Mapping[str, Any], envelope: str | None
+    ) -> None:
         text = _str(data, "signed_tx", tag.request_method)
         signed = decode_signed_tx(text)
+        _envelope_agrees(tag, envelope, signed)
         updates = updates_from_json(data.get("updates", []))
         context = self.ledger.context(self)
         # An own request of another kind than the operation under way is not its: the node
@@ -622,7 +636,7 @@ class Channel:
     def _learn_peer(self, signed: SignedTx) -> None:
         # A responder that opened with initiator_id=any learns the initiator from the create tx.
         inner = crypto.inner_tx(signed)
-        if self.peer is None and isinstance(inner, (ChannelCreateTx, ChannelCreateTxV1)):
+        if self.peer is None and isinstance(inner, _CREATE):
             self.peer = inner.initiator_id if self.role is Role.RESPONDER else inner.responder_id
 
     def _sign_for(self, request: SignRequest, signer: crypto.Signer) -> SignedTx:
@@ -817,6 +831,20 @@ def _api_balances(trees: StateTrees) -> dict[str, int]:
         encoding.encode("ct" if key in contracts else "ak", key): balance
         for key, balance in trees.accounts().items()
     }
+
+
+def _envelope_agrees(tag: rpc.SignTag, envelope: str | None, signed: SignedTx) -> None:
+    """A sign request's ``params.channel_id`` names the channel of the tx it carries."""
+    if envelope is None:
+        return  # the open handshake's requests come before the channel has an id
+    tx = crypto.inner_tx(signed)
+    named = (
+        derived_channel_id(signed) if isinstance(tx, _CREATE) else getattr(tx, "channel_id", None)
+    )
+    if isinstance(named, Id) and named.api != envelope:
+        raise RemoteProtocolError(
+            f"{tag.request_method} names channel {envelope}, its tx is for {named.api}"
+        )
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:

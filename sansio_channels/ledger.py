@@ -216,6 +216,10 @@ class Ledger:
         inner = crypto.inner_tx(signed)
         self.offered_state = None
         self.offered_signers = checks.signers
+        if self.stale:
+            # Our latest state may be behind the FSM's (another client with our key may have
+            # signed while we were away): the balances it leads to are not known.
+            return
         try:
             if isinstance(inner, _CREATE):
                 push = self.options.push_amount if self.options is not None else 0

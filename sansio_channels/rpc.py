@@ -26,6 +26,7 @@ from . import encoding
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 
 __all__ = [
+    "API_VERSION",
     "JSONRPC_VERSION",
     "SIGN_TAGS",
     "AbortCode",
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 JSONRPC_VERSION: Final = "2.0"
+API_VERSION: Final = 1  # the "version" of the node's channel API frames
 RequestId: TypeAlias = "int | str"
 
 
@@ -297,9 +299,12 @@ def _int(instance: object, attribute: attrs.Attribute[Any], value: object) -> No
         raise LocalProtocolError(f"{attribute.name}: expected an int, got {_describe(value)}")
 
 
-def _optional_int(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _int(instance, attribute, value)
+def _api_version(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    # The node's channel API is version 1; a frame of another version is not one we understand.
+    if value is not None and (not _is_int(value) or value != API_VERSION):
+        raise LocalProtocolError(
+            f"version: expected {API_VERSION}, the channel API's, got {_describe(value)}"
+        )
 
 
 def _str(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -376,7 +381,7 @@ class Notification:
     method: str = attrs.field(validator=_str)
     channel_id: str | None = attrs.field(default=None, validator=_channel_id)
     data: Any = attrs.field(default=None, hash=False)
-    version: int | None = attrs.field(default=None, validator=_optional_int)
+    version: int | None = attrs.field(default=None, validator=_api_version)
 
     @property
     def sign_tag(self) -> SignTag | None:
@@ -394,7 +399,7 @@ class ResultReply:
     id: RequestId = attrs.field(validator=_id(nullable=False))
     result: Any = attrs.field(hash=False)
     channel_id: str | None = attrs.field(default=None, validator=_channel_id)
-    version: int | None = attrs.field(default=None, validator=_optional_int)
+    version: int | None = attrs.field(default=None, validator=_api_version)
 
 
 @attrs.frozen(kw_only=True)
@@ -414,7 +419,7 @@ class ErrorReply:
         default=None, validator=_optional_object, hash=False
     )
     channel_id: str | None = attrs.field(default=None, validator=_channel_id)
-    version: int | None = attrs.field(default=None, validator=_optional_int)
+    version: int | None = attrs.field(default=None, validator=_api_version)
 
     @property
     def data_codes(self) -> tuple[int, ...]:
@@ -464,9 +469,11 @@ def parse_frame(frame: object) -> Message | Batch:
 def parse_text(text: str) -> Message | Batch:
     """:func:`parse_frame` on a text frame, with JSON errors as :class:`RemoteProtocolError`."""
     try:
-        frame = json.loads(text, parse_constant=_reject_constant)
+        frame = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise RemoteProtocolError("frame: JSON nested too deeply") from None
+    except _DuplicateKey as exc:
+        raise RemoteProtocolError(f"frame: {exc}") from None
     except ValueError as exc:  # JSONDecodeError, and ints too long to convert
         raise RemoteProtocolError(f"frame: not JSON ({encoding.short(str(exc), 80)})") from None
     return parse_frame(frame)
@@ -474,6 +481,23 @@ def parse_text(text: str) -> Message | Batch:
 
 def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # JSON parsers disagree on which of two equal keys wins; a frame that holds two "method"
+    # or "data" keys could read one way here and another way elsewhere, so it is refused.
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"the key {encoding.short(key)!r} appears twice in an object")
+            seen.add(key)
+    return found
 
 
 def _parse_one(frame: object, where: str) -> Message:

@@ -14,7 +14,7 @@ from sansio_channels.channel import Channel
 from sansio_channels.crypto import KeyPair
 from sansio_channels.encoding import Id, IdTag
 from sansio_channels.errors import LocalProtocolError
-from sansio_channels.events import CoSignedState, SignRequest
+from sansio_channels.events import CoSignedState, ProtocolViolation, SignRequest
 from sansio_channels.options import Role
 
 from .scripted_node import NETWORK, ScriptedNode, ba, feed, open_options, opened, sign_requests
@@ -58,11 +58,16 @@ def test_a_clean_peer_update_passes() -> None:
 
 
 def test_another_channel_id() -> None:
+    # The envelope names our channel, the tx another: they disagree, nothing is offered.
     channel, node = opened()
     tx, updates = node.transfer(3, to_peer=False)
     tx = attrs.evolve(tx, channel_id=Id(IdTag.CHANNEL, bytes(32)))
-    (request,) = sign_requests(feed(channel, peer_update(node, tx, updates)))
-    refused(channel, request, "channel_id")
+    events = feed(channel, peer_update(node, tx, updates))
+    assert sign_requests(events) == []
+    (violation,) = [e for e in events if isinstance(e, ProtocolViolation)]
+    assert "its tx is for ch_" in violation.reason
+    assert channel.pending_sign_request is None
+    assert channel.frames_to_send() == []
 
 
 @pytest.mark.parametrize(
