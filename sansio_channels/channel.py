@@ -53,8 +53,9 @@ from .events import (
     SignRequest,
     StateChanged,
 )
-from .ledger import OWN_TAGS, FetchedState, Ledger
+from .ledger import FetchedState, Ledger, is_own_operation_tag
 from .offchain import updates_from_json
+from .operations import Ends, operation_for_method
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
 from .record import ChannelRecord
 from .state import ChannelState, Input, next_state
@@ -81,24 +82,6 @@ _INFO_INPUTS: Final = {
     "closing": Input.CLOSING,
     "closed_confirmed": Input.CLOSED_CONFIRMED,
     "died": Input.DIED,
-}
-# How each own operation ends well: its new state co-signed; its solo tx signed (the node
-# posts it, and its on-chain reports follow as OnChainTx events); or, for a mutual close, the
-# close tx co-signed and posted.
-_CO_SIGNED: Final = "co_signed"
-_SIGNED: Final = "signed"
-_DONE_WHEN: Final[Mapping[type[cmd.Command], str]] = {
-    cmd.Transfer: _CO_SIGNED,
-    cmd.NewContract: _CO_SIGNED,
-    cmd.CallContract: _CO_SIGNED,
-    cmd.Deposit: _CO_SIGNED,
-    cmd.Withdraw: _CO_SIGNED,
-    cmd.Shutdown: "close_mutual",
-    cmd.CloseSolo: _SIGNED,
-    cmd.Slash: _SIGNED,
-    cmd.Settle: _SIGNED,
-    cmd.SnapshotSolo: _SIGNED,
-    cmd.ForceProgress: _SIGNED,
 }
 _PARSED: Final = (rpc.Batch, *rpc.MESSAGE_TYPES)
 _CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)  # frames given already parsed
@@ -612,7 +595,7 @@ class Channel:
         # An own request of another kind than the operation under way is not its: the node
         # serves late a request it postponed from an earlier connection (the checks refuse it).
         ours = context.pending is not None and sign_tag_for(context.pending.kind) == tag.tag
-        operation = self._current if tag.tag in OWN_TAGS and ours else None
+        operation = self._current if is_own_operation_tag(tag.tag) and ours else None
         if operation is not None:
             self._forget_request(operation)  # the node took the request
             # Asked after a reattach, the node is live on it: its own flow ends it, not the
@@ -758,11 +741,14 @@ class Channel:
                 self._current = None
                 self._send_next_operation()
             return
-        done = _DONE_WHEN.get(type(operation.command))
-        if done == _CO_SIGNED and co_signed_round is not None:
+        row = operation_for_method(operation.command.METHOD)
+        ends = row.ends if row is not None else None
+        if ends is Ends.CO_SIGNED and co_signed_round is not None:
             if self.ledger.is_own_round(co_signed_round):
                 self._accept_current(co_signed_round)
-        elif (signed and done == _SIGNED) or (on_chain is not None and on_chain[0] == done):
+        elif (signed and ends is Ends.SIGNED) or (
+            ends is not None and on_chain is not None and on_chain[0] == ends.value
+        ):
             self._accept_current(None)
 
     def _accept_current(self, round_: int | None) -> None:

@@ -44,10 +44,11 @@ from .codec import ChainObject
 from .crypto import channel_id, signed_layers, signer_of
 from .encoding import Id
 from .errors import LocalProtocolError
-from .offchain import OffChainState, UpdateRefused, unpack_ct_version
+from .offchain import OffChainState, UpdateRefused, pack_ct_version
+from .operations import SIGN_TAGS, FieldRule, OperationKind, field_rules, operation_for_tag
+from .operations import operation_of as _operation_of
 from .options import ANY_INITIATOR, Role
-from .rpc import SIGN_TAGS
-from .signing_context import LatestState, OperationKind, PendingOperation, SigningContext
+from .signing_context import LatestState, PendingOperation, SigningContext
 
 __all__ = [
     "Check",
@@ -202,12 +203,6 @@ def derived_channel_id(signed: t.SignedTx) -> Id | None:
 
 # --- the checks ------------------------------------------------------------------------------
 
-# The open handshake: the create tx is checked against our options, not a pending operation.
-_OPEN_TAGS: Final = {"initiator_sign": Role.INITIATOR, "responder_sign": Role.RESPONDER}
-_PEER_TAGS: Final = frozenset(
-    {"update_ack", "deposit_ack", "withdraw_ack", "shutdown_sign_ack", "responder_sign"}
-)
-
 
 class _Request:
     """A sign request (or a co-signed state: no tag, no updates) and what follows from it.
@@ -218,7 +213,7 @@ class _Request:
 
     __slots__ = (
         *("ctx", "signed", "tx", "tag", "updates", "after", "refused"),
-        *("own", "non_meta", "signers"),
+        *("own", "opens", "rules", "non_meta", "signers"),
     )
 
     def __init__(
@@ -236,7 +231,12 @@ class _Request:
     ) -> None:
         self.ctx, self.signed, self.tx, self.tag = ctx, signed, tx, tag
         self.updates, self.after, self.refused = updates, after, refused
-        self.own = tag not in _PEER_TAGS
+        found = operation_for_tag(tag)
+        # Our own operation's request (the open's initiator side included), or the peer's.
+        self.own = found is None or found[1]
+        self.opens = found is not None and found[0].opens
+        # The field rules of the request's tag: none for a co-signed state.
+        self.rules = field_rules(tag) if found is not None else {}
         self.non_meta = [u for u in updates if not isinstance(u, t.OffChainMeta)]
         # Filled in by the signature check: who made each signature on the innermost tx.
         self.signers: dict[bytes, Id] = {}
@@ -295,86 +295,60 @@ def _check_open_options(req: _Request) -> Check | None:
 _OPEN_AMOUNTS: Final = ("initiator_amount", "responder_amount", "channel_reserve", "lock_period")
 
 
-# Each kind of own operation: its sign tag, and the one update (meta aside) it makes, if any.
-_SPECS: Final[dict[OperationKind, tuple[str, type[ChainObject] | None]]] = {
-    OperationKind.TRANSFER: ("update", t.OffChainTransfer),
-    OperationKind.NEW_CONTRACT: ("update", t.OffChainNewContract),
-    OperationKind.CALL_CONTRACT: ("update", t.OffChainCallContract),
-    OperationKind.DEPOSIT: ("deposit_tx", t.OffChainDeposit),
-    OperationKind.WITHDRAW: ("withdraw_tx", t.OffChainWithdrawal),
-    OperationKind.SHUTDOWN: ("shutdown_sign", None),
-    OperationKind.CLOSE_SOLO: ("close_solo_sign", None),
-    OperationKind.SLASH: ("slash_tx", None),
-    OperationKind.SETTLE: ("settle_sign", None),
-    OperationKind.SNAPSHOT_SOLO: ("snapshot_solo_tx", None),
-    OperationKind.FORCE_PROGRESS: ("force_progress_tx", t.OffChainCallContract),
-}
-
-
 def sign_tag_for(kind: OperationKind) -> str:
     """The sign tag of the request that an own operation of ``kind`` leads to."""
-    return _SPECS[kind][0]
+    return _operation_of(kind).tag.tag
 
 
-# What we set (PendingOperation.set_values) is compared with the same-named field of the
-# update and of the tx; these fields must name our account, except in a transfer (whose from
-# and to we set ourselves).
-_OUR_ACCOUNT: Final = ("from_id", "to_id", "owner_id", "caller_id")
+def _asked(op: PendingOperation, ctx: SigningContext, name: str) -> object:
+    """The value of ours a field rule names (None: we did not set it, it is not compared)."""
+    if name == "account":
+        return ctx.account
+    if name == "ct_version":  # a contract create packs the two versions we set into one
+        if op.vm_version is None or op.abi_version is None:
+            return None
+        return pack_ct_version(op.vm_version, op.abi_version)
+    return getattr(op, name)
 
 
-def _comparable(kind: type[ChainObject]) -> frozenset[str]:
-    """The fields of ``kind`` by name; a contract create's versions beside them."""
-    names = _COMPARABLE.get(kind)
-    if names is None:  # once per class of the codec's
-        names = frozenset(name for name, _codec in kind.FIELDS)
-        if kind is t.OffChainNewContract:
-            names |= {"vm_version", "abi_version"}
-        _COMPARABLE[kind] = names
-    return names
-
-
-_COMPARABLE: Final[dict[type[ChainObject], frozenset[str]]] = {}
-
-
-def _field(obj: ChainObject, name: str) -> object:
-    if isinstance(obj, t.OffChainNewContract) and name in ("vm_version", "abi_version"):
-        vm_version, abi_version = unpack_ct_version(obj.ct_version)
-        return vm_version if name == "vm_version" else abi_version
-    return getattr(obj, name)
+def _asked_problems(req: _Request, op: PendingOperation, where: str, obj: ChainObject) -> list[str]:
+    """Each field of ``obj`` whose rule names a value we set, and that differs from it."""
+    problems = []
+    rules: Mapping[str, FieldRule] = req.rules.get(type(obj), {})
+    for name, rule in rules.items():
+        if rule.check != "own_operation":
+            continue
+        for asked in rule.asked:
+            if asked == "meta":  # compared as the list of meta updates, below
+                continue
+            value = _asked(op, req.ctx, asked)
+            # Our ids are usually the very objects in the tx: `is` spares attrs' __eq__.
+            if value is not None and (got := getattr(obj, name)) is not value and value != got:
+                problems.append(f"{where}.{name} is {_show(got)}, expected {_show(value)}")
+    return problems
 
 
 def _check_own_operation(req: _Request) -> Check | None:
     name, op = "own_operation", req.ctx.pending
-    if not req.own or req.tag in _OPEN_TAGS:
+    if not req.own or req.opens:
         return None
     if op is None:
         return _failed(name, f"no operation of ours is pending, yet the node asks for {req.tag}")
-    tag, update = _SPECS[op.kind]
-    if tag != req.tag:
+    row = _operation_of(op.kind)
+    if row.tag.tag != req.tag:
         return _failed(name, f"we asked for a {op.kind.value}, the node asks for {req.tag}")
     non_meta = req.non_meta
-    compared: list[tuple[str, ChainObject]] = [("tx", req.tx)]
-    if update is not None:
-        if len(non_meta) != 1 or not isinstance(non_meta[0], update):
-            wanted = update.__name__
+    problems = _asked_problems(req, op, "tx", req.tx)
+    if row.update is not None:
+        if len(non_meta) != 1 or not isinstance(non_meta[0], row.update):
+            wanted = row.update.__name__
             return _failed(name, f"expected one {wanted} update, got {_names(non_meta)}")
-        compared.append(("update", non_meta[0]))
+        problems += _asked_problems(req, op, "update", non_meta[0])
     elif non_meta:
         return _failed(name, f"a {op.kind.value} makes no updates, got {_names(non_meta)}")
-    ours = () if op.kind is OperationKind.TRANSFER else _OUR_ACCOUNT
-    # What we did not set is not compared (None), so it is left out from the start; of the
-    # rest, only what the tx or the update holds.
-    asked = [*op.set_values, *[(a, req.ctx.account) for a in ours]]
-    problems = []
-    for where, obj in compared:
-        fields = _comparable(type(obj))
-        for a, value in asked:
-            # Our ids are usually the very objects in the tx: `is` spares attrs' __eq__.
-            if a in fields and (got := _field(obj, a)) is not value and value != got:
-                problems.append(f"{where}.{a} is {_show(got)}, expected {_show(value)}")
     meta = tuple(u.data for u in req.updates if isinstance(u, t.OffChainMeta))
     problems += _differences([("meta", op.meta, meta)])
-    if "fee" in _comparable(type(req.tx)) and op.kind is not OperationKind.FORCE_PROGRESS:
+    if "fee" in req.rules.get(type(req.tx), {}) and op.kind is not OperationKind.FORCE_PROGRESS:
         problems += _fee_problems(op.fee, op.gas_price, req.tx.fee)  # type: ignore[attr-defined]
     return _verdict(name, problems, f"the {op.kind.value} we asked for")
 
@@ -630,16 +604,18 @@ def check_sign_request(
         raise LocalProtocolError("a SigningContext and a SignedTx are required")
     if not isinstance(updates, tuple) or not all(isinstance(u, _UPDATES) for u in updates):
         raise LocalProtocolError("updates: a tuple of off-chain updates is required")
-    if not isinstance(tag, str) or tag not in SIGN_TAGS:
+    found = operation_for_tag(tag) if isinstance(tag, str) else None
+    if found is None:
         return CheckReport((_failed("tag", f"{encoding.short(str(tag))!r} is not a sign tag"),))
-    role = _OPEN_TAGS.get(tag, ctx.role)
+    row, own = found
+    role = (Role.INITIATOR if own else Role.RESPONDER) if row.opens else ctx.role
     if role is not ctx.role:
         return CheckReport((_failed("tag", f"{tag} is for the {role.value}, not us"),))
     tx = _innermost(signed)
-    checks = [_passed("tag", f"{tag}: {'the peer' if tag in _PEER_TAGS else 'our'} operation")]
+    checks = [_passed("tag", f"{tag}: {'our' if own else 'the peer'} operation")]
     kind, wanted = tx.TYPE, SIGN_TAGS[tag].tx_type
-    if kind != wanted or isinstance(tx, t.ChannelOffChainTxV1):
-        version = " v1 (invalid since Lima)" if kind == wanted else ""
+    if not isinstance(tx, row.tx_classes):
+        version = f" v{tx.VERSION} (no longer valid)" if kind == wanted else ""
         checks.append(_failed("tx_type", f"{tag} carries a {wanted}, got {kind}{version}"))
         return CheckReport(tuple(checks))
     checks.append(_passed("tx_type", f"a {wanted}"))

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from . import commands as cmd
 from . import crypto, encoding
-from .checks import CheckReport, LatestState, OperationKind, PendingOperation, SigningContext
+from .checks import CheckReport, LatestState, PendingOperation, SigningContext
 from .codec import ChainObject
 from .encoding import Id
 from .errors import ChannelError, LocalProtocolError
 from .offchain import OffChainState
+from .operations import Ends, operation_for_method, operation_for_tag
 from .options import OpenOptions, Role
 from .signing_context import named_participants
 from .trees import StateTrees, decode_state_trees
@@ -40,26 +40,9 @@ if TYPE_CHECKING:
     from .events import SignRequest
     from .record import ChannelRecord
 
-__all__ = ["FetchedState", "Latest", "Ledger", "SignedRound", "round_of"]
+__all__ = ["FetchedState", "Latest", "Ledger", "SignedRound", "is_own_operation_tag", "round_of"]
 
 _CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)
-# Sign tags of our own operations; the rest are acks and the open handshake.
-OWN_TAGS: Final = frozenset(
-    {
-        "update",
-        "deposit_tx",
-        "withdraw_tx",
-        "shutdown_sign",
-        "close_solo_sign",
-        "slash_tx",
-        "settle_sign",
-        "snapshot_solo_tx",
-        "force_progress_tx",
-    }
-)
-
-# Sign tags of the mutual close, ours or the peer's: its tx has no round.
-_CLOSE_TAGS: Final = frozenset({"shutdown_sign", "shutdown_sign_ack"})
 
 
 def round_of(tx: ChainObject) -> int | None:
@@ -258,7 +241,7 @@ class Ledger:
         """We send our signature on ``signed`` (``text``, its ``tx_`` string), written ahead of
         it being co-signed; ``ours`` is our signature over the inner tx, known valid."""
         inner = crypto.inner_tx(signed)
-        own = tag in OWN_TAGS
+        own = is_own_operation_tag(tag)
         round_ = round_of(inner)
         if round_ is not None:
             sent = set(crypto.signed_layers(signed)[-1].signatures)
@@ -271,7 +254,7 @@ class Ledger:
             )
             if own:
                 self.own_round = round_
-        elif tag in _CLOSE_TAGS:
+        elif _closes_mutually(tag):
             self.closing = text
         self.offered_state = None
         self.offered_signers = _NO_SIGNERS
@@ -515,24 +498,37 @@ def _generalized_reply(signed: SignedTx, account: Id) -> bool:
     return isinstance(meta, (GAMetaTx, GAMetaTxV1)) and meta.ga_id == account
 
 
-# Each own command: the operation kind the checks know, and the values we set in it.
+def is_own_operation_tag(tag: str) -> bool:
+    """Whether ``tag`` is the request of an own operation (not the open, not the peer's)."""
+    found = operation_for_tag(tag)
+    return found is not None and found[1] and not found[0].opens
+
+
+def _closes_mutually(tag: str) -> bool:
+    # The mutual close tx, ours or the peer's, has no round: it is kept apart.
+    found = operation_for_tag(tag)
+    return found is not None and found[0].ends is Ends.CLOSE_MUTUAL
+
+
+# The values we set in an own command that the checks compare: PendingOperation's fields.
+_PENDING_FIELDS: Final = tuple(
+    field.name for field in attrs.fields(PendingOperation) if field.name != "kind"
+)
+
+
 def _pending(channel: Channel) -> PendingOperation | None:
     operation = channel.current_operation
     if operation is None:
         return None
     command = operation.command
-    kind = _KINDS.get(type(command))
-    if kind is None:
+    row = operation_for_method(command.METHOD)
+    if row is None or row.kind is None:
         return None
     values = {
         name: value
         for name in _PENDING_FIELDS
         if (value := getattr(command, name, None)) is not None
     }
-    if isinstance(command, cmd.Deposit):
-        values["from_id"] = channel.account
-    if isinstance(command, cmd.Withdraw):
-        values["to_id"] = channel.account
     if "code" in values or "call_data" in values:
         for name in ("code", "call_data"):
             if name in values:
@@ -545,35 +541,4 @@ def _pending(channel: Channel) -> PendingOperation | None:
         text = values.get(name)
         if isinstance(text, str):
             values[name] = known.get(text) or Id.from_api(text)
-    return PendingOperation(kind=kind, **values)
-
-
-_PENDING_FIELDS: Final = (
-    "from_id",
-    "to_id",
-    "amount",
-    "fee",
-    "nonce",
-    "gas_price",
-    "gas",
-    "contract_id",
-    "vm_version",
-    "abi_version",
-    "code",
-    "deposit",
-    "call_data",
-    "meta",
-)
-_KINDS: Final[Mapping[type[cmd.Command], OperationKind]] = {
-    cmd.Transfer: OperationKind("transfer"),
-    cmd.Deposit: OperationKind("deposit"),
-    cmd.Withdraw: OperationKind("withdraw"),
-    cmd.NewContract: OperationKind("new_contract"),
-    cmd.CallContract: OperationKind("call_contract"),
-    cmd.Shutdown: OperationKind("shutdown"),
-    cmd.CloseSolo: OperationKind("close_solo"),
-    cmd.Slash: OperationKind("slash"),
-    cmd.Settle: OperationKind("settle"),
-    cmd.SnapshotSolo: OperationKind("snapshot_solo"),
-    cmd.ForceProgress: OperationKind("force_progress"),
-}
+    return PendingOperation(kind=row.kind, **values)

@@ -9,12 +9,13 @@ and is routine: the open handshake we asked for, our own operations, and payment
 from __future__ import annotations
 
 import enum
-from typing import Final, Protocol
+from typing import Protocol
 
 import attrs
 
 from .crypto import Signer
 from .events import SignRequest
+from .operations import operation_for_tag
 from .rpc import AbortCode
 from .txs import OffChainMeta, OffChainTransfer
 
@@ -38,9 +39,6 @@ class Policy(Protocol):
         ...
 
 
-_OPENING: Final = frozenset({"initiator_sign", "responder_sign"})
-
-
 @attrs.frozen
 class DefaultPolicy:
     """Signs the routine, refuses what failed a check, asks about the rest.
@@ -62,7 +60,8 @@ class DefaultPolicy:
             check.name != "poi" for check in request.checks.not_checked
         ):
             return Decision.ASK
-        if request.tag.tag in _OPENING or request.operation is not None:
+        found = operation_for_tag(request.tag.tag)
+        if (found is not None and found[0].opens) or request.operation is not None:
             return Decision.SIGN
         if request.tag.tag == "update_ack" and _pays_us(request, account):
             return Decision.SIGN

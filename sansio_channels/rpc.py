@@ -10,7 +10,7 @@ Outbound, :func:`build_request` makes the plain dict the adapter JSON-encodes, a
 
 The tables the channel needs from this layer live here as data: the node's error codes
 (:class:`ErrorCode`, :class:`ErrorDataCode`), the abort codes of a sign reply
-(:class:`AbortCode`) and the sign tags (:data:`SIGN_TAGS`).
+(:class:`AbortCode`); the sign tags come from the operation table (:mod:`.operations`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import attrs
 
 from . import encoding
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
+from .operations import SIGN_TAGS, SignTag
 
 __all__ = [
     "API_VERSION",
@@ -191,67 +192,10 @@ _ABORT_MESSAGES: Final = {
 }
 
 
-# -- sign tags --------------------------------------------------------------------------------
+# -- sign tags ---------------------------------------------------------------------------------
 
-
-@attrs.frozen(kw_only=True)
-class SignTag:
-    """One sign request the node sends as ``channels.sign.<tag>``, and how to answer it."""
-
-    tag: str
-    tx_type: str  # the node's name of the inner tx
-    reply_method: str
-    # Other reply methods the node maps to the same tag; the builder uses reply_method.
-    aliases: tuple[str, ...] = ()
-    abortable: bool = True
-
-    @property
-    def request_method(self) -> str:
-        return "channels.sign." + self.tag
-
-
-def _sign_tags() -> dict[str, SignTag]:
-    # (tag, inner tx, reply method, aliases of the reply method)
-    rows: list[tuple[str, str, str, tuple[str, ...]]] = [
-        ("initiator_sign", "channel_create_tx", "channels.initiator_sign", ()),
-        ("responder_sign", "channel_create_tx", "channels.responder_sign", ()),
-        ("update", "channel_offchain_tx", "channels.update", ()),
-        ("update_ack", "channel_offchain_tx", "channels.update_ack", ()),
-        ("deposit_tx", "channel_deposit_tx", "channels.deposit_tx", ()),
-        ("deposit_ack", "channel_deposit_tx", "channels.deposit_ack", ()),
-        ("withdraw_tx", "channel_withdraw_tx", "channels.withdraw_tx", ()),
-        ("withdraw_ack", "channel_withdraw_tx", "channels.withdraw_ack", ()),
-        ("shutdown_sign", "channel_close_mutual_tx", "channels.shutdown_sign", ()),
-        ("shutdown_sign_ack", "channel_close_mutual_tx", "channels.shutdown_sign_ack", ()),
-        (
-            "close_solo_sign",
-            "channel_close_solo_tx",
-            "channels.close_solo_sign",
-            ("channels.close_solo_tx",),
-        ),
-        ("slash_tx", "channel_slash_tx", "channels.slash_sign", ("channels.slash_tx",)),
-        ("settle_sign", "channel_settle_tx", "channels.settle_sign", ("channels.settle_tx",)),
-        # channels.snapshot_solo_tx is accepted by the node but maps to a tag the FSM never
-        # expects, so it is deliberately not an alias here.
-        ("snapshot_solo_tx", "channel_snapshot_solo_tx", "channels.snapshot_solo_sign", ()),
-        (
-            "force_progress_tx",
-            "channel_force_progress_tx",
-            "channels.force_progress_sign",
-            ("channels.force_progress_tx",),
-        ),
-    ]
-    # Signing the create tx cannot be aborted: the node answers 1018.
-    fixed = ("initiator_sign", "responder_sign")
-    return {
-        tag: SignTag(
-            tag=tag, tx_type=tx, reply_method=reply, aliases=aliases, abortable=tag not in fixed
-        )
-        for tag, tx, reply, aliases in rows
-    }
-
-
-SIGN_TAGS: Final[Mapping[str, SignTag]] = _sign_tags()
+# The sign tags are a column of the operation table (operations.SIGN_TAGS); replies are looked
+# up by their method here.
 _BY_REPLY: Final = {
     method: row for row in SIGN_TAGS.values() for method in (row.reply_method, *row.aliases)
 }

@@ -7,11 +7,10 @@ our own operation under way (:class:`PendingOperation`), so the checks stay pure
 
 from __future__ import annotations
 
-import enum
 import functools
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
@@ -20,6 +19,7 @@ from .codec import ChainObject
 from .encoding import Id, IdTag
 from .errors import LocalProtocolError
 from .offchain import OffChainState
+from .operations import OperationKind
 from .options import OpenOptions, Role
 
 __all__ = [
@@ -29,20 +29,6 @@ __all__ = [
     "SigningContext",
     "named_participants",
 ]
-
-
-class OperationKind(enum.Enum):
-    TRANSFER = "transfer"
-    DEPOSIT = "deposit"
-    WITHDRAW = "withdraw"
-    NEW_CONTRACT = "new_contract"
-    CALL_CONTRACT = "call_contract"
-    SHUTDOWN = "shutdown"
-    CLOSE_SOLO = "close_solo"
-    SLASH = "slash"
-    SETTLE = "settle"
-    SNAPSHOT_SOLO = "snapshot_solo"
-    FORCE_PROGRESS = "force_progress"
 
 
 def _is(*kinds: type) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
@@ -90,20 +76,6 @@ class PendingOperation:
     deposit: int | None = _uint()
     call_data: bytes | None = attrs.field(default=None, validator=_is(bytes, _NONE))
     meta: tuple[bytes, ...] = attrs.field(default=(), converter=tuple)
-
-    @functools.cached_property
-    def set_values(self) -> tuple[tuple[str, object], ...]:
-        """(name, value) of each value we set that the checks compare with the tx's and the
-        update's same-named field (all but ``kind``, ``fee`` and ``meta``), in field order.
-        Worked out once: the ledger keeps an operation's for all its requests."""
-        return tuple(
-            (name, value) for name in _COMPARED if (value := getattr(self, name)) is not None
-        )
-
-
-_COMPARED: Final = tuple(
-    f.name for f in attrs.fields(PendingOperation) if f.name not in ("kind", "fee", "meta")
-)
 
 
 @attrs.frozen(kw_only=True)

@@ -5,9 +5,6 @@ every field, and what the ledger keeps for the checks' context against it worked
 
 from __future__ import annotations
 
-from typing import Any
-
-import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,25 +12,21 @@ from hypothesis import strategies as st
 from sansio_channels import txs
 from sansio_channels.channel import Channel
 from sansio_channels.checks import (
-    _PEER_TAGS,
     Check,
     CheckReport,
     Outcome,
-    _comparable,
     _failed,
-    _field,
     _of_outcome,
     _passed,
     _Request,
     _run,
     _unknown,
 )
-from sansio_channels.codec import ChainObject, registered
 from sansio_channels.encoding import Id, IdTag
 from sansio_channels.ledger import Ledger
-from sansio_channels.offchain import OffChainState, unpack_ct_version
+from sansio_channels.offchain import OffChainState
+from sansio_channels.operations import OPERATIONS, SIGN_TAGS
 from sansio_channels.options import Role
-from sansio_channels.rpc import SIGN_TAGS
 from sansio_channels.signing_context import (
     LatestState,
     OperationKind,
@@ -59,23 +52,6 @@ def test_a_check_made_without_init_is_the_constructed_one(
     assert repr(made) == repr(plain)
     with pytest.raises(AttributeError):
         made.detail = "changed"  # type: ignore[misc]
-
-
-def _view(obj: ChainObject) -> dict[str, Any]:
-    """Every field by name, a contract create's versions unpacked beside them: the plain way."""
-    view = {name: getattr(obj, name) for name, _codec in obj.FIELDS}
-    if isinstance(obj, txs.OffChainNewContract):
-        view["vm_version"], view["abi_version"] = unpack_ct_version(view["ct_version"])
-    return view
-
-
-@pytest.mark.parametrize("kind", list(registered().values()))
-@given(data=st.data())
-def test_the_fields_compared_are_those_of_a_view(kind: type[ChainObject], data: Any) -> None:
-    obj = data.draw(object_of(kind, depth=3))
-    view = _view(obj)
-    assert _comparable(kind) == frozenset(view)
-    assert all(_field(obj, name) == value for name, value in view.items())
 
 
 def _assert_fresh(ledger: Ledger, channel: Channel, context: SigningContext) -> None:
@@ -204,34 +180,7 @@ def test_what_a_request_works_out_once_is_what_its_properties_gave(
     context = SigningContext(network_id="ae_test", role=Role.INITIATOR, account=_ACCOUNTS[0])
     tx = txs.SignedTx(signatures=(), transaction=txs.OffChainMeta(data=b""))
     request = _Request(ctx=context, signed=tx, tx=tx.transaction, tag=tag, updates=updates)
-    assert request.own == (tag not in _PEER_TAGS)
+    peers = {row.ack_tag.tag for row in OPERATIONS if row.ack_tag is not None}
+    assert request.own == (tag not in peers)
     assert request.non_meta == [u for u in updates if not isinstance(u, txs.OffChainMeta)]
     assert request.signers == {}
-
-
-_maybe = st.none() | st.integers(min_value=0, max_value=2**64)
-
-
-@given(
-    st.sampled_from(OperationKind),
-    st.none() | _who,
-    st.none() | _who,
-    _maybe,
-    _maybe,
-    st.none() | st.binary(max_size=4),
-)
-def test_the_values_set_are_the_fields_not_none(
-    kind: OperationKind,
-    from_id: Id | None,
-    contract_id: Id | None,
-    amount: int | None,
-    fee: int | None,
-    code: bytes | None,
-) -> None:
-    operation = PendingOperation(
-        kind=kind, from_id=from_id, contract_id=contract_id, amount=amount, fee=fee, code=code
-    )
-    compared = [f.name for f in attrs.fields(PendingOperation)][1:]
-    compared = [name for name in compared if name not in ("fee", "meta")]
-    plain = [(a, value) for a in compared if (value := getattr(operation, a)) is not None]
-    assert list(operation.set_values) == plain
