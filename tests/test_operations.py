@@ -55,8 +55,11 @@ def travelling_updates(tag: str) -> set[type[ChainObject]]:
         return set()  # a close, settle, slash or snapshot makes no update
     # An own update, deposit or withdrawal (or the peer's deposit or withdrawal) makes its
     # one update; meta updates may ride along, except with a force progress.
-    tags = {r: {r.tag.tag, *([r.ack_tag.tag] if r.ack_tag else [])} for r in OPERATIONS}
-    found = {r.update for r in OPERATIONS if tag in tags[r] and r.update is not None}
+    found = {
+        r.update
+        for r in OPERATIONS
+        if tag in (r.tag.tag, r.ack_tag and r.ack_tag.tag) and r.update is not None
+    }
     return found if row.ends is Ends.SIGNED else found | {txs.OffChainMeta}
 
 
