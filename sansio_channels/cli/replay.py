@@ -1,4 +1,5 @@
-"""``replay [--network-id ID] FILE...``: replay recorded sessions against the channel."""
+"""``replay [--network-id ID] [--require-checked] FILE...``: replay recorded sessions against
+the channel."""
 
 from __future__ import annotations
 
@@ -20,17 +21,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="ae_mainnet",
         help="the network id the recorded signatures verify under (default: ae_mainnet)",
     )
+    parser.add_argument(
+        "--require-checked",
+        action="store_true",
+        help="fail a file in which any check could not be made (NOT_CHECKED)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     report = replay_files(args.files, args.network_id)
+    failed = report.mismatched > 0
     for file in report.files:
         print(f"{file.path}: {_counts(file)}")
         for mismatch in file.mismatches:
             print(f"  {mismatch}")
+        if file.not_checked:
+            names = ", ".join(f"{name} {count}" for name, count in sorted(file.unchecked.items()))
+            print(f"  not checked: {names}")
+            if args.require_checked:
+                print("  FAILED: --require-checked, and some checks could not be made")
+                failed = True
     print(_counts(report))
-    return 0 if report.mismatched == 0 else 1
+    return 1 if failed else 0
 
 
 def _counts(report: FileReport | ReplayReport) -> str:
-    return f"{report.frames} frames, {report.matched} matched, {report.mismatched} mismatched"
+    return (
+        f"{report.frames} frames, {report.matched} matched, {report.mismatched} mismatched, "
+        f"{report.not_checked} not checked"
+    )
