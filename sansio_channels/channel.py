@@ -53,6 +53,7 @@ from .events import (
     SignRequest,
     StateChanged,
 )
+from .fees import FeePolicy
 from .ledger import FetchedState, Ledger, is_own_operation_tag
 from .offchain import updates_from_json
 from .operations import Ends, operation_for_method
@@ -104,11 +105,14 @@ class Channel:
         network_id: str,
         account: str | None = None,
         ping_interval: float | None = DEFAULT_PING_INTERVAL,
+        fee_policy: FeePolicy | None = None,
     ) -> None:
         """A channel to open (:class:`OpenOptions`) or to come back to.
 
         For :class:`ReestablishOptions` (which do not name the participants) pass ``account``,
-        or better, use :meth:`restore` with the channel's record.
+        or better, use :meth:`restore` with the channel's record. ``fee_policy`` bounds the
+        fees the node chooses (:class:`~sansio_channels.fees.FeePolicy`; its defaults when
+        None): a sign request above it fails its ``fee`` check.
         """
         if not isinstance(network_id, str) or not network_id:
             raise LocalProtocolError("network_id: a non-empty string is required")
@@ -116,6 +120,9 @@ class Channel:
         self.network_id = network_id
         self.role: Role = options.role
         self.ping_interval = ping_interval
+        if fee_policy is not None and not isinstance(fee_policy, FeePolicy):
+            raise LocalProtocolError("fee_policy: a FeePolicy or None is required")
+        self.fee_policy = fee_policy if fee_policy is not None else FeePolicy()
         self.state = ChannelState.NEW
         self.connected = False
         self.fsm_id: str | None = None
@@ -799,15 +806,24 @@ class Channel:
 
     @classmethod
     def restore(
-        cls, record: ChannelRecord, *, ping_interval: float | None = DEFAULT_PING_INTERVAL
+        cls,
+        record: ChannelRecord,
+        *,
+        ping_interval: float | None = DEFAULT_PING_INTERVAL,
+        fee_policy: FeePolicy | None = None,
     ) -> Channel:
         """A channel resumed from its record, disconnected; :meth:`reconnect` comes next.
 
         The network id, account and options are the record's; only how the channel runs
-        here (``ping_interval``) is chosen anew."""
+        here (``ping_interval``, ``fee_policy``) is chosen anew."""
         if not isinstance(record, ChannelRecord):
             raise LocalProtocolError(f"a ChannelRecord is required, got {type(record).__name__}")
-        return record.restore(cls, ping_interval=ping_interval)
+        channel = record.restore(cls, ping_interval=ping_interval)
+        if fee_policy is not None:
+            if not isinstance(fee_policy, FeePolicy):
+                raise LocalProtocolError("fee_policy: a FeePolicy or None is required")
+            channel.fee_policy = fee_policy
+        return channel
 
 
 def _api_balances(trees: StateTrees) -> dict[str, int]:

@@ -12,6 +12,7 @@ The checks, by name:
 * ``channel_id``: our channel; the id a create tx opens is derived from it (``crypto.channel_id``);
 * ``open_options``: a create tx carries our open options, and no delegates;
 * ``own_operation``: our operation's updates and tx carry exactly what we asked for;
+* ``fee``: every fee the node chose is within the fee policy; one we asked for is ours;
 * ``signatures``: each one a participant's under the network id; the peer's on its operation;
 * ``updates``: they agree with the tx, and a node would apply them to our balances;
 * ``round``: the one after our latest co-signed round; ``one_state_per_round``: never a
@@ -44,8 +45,9 @@ from .codec import ChainObject
 from .crypto import channel_id, signed_layers, signer_of
 from .encoding import Id
 from .errors import LocalProtocolError
+from .fees import FeePolicy, minimum_fee
 from .offchain import OffChainState, UpdateRefused, pack_ct_version
-from .operations import SIGN_TAGS, FieldRule, OperationKind, field_rules, operation_for_tag
+from .operations import SIGN_TAGS, FieldRule, OperationKind, Rule, field_rules, operation_for_tag
 from .operations import operation_of as _operation_of
 from .options import ANY_INITIATOR, Role
 from .signing_context import LatestState, PendingOperation, SigningContext
@@ -257,11 +259,64 @@ def _check_channel_id(req: _Request) -> Check:
     return _passed(name, f"our channel {ours}")
 
 
-def _fee_problems(fee: int | None, gas_price: int | None, got: int) -> list[str]:
-    # With a gas price too, the node takes the larger of our fee and the one it computes.
-    if fee is None or got == fee or (gas_price is not None and got > fee):
+def _check_fee(req: _Request) -> Check | None:
+    """Every fee the tx pays (and a meta tx's fee, gas and gas price): what we asked, else
+    within the fee policy. A fee below the minimum is not refused: such a tx is never mined."""
+    name, policy, tx = "fee", req.ctx.fee_policy, req.tx
+    rule = req.rules.get(type(tx), {}).get("fee")
+    # A meta tx's client sets its fee and its account pays it: the peer's is the peer's own.
+    metas = [meta for meta in _metas(req.signed) if meta.ga_id == req.ctx.account]
+    if (rule is None or rule.rule is not Rule.FEE_POLICY) and not metas:
+        return None
+    problems: list[str] = []
+    if rule is not None and rule.rule is Rule.FEE_POLICY:
+        got: int = tx.fee  # type: ignore[attr-defined]
+        fee, gas_price = _asked_fee(req, rule)
+        if fee is None and gas_price is None:
+            problems += _above_bound(policy, tx, got)
+        else:
+            problems += _not_asked_fee(tx, got, fee, gas_price)
+    for meta in metas:
+        problems += _above_bound(policy, meta, meta.fee, "the meta tx's fee")
+        if meta.gas_price > policy.max_gas_price:
+            problems.append(
+                f"the meta tx's gas price {meta.gas_price} is above {policy.max_gas_price} "
+                "(the fee policy's max_gas_price)"
+            )
+        problems += _above_bound(policy, meta, meta.gas * meta.gas_price, "the meta tx's gas")
+    return _verdict(name, problems, "what we asked, or within the fee policy")
+
+
+def _asked_fee(req: _Request, rule: FieldRule) -> tuple[int | None, int | None]:
+    """The fee and gas price we set for this tx (None, None: the node chose)."""
+    if not rule.asked:
+        return None, None
+    if isinstance(req.tx, _CREATE):
+        options = req.ctx.options
+        return (None, None) if options is None else (options.fee, options.gas_price)
+    op = req.ctx.pending if req.own else None
+    return (None, None) if op is None else (op.fee, op.gas_price)
+
+
+def _above_bound(policy: FeePolicy, tx: ChainObject, got: int, what: str = "fee") -> list[str]:
+    bound = policy.fee_bound(tx)
+    if got <= bound:
         return []
-    return [f"fee is {got}, expected {'at least ' if gas_price is not None else ''}{fee}"]
+    why = "max_fee" if policy.max_fee is not None else f"fee_multiple {policy.fee_multiple}"
+    return [f"{what} is {got}, above {bound}, the most the fee policy allows ({why})"]
+
+
+def _not_asked_fee(tx: ChainObject, got: int, fee: int | None, gas_price: int | None) -> list[str]:
+    """With fee= the node writes it; with gas_price= the least fee at that price (its own
+    size included); with both, the larger of the two."""
+    priced = None if gas_price is None else minimum_fee(tx, gas_price)
+    wanted = max(v for v in (fee, priced) if v is not None)
+    if got == wanted:
+        return []
+    asked = " and ".join(
+        f"{n}={v}" for n, v in (("fee", fee), ("gas_price", gas_price)) if v is not None
+    )
+    return [f"fee is {got}, expected {wanted} ({asked})"]
 
 
 def _check_open_options(req: _Request) -> Check | None:
@@ -288,7 +343,6 @@ def _check_open_options(req: _Request) -> Check | None:
         problems.append(f"{len(delegates)} delegate(s) we did not ask for")
     if ctx.role is Role.INITIATOR:  # the initiator's node builds and pays for the create tx
         problems += _differences([("ttl", options.ttl, tx.ttl), ("nonce", options.nonce, tx.nonce)])
-        problems += _fee_problems(options.fee, options.gas_price, tx.fee)
     return _verdict(name, problems, "the create tx carries our open options")
 
 
@@ -348,8 +402,6 @@ def _check_own_operation(req: _Request) -> Check | None:
         return _failed(name, f"a {op.kind.value} makes no updates, got {_names(non_meta)}")
     meta = tuple(u.data for u in req.updates if isinstance(u, t.OffChainMeta))
     problems += _differences([("meta", op.meta, meta)])
-    if "fee" in req.rules.get(type(req.tx), {}) and op.kind is not OperationKind.FORCE_PROGRESS:
-        problems += _fee_problems(op.fee, op.gas_price, req.tx.fee)  # type: ignore[attr-defined]
     return _verdict(name, problems, f"the {op.kind.value} we asked for")
 
 
@@ -564,6 +616,7 @@ _REQUEST_CHECKS: Final[tuple[_Run, ...]] = (
     _check_channel_id,
     _check_open_options,
     _check_own_operation,
+    _check_fee,
     _check_signatures,
     _check_updates,
     _check_round,

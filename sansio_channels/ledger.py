@@ -130,6 +130,7 @@ class Ledger:
             signed_rounds={r: s.inner for r, s in self.signed_rounds.items()},
             pending=self._pending_operation(channel),
             known_signers={s.inner: s.signers for s in self.signed_rounds.values() if s.signers},
+            fee_policy=channel.fee_policy,
             named=self._named(channel, latest),
         )
 

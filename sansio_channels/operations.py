@@ -149,7 +149,13 @@ CHANNEL_ID: Final = _r(_STATE, "channel_id", "our channel")
 ROUND: Final = _r(_STATE, "round", "the round after our latest co-signed one")
 STATE_HASH: Final = _r(_STATE, "state_hash", "our balances with the updates applied")
 OUR_ACCOUNT: Final = _r(_ASKED, "own_operation", "our account", "account")
-FEE: Final = _r(_FEE, "fee", "fee= or the fee gas_price= gives if asked; else the policy's bound")
+FEE: Final = _r(
+    _FEE,
+    "fee",
+    "fee= or the fee gas_price= gives if asked; else the policy's bound",
+    "fee",
+    "gas_price",
+)
 FEE_OF_PEER: Final = _r(_SHOWN, None, "paid by the peer, from its own account")
 NONCE: Final = _r(
     _UNKNOWABLE, "own_operation", "nonce= if asked; else the account's nonce on chain", "nonce"
@@ -259,7 +265,13 @@ def _create(*, initiator: bool) -> _Fields:
     )
     if initiator:  # the initiator's node builds the tx, and the initiator pays for it
         ttl = _r(_ASKED, "open_options", "ttl= of the open options if asked; else free")
-        fee = _r(_FEE, "open_options", "fee= or gas_price= of the open options, else the policy")
+        fee = _r(
+            _FEE,
+            "fee",
+            "fee= or gas_price= of the open options, else the policy",
+            "fee",
+            "gas_price",
+        )
         nonce = _r(_UNKNOWABLE, "open_options", "nonce= of the open options; else on chain")
     else:
         ttl, fee, nonce = TTL, FEE_OF_PEER, NONCE_OF_PEER
@@ -288,9 +300,11 @@ WRAPPERS: Final[_Fields] = _frozen(
             "ga_id": _r(_STATE, "signatures", "a participant, authenticated by its contract"),
             "auth_data": _r(_UNKNOWABLE, None, "what the account's contract authenticates"),
             "abi_version": _r(_SHOWN, None, "the ABI of the account's contract"),
-            "fee": _r(_FEE, "fee", "at most the fee policy's bound"),
-            "gas": _r(_FEE, "fee", "at most the fee policy's bound"),
-            "gas_price": _r(_FEE, "fee", "at most the fee policy's gas price"),
+            # The client of the account sets these, and the account pays: a peer's are the
+            # peer's own, shown; ours are bounded.
+            "fee": _r(_FEE, "fee", "ours: within the fee policy; the peer's: its own"),
+            "gas": _r(_FEE, "fee", "ours: gas x gas price within the fee policy's fee bound"),
+            "gas_price": _r(_FEE, "fee", "ours: at most the policy's max_gas_price"),
             "tx": _r(_STATE, None, "the signed tx inside, whose fields follow their rules"),
         },
     }

@@ -18,6 +18,7 @@ from . import txs as t
 from .codec import ChainObject
 from .encoding import Id, IdTag
 from .errors import LocalProtocolError
+from .fees import FeePolicy
 from .offchain import OffChainState
 from .operations import OperationKind
 from .options import OpenOptions, Role
@@ -119,6 +120,7 @@ class SigningContext:
     is our own operation, if one is under way. ``known_signers`` maps the inner tx bytes of
     a state we signed to who made each signature over it that is known valid (verified when
     its request was checked, or made by us), so a co-signed state costs one verification.
+    ``fee_policy`` bounds every fee, gas and gas price the node chose.
     """
 
     network_id: str = attrs.field(validator=_is(str))
@@ -135,6 +137,7 @@ class SigningContext:
     known_signers: Mapping[bytes, Mapping[bytes, Id]] = attrs.field(
         factory=dict, converter=_known, hash=False
     )
+    fee_policy: FeePolicy = attrs.field(factory=FeePolicy, validator=_is(FeePolicy))
 
     @classmethod
     def of_ledger(
@@ -150,6 +153,7 @@ class SigningContext:
         signed_rounds: dict[int, bytes],
         pending: PendingOperation | None,
         known_signers: dict[bytes, Mapping[bytes, Id]],
+        fee_policy: FeePolicy,
         named: tuple[Id, ...] | None = None,
     ) -> SigningContext:
         """The same context as the plain constructor gives, from the ledger's own values.
@@ -173,6 +177,7 @@ class SigningContext:
         _set_signed_rounds(context, types.MappingProxyType(signed_rounds))
         _set_pending(context, pending)
         _set_known_signers(context, types.MappingProxyType(known_signers))
+        _set_fee_policy(context, fee_policy)
         if named is not None:
             _set(context, "_named", named)
         return context
@@ -207,11 +212,12 @@ class SigningContext:
     _set_signed_rounds,
     _set_pending,
     _set_known_signers,
+    _set_fee_policy,
 ) = (
     SigningContext.__dict__[name].__set__
     for name in (
         *("network_id", "role", "account", "peer", "channel_id", "options", "latest"),
-        *("signed_rounds", "pending", "known_signers"),
+        *("signed_rounds", "pending", "known_signers", "fee_policy"),
     )
 )
 

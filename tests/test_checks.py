@@ -404,7 +404,7 @@ def test_an_own_deposit_with_another_fee_is_refused(replay: Replay) -> None:
     fee = seen.ctx.pending.fee + 1
     ctx = attrs.evolve(seen.ctx, pending=attrs.evolve(seen.ctx.pending, fee=fee))
     report = check_sign_request(ctx, "deposit_tx", seen.signed, seen.updates)
-    assert names(report, Outcome.FAILED) == {"own_operation"}
+    assert names(report, Outcome.FAILED) == {"fee"}
 
 
 def test_another_channel_is_refused(replay: Replay) -> None:
@@ -726,7 +726,7 @@ def bad_cases() -> dict[str, tuple[Case, str]]:
         ),
         "another fee than we asked": (
             (own_deposit[0], "deposit_tx", signed_by(deposit_tx(50, 301)), own_deposit[3]),
-            "own_operation",
+            "fee",
         ),
         "an operation we did not ask for": (
             (alice, "update", signed_by(next_round(PAY_BOB)), PAY_BOB),

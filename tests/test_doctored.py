@@ -114,7 +114,7 @@ def test_own_deposit_with_another_fee() -> None:
             node.sign_request("deposit_tx", txs.SignedTx(signatures=(), transaction=tx), (update,)),
         )
     )
-    refused(channel, request, "own_operation")
+    refused(channel, request, "fee")
 
 
 def test_a_round_going_back() -> None:
