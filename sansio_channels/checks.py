@@ -373,8 +373,6 @@ def _asked_problems(req: _Request, op: PendingOperation, where: str, obj: ChainO
         if rule.check != "own_operation":
             continue
         for asked in rule.asked:
-            if asked == "meta":  # compared as the list of meta updates, below
-                continue
             value = _asked(op, req.ctx, asked)
             # Our ids are usually the very objects in the tx: `is` spares attrs' __eq__.
             if value is not None and (got := getattr(obj, name)) is not value and value != got:
