@@ -22,6 +22,7 @@ from sansio_channels.encoding import Id, IdTag
 from sansio_channels.events import CoSignedState, Event, ProtocolViolation, SignRequest
 from sansio_channels.fees import FeePolicy, least_fee
 from sansio_channels.offchain import OffChainState
+from sansio_channels.operations import Rule, field_rules
 from sansio_channels.options import Role
 from sansio_channels.policy import Decision, DefaultPolicy
 
@@ -355,3 +356,52 @@ def test_a_fee_we_asked_for_must_be_ours_whatever_the_policy() -> None:
     (failed,) = request.checks.failed
     assert failed.name == "fee"
     assert failed.detail == f"fee is {7 * 10**13 + 1}, expected {7 * 10**13} (fee={7 * 10**13})"
+
+
+# --- one field of each rule kind, changed in an own deposit ----------------------------------
+
+
+@pytest.mark.usefixtures("rich")
+@pytest.mark.parametrize(
+    ("rule", "field", "value", "failed"),
+    [
+        (Rule.ASKED, "amount", 2 * AE, {"own_operation", "updates"}),
+        (
+            Rule.ASKED,
+            "from_id",
+            Id.account(scripted_node.RESPONDER.address),
+            {"own_operation", "updates"},
+        ),
+        (Rule.STATE, "round", 5, {"round"}),
+        (Rule.STATE, "state_hash", bytes(32), {"state_hash"}),
+        (Rule.FEE_POLICY, "fee", 5 * AE, {"fee"}),
+        (Rule.SHOWN, "ttl", 10**6, set()),
+        (Rule.UNKNOWABLE, "nonce", 99, set()),
+    ],
+)
+def test_a_field_of_each_rule_kind(rule: Rule, field: str, value: Any, failed: set[str]) -> None:
+    assert field_rules("deposit_tx")[txs.ChannelDepositTx][field].rule is rule
+    channel, node = opened()
+    own(channel, cmd.Deposit(amount=AE))
+    tx, updates = funding_tx(node, "deposit", 0)
+    tx = attrs.evolve(tx, fee=least_fee(tx))
+    tampered = attrs.evolve(tx, **{field: value})
+    request = offered(channel, node.sign_request("deposit_tx", unsigned(tampered), updates))
+    assert {c.name for c in request.checks.failed} == failed, request.checks.failed
+    if failed:
+        assert DefaultPolicy().decide(request, node.ours.address) is Decision.ABORT
+    else:
+        # Free or unknowable: signed as the node sent it, and the request shows it.
+        assert getattr(request.signed_tx.transaction, field) == value
+        assert DefaultPolicy().decide(request, node.ours.address) is Decision.SIGN
+
+
+@pytest.mark.usefixtures("rich")
+def test_a_nonce_we_asked_for_is_ours() -> None:
+    channel, node = opened()
+    own(channel, cmd.Deposit(amount=AE, nonce=3))
+    tx, updates = funding_tx(node, "deposit", 0)
+    tx = attrs.evolve(tx, fee=least_fee(attrs.evolve(tx, nonce=4)), nonce=4)
+    request = offered(channel, node.sign_request("deposit_tx", unsigned(tx), updates))
+    (failed,) = request.checks.failed
+    assert (failed.name, failed.detail) == ("own_operation", "tx.nonce is 4, expected 3")
