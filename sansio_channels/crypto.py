@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Iterable
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, NoReturn, Protocol, SupportsIndex, runtime_checkable
 
 import attrs
 import nacl.exceptions
@@ -126,6 +126,13 @@ class KeyPair:
         return f"KeyPair(address={self.address!r})"
 
     __str__ = __repr__
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        # A pickle (or a copy made through one) would carry the secret key out of the process.
+        raise TypeError(
+            "a KeyPair is not pickled or copied: its secret key would go with it; "
+            "keep the secret (secret_bytes()) where the application keeps secrets"
+        )
 
 
 def verify(

@@ -136,7 +136,8 @@ def decode_prefixed(text: str) -> tuple[str, bytes]:
     """
     if not isinstance(text, str):
         raise DecodingError(f"API string expected, got {type(text).__name__}")
-    if len(text) <= _CACHED_CHARS:
+    # A secret key's text is never kept in the cache either.
+    if len(text) <= _CACHED_CHARS and not text.startswith("sk_"):
         return _decode_short(text)
     return _decode_prefixed(text)
 

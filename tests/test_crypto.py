@@ -231,3 +231,30 @@ def test_channel_id_refuses_other_txs() -> None:
         crypto.channel_id(attrs.evolve(create, nonce=1 << 256))
     with pytest.raises(LocalProtocolError, match="needs the meta tx"):
         crypto.channel_id(attrs.evolve(create, nonce=0))
+
+
+def test_a_key_pair_refuses_to_be_pickled_or_copied() -> None:
+    import copy
+    import pickle
+
+    key = KeyPair.from_secret(bytes(range(32)))
+    for attempt in (
+        lambda: pickle.dumps(key),
+        lambda: copy.copy(key),
+        lambda: copy.deepcopy(key),
+    ):
+        with pytest.raises(TypeError, match="a KeyPair is not pickled or copied") as info:
+            attempt()
+        assert key.secret_bytes().hex() not in str(info.value)
+
+
+def test_a_secret_keys_text_is_never_cached() -> None:
+    from sansio_channels import encoding
+
+    secret = encoding.encode("sk", bytes(range(64)))
+    encoding._decode_short.cache_clear()
+    assert encoding.decode_prefixed(secret) == ("sk", bytes(range(64)))
+    assert encoding._decode_short.cache_info().currsize == 0
+    encoding._encode_short.cache_clear()
+    encoding.encode("sk", bytes(range(64)))
+    assert encoding._encode_short.cache_info().currsize == 0
