@@ -262,27 +262,22 @@ class _RoleReplay:
         """
         assert self.channel is not None
         for frame in self.channel.frames_to_send():
-            if not self.expected:
+            found = next(
+                (i for i, (recorded, _) in enumerate(self.expected) if _same(frame, recorded)),
+                None,
+            )
+            if found is None:
                 report.mismatches.append(f"emitted, but not recorded: {frame}")
                 continue
-            recorded, line = self.expected[0]
-            if not _same(frame, recorded):
-                later = next(
-                    (i for i, (other, _) in enumerate(self.expected) if _same(frame, other)),
-                    None,
-                )
-                if later is None:
-                    report.mismatches.append(f"emitted, but not recorded: {frame}")
-                    continue
-                # Reported once; the frame then counts as the later one it equals.
+            if found:  # reported once; the frame then counts as the later one it equals
+                older, line = self.expected[0]
                 report.mismatches.append(
-                    f"line {self.expected[later][1]}: emitted out of order: "
-                    f"{frame.get('method')} before {recorded.get('method')} of line {line}"
+                    f"line {self.expected[found][1]}: emitted out of order: "
+                    f"{frame.get('method')} before {older.get('method')} of line {line}"
                 )
-                recorded, _ = self.expected.pop(later)
             else:
-                self.expected.pop(0)
                 report.matched += 1
+            recorded, _ = self.expected.pop(found)
             if "id" in recorded and "id" in frame:
                 self.ids[recorded["id"]] = frame["id"]
 

@@ -129,6 +129,10 @@ def test_every_recorded_fee_is_the_formulas_minimum_or_set_by_the_client() -> No
     assert node_priced == set(NODE_PRICED)
     # The force progress base gas (30 x 15000) is confirmed at the client's gas price.
     assert by_type["channel_force_progress_tx", Chosen.NODE_AT_CLIENT_GAS_PRICE] == 4
+    # Its call is priced at the fee's gas price at least.
+    for tx, _chosen in found.values():
+        if isinstance(tx, txs.ChannelForceProgressTx):
+            assert tx.update.gas_price >= tx.fee // minimum_gas(tx)
     assert by_type["ga_meta_tx", Chosen.CLIENT_META] == 21
     assert sum(n for (_, chosen), n in by_type.items() if chosen is Chosen.NODE) == 202
     # The four older recordings that close without setting a fee; each fee is above the minimum.
