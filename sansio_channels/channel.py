@@ -45,19 +45,19 @@ from .events import (
     Operation,
     OperationAccepted,
     OperationFailed,
-    OperationQueued,
     OperationStarted,
     Pong,
     ProtocolViolation,
     QueryResult,
+    ReportIgnored,
     SignRequest,
     StateChanged,
 )
 from .fees import FeePolicy
 from .ledger import FetchedState, Ledger, is_own_operation_tag
 from .offchain import updates_from_json
-from .operations import Ends, operation_for_method
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
+from .own_operations import Accepted, Failed, OwnOperations, Signal
 from .record import ChannelRecord
 from .state import ChannelState, Input, next_state
 from .trees import StateTrees
@@ -152,13 +152,9 @@ class Channel:
             None  # the query that settles an operation after a reattach
         )
         self._queries: list[Operation] = []  # queries not answered yet, oldest first
-        self._restarted = False  # a new FSM's first co-signed state is still to come
-        self._queue: collections.deque[Operation] = collections.deque()  # own ops waiting
-        self._current: Operation | None = None  # the own operation under way
+        self._own = OwnOperations(self._events.append, self._start_operation)
         self._next_operation = 1
         self._sign_request: SignRequest | None = None  # the one not answered yet
-        self._made: tuple[SignedTx, bytes] | None = None  # a reply our key pair just signed
-        self._replied: tuple[str, SignedTx] | None = None  # the latest signed reply: text, tx
         self._last_activity: float | None = None
         # The record this channel was resumed from (after a crash): what the node did while
         # we were gone is unknown until its latest state is fetched.
@@ -321,8 +317,8 @@ class Channel:
             return
         if event in ("funding_created", "funding_signed") and isinstance(data.get("fsm_id"), str):
             self.fsm_id = data["fsm_id"]
-        if event == "aborted_update" and self._current is not None:
-            self._end_current_if(aborted=True)
+        if event == "aborted_update" and self._own.current and self.ledger.last_abort_was_own:
+            self._own.finish(Failed(FailureReason.ABORTED, "aborted"))
         self._events.append(Info(event=event, data=data))
         transition = _INFO_INPUTS.get(event)
         if transition is not None:
@@ -343,24 +339,27 @@ class Channel:
         elif transition is Input.FSM_UP_REESTABLISHED:
             # A new FSM knows only co-signed states: what was under way did not happen.
             self._sign_request = None
-            self._restarted = True
-            if self._current is not None:
-                self._fail(self._current, FailureReason.CHANNEL_GONE, "the node's FSM restarted")
-                self._current = None
+            self.ledger.new_fsm()
+            if self._own.current is not None:
+                failed = Failed(FailureReason.CHANNEL_GONE, "the node's FSM restarted")
+                self._own.finish(failed, start_next=False)  # the next one after the FsmUp
         self.fsm_id = fsm_id
         self._events.append(FsmUp(fsm_id=fsm_id, reconnected=reconnected))
         self._move(transition)
-        if reconnected and (self._current is not None or self.restored_from):
+        if reconnected and (self._own.current is not None or self.restored_from):
             # The outcome may have come while we were away, and the node tells nothing on a
             # reattach: ask for the latest state to settle the operation (after a crash, to
             # learn whether what we signed ahead was co-signed).
             self._settling = self.submit(cmd.GetOffchainState())
-        self._send_next_operation()
+        self._own.start_next()
 
     def _move(self, transition: Input) -> None:
         target = next_state(self.state, transition)
         if target is None:
-            return  # a report that does not move this state (a repeat, or a late one)
+            # A report this state has no row for (a late one, say): nothing moves, and the
+            # application hears of it.
+            self._events.append(ReportIgnored(state=self.state, report=transition))
+            return
         if target is not self.state:
             previous, self.state = self.state, target
             self._events.append(StateChanged(previous=previous, state=target))
@@ -375,7 +374,8 @@ class Channel:
         except DecodingError:
             signed = None
         self._events.append(OnChainTx(info=info, tx_type=tx_type, tx=text, signed_tx=signed))
-        self._end_current_if(on_chain=(info, tx_type))
+        if self._own.seen(Signal.ON_CHAIN, info=info):
+            self._own.finish(Accepted(None))
         transition = _ON_CHAIN_INPUTS.get(info)
         if transition is not None:
             self._move(transition)
@@ -384,10 +384,7 @@ class Channel:
         text = _str(data, "state", "channels.update")
         # The state we signed second comes back co-signed as we sent it; decoding is strict,
         # so that text decodes to what we encoded it from.
-        replied = self._replied
-        signed = (
-            replied[1] if replied is not None and replied[0] == text else decode_signed_tx(text)
-        )
+        signed = self.ledger.sent(text) or decode_signed_tx(text)
         checks = check_co_signed_state(self.ledger.context(self), signed)
         round_, accepted = self.ledger.take_co_signed(signed, text, checks, known_peer=self.peer)
         self._events.append(
@@ -401,14 +398,11 @@ class Channel:
                 left=left,
             )
         )
-        if accepted and self._restarted and round_ is not None:
-            # A new FSM goes on from this state and reuses the rounds above it, as after a
-            # conflict: what we signed above it was not co-signed.
-            self._restarted = False
-            self.ledger.roll_back(round_)
         if accepted:
             self._opened_while_away(round_)
-            self._end_current_if(co_signed_round=round_)
+            ours = round_ is not None and self.ledger.is_own_round(round_)
+            if ours and self._own.seen(Signal.CO_SIGNED):
+                self._own.finish(Accepted(round_))
         if left and self._leave is not None:
             self._events.append(OperationAccepted(operation=self._leave, round=round_))
             self._leave = None
@@ -428,17 +422,15 @@ class Channel:
         self.ledger.roll_back(round_)
         offered = self._sign_request
         self._sign_request = None  # a request still held for the rolled-back update is dead
-        current = self._current
-        if current is None or current.command.KIND is not cmd.CommandKind.OPERATION:
+        current = self._own.current
+        if current is None:
             return
         if current.id in self._request_ids and (offered is None or offered.operation is not None):
             # The node has not taken our request (no "ok", no sign request) and was not asking
             # us to sign the peer's update (then our request would have become this conflict):
             # it is postponed behind the update rolled back here, and the node serves it next.
             return
-        self._fail(current, FailureReason.CONFLICT, message or "conflict", code)
-        self._current = None
-        self._send_next_operation()
+        self._own.finish(Failed(FailureReason.CONFLICT, message or "conflict", code))
 
     def _on_message(self, data: Mapping[str, Any]) -> None:
         message = _object(data.get("message"), "channels.message")
@@ -496,15 +488,13 @@ class Channel:
         if operation in self._queries:
             self._queries.remove(operation)
             self._fail(operation, FailureReason.NODE_ERROR, detail, reply.code)
-        elif operation is self._current:
-            self._fail(operation, FailureReason.NODE_ERROR, detail, reply.code)
-            self._current = None
-            self._send_next_operation()
+        elif operation is self._own.current:
+            self._own.finish(Failed(FailureReason.NODE_ERROR, detail, reply.code))
 
     def _operation_for_request(self, request: Mapping[str, Any]) -> Operation | None:
         # A request sent without an id comes back in the error's echo; match method and params.
         method, params = request.get("method"), request.get("params")
-        candidates = [*self._queries, *([self._current] if self._current else [])]
+        candidates = [*self._queries, *([self._own.current] if self._own.current else [])]
         for operation in candidates:
             command = operation.command
             if method == command.METHOD and command.params() == (params or {}):
@@ -552,20 +542,18 @@ class Channel:
 
     def _settle_current(self, *, in_flight: bool) -> None:
         """After a reattach: end the operation under way by what the node's latest state says."""
-        operation, own_round = self._current, self.ledger.own_round
+        operation, own_round = self._own.current, self.ledger.own_round
         if operation is None or in_flight:
             return  # our signed state still waits for the peer: its update or conflict ends it
         latest = self.ledger.latest
         if own_round is not None and latest is not None and not self.ledger.stale:
             if latest.round == own_round:
-                self._accept_current(own_round)
+                self._own.finish(Accepted(own_round))
                 return
             if latest.round < own_round:
                 # The node's latest co-signed state says so, as a conflict would have.
                 self.ledger.roll_back(latest.round)
-                self._fail(operation, FailureReason.CONFLICT, "rolled back while we were away")
-                self._current = None
-                self._send_next_operation()
+                self._own.finish(Failed(FailureReason.CONFLICT, "rolled back while we were away"))
         elif own_round is None:
             # We never signed it: aborted, its sign request abandoned with the connection, or
             # its request not taken yet. The node may have postponed that one and still serve
@@ -576,9 +564,7 @@ class Channel:
             if not aborted and operation.id in self._request_ids:
                 detail = NOT_TAKEN
                 self._forget_request(operation)
-            self._fail(operation, reason, detail)
-            self._current = None
-            self._send_next_operation()
+            self._own.finish(Failed(reason, detail))
 
     def _answer_query(self, method: str, result: Any) -> None:
         for operation in self._queries:
@@ -602,7 +588,7 @@ class Channel:
         # An own request of another kind than the operation under way is not its: the node
         # serves late a request it postponed from an earlier connection (the checks refuse it).
         ours = context.pending is not None and sign_tag_for(context.pending.kind) == tag.tag
-        operation = self._current if is_own_operation_tag(tag.tag) and ours else None
+        operation = self._own.current if is_own_operation_tag(tag.tag) and ours else None
         if operation is not None:
             self._forget_request(operation)  # the node took the request
             # Asked after a reattach, the node is live on it: its own flow ends it, not the
@@ -629,7 +615,9 @@ class Channel:
         if self.peer is None and isinstance(inner, _CREATE):
             self.peer = inner.initiator_id if self.role is Role.RESPONDER else inner.responder_id
 
-    def _sign_for(self, request: SignRequest, signer: crypto.Signer) -> SignedTx:
+    def _sign_for(
+        self, request: SignRequest, signer: crypto.Signer
+    ) -> tuple[SignedTx, bytes | None]:
         if signer.address != self.account.api:
             raise LocalProtocolError(
                 f"the signer is {signer.address}, the channel's account is {self.account.api}"
@@ -638,13 +626,17 @@ class Channel:
         signed = crypto.add_signature(request.signed_tx, signature)
         # Our own key pair's signature is valid by construction: the reply check need not
         # verify it. Any other signer's is verified.
-        self._made = (signed, signature) if type(signer) is crypto.KeyPair else None
-        return signed
+        return signed, signature if type(signer) is crypto.KeyPair else None
 
     def _answer_sign_request(
-        self, request: SignRequest, signed: SignedTx | None, error: int | None
+        self,
+        request: SignRequest,
+        signed: SignedTx | None,
+        error: int | None,
+        made: bytes | None = None,
     ) -> None:
-        made, self._made = self._made, None
+        """Answer ``request``: ``signed`` (``made``: the signature our own key pair just added
+        to it), or abort it with ``error``."""
         if request is not self._sign_request:
             raise LocalProtocolError(
                 f"the {request.tag.tag} sign request is no longer pending (answered, or "
@@ -659,14 +651,13 @@ class Channel:
             self._send_reply(request.tag.reply_method, {"error": error})
             self.ledger.aborted(own=request.operation is not None)
         else:
-            ours = made[1] if made is not None and made[0] is signed else None
-            known = self.ledger.check_reply(self, request, signed, ours)
+            known = self.ledger.check_reply(self, request, signed, made)
             text = encode_tx(signed)
-            self._replied = (text, signed)
             self.ledger.signed(request.tag.tag, signed, text, known)  # written ahead of the reply
             self._send_reply(request.tag.reply_method, {"signed_tx": text})
-            if request.operation is not None and request.operation is self._current:
-                self._end_current_if(signed=True)
+            ours = request.operation is not None and request.operation is self._own.current
+            if ours and self._own.seen(Signal.SIGNED):
+                self._own.finish(Accepted(None))
         self._sign_request = None
 
     def _send_reply(self, method: str, params: dict[str, Any]) -> None:
@@ -693,10 +684,7 @@ class Channel:
         operation = Operation(id=self._next_operation, command=command)
         self._next_operation += 1
         if command.KIND is cmd.CommandKind.OPERATION:
-            self._queue.append(operation)
-            if self._current is not None:
-                self._events.append(OperationQueued(operation=operation, ahead=len(self._queue)))
-            self._send_next_operation()
+            self._own.add(operation)
         elif command.KIND is cmd.CommandKind.QUERY:
             self._queries.append(operation)
             self._send_request(operation)
@@ -709,12 +697,9 @@ class Channel:
                 self._leave = operation
         return operation
 
-    def _send_next_operation(self) -> None:
-        if self._current is not None or not self._queue:
-            return
-        self._current = self._queue.popleft()
+    def _start_operation(self, operation: Operation) -> None:
         self.ledger.operation_started()
-        self._send_request(self._current)
+        self._send_request(operation)
 
     def _send_request(self, operation: Operation) -> None:
         command = operation.command
@@ -731,39 +716,6 @@ class Channel:
     def _send(self, frame: dict[str, Any]) -> None:
         self._outbox.append(frame)
 
-    def _end_current_if(
-        self,
-        *,
-        co_signed_round: int | None = None,
-        on_chain: tuple[str, str] | None = None,
-        signed: bool = False,
-        aborted: bool = False,
-    ) -> None:
-        operation = self._current
-        if operation is None:
-            return
-        if aborted:
-            if self.ledger.last_abort_was_own:
-                self._fail(operation, FailureReason.ABORTED, "aborted")
-                self._current = None
-                self._send_next_operation()
-            return
-        row = operation_for_method(operation.command.METHOD)
-        ends = row.ends if row is not None else None
-        if ends is Ends.CO_SIGNED and co_signed_round is not None:
-            if self.ledger.is_own_round(co_signed_round):
-                self._accept_current(co_signed_round)
-        elif (signed and ends is Ends.SIGNED) or (
-            ends is not None and on_chain is not None and on_chain[0] == ends.value
-        ):
-            self._accept_current(None)
-
-    def _accept_current(self, round_: int | None) -> None:
-        assert self._current is not None
-        self._events.append(OperationAccepted(operation=self._current, round=round_))
-        self._current = None
-        self._send_next_operation()
-
     def _fail(
         self, operation: Operation, reason: FailureReason, detail: str, code: int | None = None
     ) -> None:
@@ -772,10 +724,7 @@ class Channel:
         )
 
     def _channel_gone(self, detail: str) -> None:
-        for operation in [*([self._current] if self._current else []), *self._queue]:
-            self._fail(operation, FailureReason.CHANNEL_GONE, detail)
-        self._current = None
-        self._queue.clear()
+        self._own.abandon(detail)
         self._sign_request = None
 
     # --- what the channel holds -------------------------------------------------------------
@@ -783,7 +732,7 @@ class Channel:
     @property
     def current_operation(self) -> Operation | None:
         """The own operation under way, if any."""
-        return self._current
+        return self._own.current
 
     @property
     def pending_sign_request(self) -> SignRequest | None:

@@ -18,7 +18,7 @@ from .commands import Command
 from .crypto import Signer
 from .errors import DecodingError, LocalProtocolError
 from .rpc import SignTag
-from .state import ChannelState
+from .state import ChannelState, Input
 from .trees import StateTrees
 from .txs import OffChainUpdate, SignedTx, decode_signed_tx
 
@@ -42,6 +42,7 @@ __all__ = [
     "Pong",
     "ProtocolViolation",
     "QueryResult",
+    "ReportIgnored",
     "SignRequest",
     "StateChanged",
 ]
@@ -67,6 +68,15 @@ class StateChanged(Event):
 
     previous: ChannelState
     state: ChannelState
+
+
+@attrs.frozen(kw_only=True)
+class ReportIgnored(Event):
+    """The node reported something that does not move the life cycle from ``state`` (no row
+    of the transition table): the channel stays where it was, and says so."""
+
+    state: ChannelState
+    report: Input
 
 
 @attrs.frozen(kw_only=True)
@@ -252,10 +262,14 @@ class SignResponder(Protocol):
     """What a :class:`SignRequest` answers through (the channel that made it)."""
 
     def _answer_sign_request(
-        self, request: SignRequest, signed: SignedTx | None, error: int | None
+        self,
+        request: SignRequest,
+        signed: SignedTx | None,
+        error: int | None,
+        made: bytes | None = None,
     ) -> None: ...
 
-    def _sign_for(self, request: SignRequest, signer: Signer) -> SignedTx: ...
+    def _sign_for(self, request: SignRequest, signer: Signer) -> tuple[SignedTx, bytes | None]: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -285,7 +299,8 @@ class SignRequest(Event):
         if not self.checks.ok and not accept_failed_checks:
             failed = ", ".join(f"{c.name}: {c.detail}" for c in self.checks.failed)
             raise LocalProtocolError(f"refusing to sign {self.tag.tag}: {failed}")
-        self._responder._answer_sign_request(self, self._responder._sign_for(self, signer), None)
+        signed, made = self._responder._sign_for(self, signer)
+        self._responder._answer_sign_request(self, signed, None, made)
 
     def respond(self, signed_tx: str | SignedTx) -> None:
         """Send a tx signed elsewhere (a hardware or remote signer, or a generalized account).

@@ -75,6 +75,9 @@ class SignedRound:
     state: OffChainState | None  # the balances it holds, when they can be known
     # Who made each signature over ``inner`` that is known valid (ours, the peer's verified).
     signers: Mapping[bytes, Id] = _NO_SIGNERS
+    # The signed tx we sent, as an object: the same text coming back co-signed is not decoded
+    # again (None after a restore).
+    sent: SignedTx | None = None
 
 
 @attrs.define
@@ -93,6 +96,9 @@ class Ledger:
     # ours (signed with our key elsewhere); until a co-signed state arrives, what depends on
     # our latest round and balances cannot be checked.
     stale: bool = False
+    # A new FSM goes on from the first co-signed state it sends and reuses the rounds above
+    # it, as after a conflict: what we signed above it was not co-signed.
+    fsm_restarted: bool = False
     # The channel id as the checks compare it, and the current operation and what the checks
     # compare it with: worked out once, not for every request.
     _channel_id_of: tuple[str, Id] | None = attrs.field(
@@ -252,6 +258,7 @@ class Ledger:
                 tx=text,
                 state=self.offered_state,
                 signers=types.MappingProxyType(signers) if signers else _NO_SIGNERS,
+                sent=signed,
             )
             if own:
                 self.own_round = round_
@@ -289,6 +296,9 @@ class Ledger:
         self.stale = False
         # Rounds below the latest can no longer be signed (the round check refuses them).
         self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r > round_}
+        if self.fsm_restarted:
+            self.fsm_restarted = False
+            self.roll_back(round_)
         return round_, True
 
     def _is_latest(self, round_: int, inner: ChainObject) -> bool:
@@ -344,6 +354,14 @@ class Ledger:
         self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r <= round_}
         self.offered_state = None
         self.offered_signers = _NO_SIGNERS
+
+    def new_fsm(self) -> None:
+        """A new FSM took over the channel: it knows only co-signed states."""
+        self.fsm_restarted = True
+
+    def sent(self, text: str) -> SignedTx | None:
+        """The signed tx we sent as ``text``, if we still hold it (usually one or none)."""
+        return next((s.sent for s in self.signed_rounds.values() if s.tx == text), None)
 
     def is_own_round(self, round_: int) -> bool:
         return self.own_round == round_

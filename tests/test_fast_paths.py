@@ -382,8 +382,9 @@ def _ack_transfer(channel: Channel, node: ScriptedNode, forget_reply: bool) -> l
     (reply,) = channel.frames_to_send()
     co_signed = node.update(node.co_signed(tx))
     assert reply["params"]["signed_tx"] == co_signed["params"]["data"]["state"]
-    if forget_reply:
-        channel._replied = None  # the plain way: the co-signed state decoded from its text
+    if forget_reply:  # the plain way: the co-signed state decoded from its text
+        rounds = channel.ledger.signed_rounds
+        rounds.update({r: attrs.evolve(s, sent=None) for r, s in rounds.items()})
     channel.receive_frame(co_signed)
     node.took(tx)
     return list(channel.events())
