@@ -206,10 +206,6 @@ class Ledger:
         inner = crypto.inner_tx(signed)
         self.offered_state = None
         self.offered_signers = checks.signers
-        if self.stale:
-            # Our latest state may be behind the FSM's (another client with our key may have
-            # signed while we were away): the balances it leads to are not known.
-            return
         try:
             if isinstance(inner, _CREATE):
                 push = self.options.push_amount if self.options is not None else 0
@@ -218,6 +214,13 @@ class Ledger:
                 self.offered_state = self.latest.state.apply(updates)
         except ChannelError:
             self.offered_state = None  # the checks report why
+        if self.stale and self.offered_state is not None:
+            # Our latest state may be behind the FSM's (another client with our key may have
+            # signed while we were away): the balances it leads to are known only if the
+            # tx's state hash, which commits to them, says so.
+            wanted = getattr(inner, "state_hash", None)
+            if wanted is None or self.offered_state.state_hash() != wanted:
+                self.offered_state = None
 
     def check_reply(
         self, channel: Channel, request: SignRequest, signed: SignedTx, made: bytes | None

@@ -135,22 +135,24 @@ def test_a_co_signed_state_with_our_latest_round_and_hash_but_another_tx() -> No
 
 
 def test_a_record_whose_signed_ahead_balances_are_unknown() -> None:
-    # Signed while stale: the state is kept, its balances are not known.
+    # Signed while stale, on a state signed elsewhere: kept, its balances not known.
     channel, node = opened()
     channel.connection_lost()
     channel.reconnect()
     feed(channel, node.info("fsm_up", fsm_id=channel.fsm_id))
+    elsewhere, _ = node.transfer(7, to_peer=True)
+    node.took(elsewhere)
     tx, updates = node.transfer(3, to_peer=False)
     (request,) = sign_requests(
         feed(channel, node.sign_request("update_ack", node.peer_signed(tx), updates))
     )
     request.sign(node.ours)
     record = channel.record()
-    assert set(record.signed_ahead) == {2}
+    assert set(record.signed_ahead) == {3}
     assert record.signed_ahead_balances == {}
     restored = Channel.restore(ChannelRecord.from_json(record.to_json()))
-    assert restored.ledger.signed_rounds[2].state is None
-    assert restored.ledger.signed_rounds[2].inner == tx.serialize()
+    assert restored.ledger.signed_rounds[3].state is None
+    assert restored.ledger.signed_rounds[3].inner == tx.serialize()
 
 
 def test_a_signing_context_refuses_malformed_maps() -> None:

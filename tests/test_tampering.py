@@ -405,3 +405,24 @@ def test_a_nonce_we_asked_for_is_ours() -> None:
     request = offered(channel, node.sign_request("deposit_tx", unsigned(tx), updates))
     (failed,) = request.checks.failed
     assert (failed.name, failed.detail) == ("own_operation", "tx.nonce is 4, expected 3")
+
+
+def test_a_reattach_where_nothing_happened_keeps_the_balances() -> None:
+    # The state hash of our balances with the peer's update is the tx's: they are confirmed.
+    channel, node = opened()
+    channel.connection_lost()
+    channel.reconnect()
+    feed(channel, node.info("fsm_up", fsm_id=channel.fsm_id))
+    assert channel.ledger.stale
+    tx, updates = node.transfer(3, to_peer=False)
+    frame = node.sign_request("update_ack", node.peer_signed(tx), updates)
+    (request,) = sign_requests(feed(channel, frame))
+    request.sign(node.ours)
+    channel.frames_to_send()
+    events = feed(channel, node.update(node.co_signed(tx)))
+    (state,) = [e for e in events if isinstance(e, CoSignedState)]
+    assert state.balances == {
+        scripted_node.INITIATOR.address: node.balances[scripted_node.INITIATOR.public_key] + 3,
+        scripted_node.RESPONDER.address: node.balances[scripted_node.RESPONDER.public_key] - 3,
+    }
+    assert not channel.ledger.stale
