@@ -20,12 +20,11 @@ from typing import Any, Final
 import attrs
 
 from . import commands as cmd
-from . import crypto, encoding, rpc
+from . import crypto, rpc
 from .checks import (
     CheckReport,
     check_co_signed_state,
     check_sign_request,
-    derived_channel_id,
     sign_tag_for,
 )
 from .encoding import Id
@@ -55,15 +54,16 @@ from .events import (
 )
 from .fees import FeePolicy
 from .ledger import FetchedState, Ledger, is_own_operation_tag
+from .node_data import api_balances, envelope_agrees, object_of, string_of
 from .offchain import updates_from_json
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
 from .own_operations import Accepted, Failed, OwnOperations, Signal
+from .reattach import NOT_TAKEN, rounds_to_keep, settle
 from .record import ChannelRecord
 from .state import ChannelState, Input, next_state
-from .trees import StateTrees
 from .txs import ChannelCreateTx, ChannelCreateTxV1, SignedTx, decode_signed_tx, encode_tx
 
-__all__ = ["DEFAULT_PING_INTERVAL", "Channel"]
+__all__ = ["DEFAULT_PING_INTERVAL", "NOT_TAKEN", "Channel"]
 
 # Seconds between keep-alive pings while connected: the node drops a socket that is silent
 # for about a minute, and a ping every 20 s leaves room for a late one.
@@ -86,11 +86,6 @@ _INFO_INPUTS: Final = {
 }
 _PARSED: Final = (rpc.Batch, *rpc.MESSAGE_TYPES)
 _CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)  # frames given already parsed
-# Why an own operation fails after a reattach when the node had not taken its request.
-NOT_TAKEN: Final = (
-    "the node had not taken its request when the connection dropped; if it postponed it, it may "
-    "still ask to sign it (the checks then fail: refuse it)"
-)
 # The .reply notification of a query sent without an id, by the request's method.
 _REPLY_METHODS: Final = {"channels.calls_pruned.reply": "channels.clean_contract_calls"}
 
@@ -298,12 +293,12 @@ class Channel:
             self._events.append(Pong())
             return
         if note.sign_tag is not None:
-            self._on_sign_request(note.sign_tag, _object(data, method), note.channel_id)
+            self._on_sign_request(note.sign_tag, object_of(data, method), note.channel_id)
             return
         handler = _NOTIFICATION_HANDLERS.get(method)
         if handler is None:
             raise RemoteProtocolError(f"unknown notification {method!r}")
-        handler(self, _object(data, method))
+        handler(self, object_of(data, method))
         # Learnt only once the notification went through, so a bad one changes nothing.
         if note.channel_id is not None and self.channel_id is None:
             self.channel_id = note.channel_id
@@ -313,7 +308,7 @@ class Channel:
         if not isinstance(event, str):
             raise RemoteProtocolError("channels.info without an event name")
         if event == "fsm_up":
-            self._on_fsm_up(_str(data, "fsm_id", "fsm_up"))
+            self._on_fsm_up(string_of(data, "fsm_id", "fsm_up"))
             return
         if event in ("funding_created", "funding_signed") and isinstance(data.get("fsm_id"), str):
             self.fsm_id = data["fsm_id"]
@@ -365,8 +360,8 @@ class Channel:
             self._events.append(StateChanged(previous=previous, state=target))
 
     def _on_on_chain_tx(self, data: Mapping[str, Any]) -> None:
-        info = _str(data, "info", "on_chain_tx")
-        text = _str(data, "tx", "on_chain_tx")
+        info = string_of(data, "info", "on_chain_tx")
+        text = string_of(data, "tx", "on_chain_tx")
         tx_type = data.get("type")
         tx_type = tx_type if isinstance(tx_type, str) else ""
         try:
@@ -381,7 +376,7 @@ class Channel:
             self._move(transition)
 
     def _on_co_signed_state(self, data: Mapping[str, Any], *, left: bool = False) -> None:
-        text = _str(data, "state", "channels.update")
+        text = string_of(data, "state", "channels.update")
         # The state we signed second comes back co-signed as we sent it; decoding is strict,
         # so that text decodes to what we encoded it from.
         signed = self.ledger.sent(text) or decode_signed_tx(text)
@@ -433,12 +428,12 @@ class Channel:
         self._own.finish(Failed(FailureReason.CONFLICT, message or "conflict", code))
 
     def _on_message(self, data: Mapping[str, Any]) -> None:
-        message = _object(data.get("message"), "channels.message")
+        message = object_of(data.get("message"), "channels.message")
         self._events.append(
             MessageReceived(
-                from_id=_str(message, "from", "message"),
-                to_id=_str(message, "to", "message"),
-                info=_str(message, "info", "message"),
+                from_id=string_of(message, "from", "message"),
+                to_id=string_of(message, "to", "message"),
+                info=string_of(message, "info", "message"),
             )
         )
 
@@ -507,9 +502,7 @@ class Channel:
             fetched = self.ledger.take_fetched(self, result)
             if operation is self._settling:
                 self._settling = None
-                in_flight = self.ledger.own_state_in_flight(result)
-                self._after_reattach(fetched, result)
-                self._settle_current(in_flight=in_flight)
+                self._settle_after_reattach(fetched, result)
             self._events.append(
                 OffChainStateFetched(
                     operation=operation,
@@ -518,53 +511,46 @@ class Channel:
                     trees=fetched.trees,
                     verified=fetched.verified,
                     detail=fetched.detail,
-                    balances=None if fetched.trees is None else _api_balances(fetched.trees),
+                    balances=None if fetched.trees is None else api_balances(fetched.trees),
                 )
             )
 
-    def _after_reattach(self, fetched: FetchedState, result: Any) -> None:
-        """The node's latest state after a reattach: what we signed above it and the node
-        holds none of (no half-signed tx) was rolled back or never arrived, and the node will
-        reuse those rounds, so they are forgotten as after a conflict. A channel still opening
-        in our eyes is open if the node has co-signed an update since."""
-        latest = self.ledger.latest
-        if not fetched.verified or latest is None or self.ledger.stale:
+    def _settle_after_reattach(self, fetched: FetchedState, result: Any) -> None:
+        """The node's latest state after a reattach: forget what it rolled back, and end the
+        operation under way as that state says (:mod:`.reattach`)."""
+        in_flight = self.ledger.own_state_in_flight(result)
+        latest, stale = self.ledger.latest, self.ledger.stale
+        half_signed = isinstance(result, Mapping) and bool(result.get("half_signed_tx"))
+        if latest is not None and not stale:
+            keep = rounds_to_keep(
+                verified=fetched.verified, latest_round=latest.round, half_signed=half_signed
+            )
+            if keep is not None:
+                self.ledger.roll_back(keep)
+            self._opened_while_away(latest.round if fetched.verified else None)
+        operation = self._own.current
+        if operation is None:
             return
-        if not (isinstance(result, Mapping) and result.get("half_signed_tx")):
-            self.ledger.roll_back(latest.round)
-        self._opened_while_away(latest.round)
+        found = settle(
+            in_flight=in_flight,
+            own_round=self.ledger.own_round,
+            latest_round=None if latest is None else latest.round,
+            stale=stale,
+            aborted=self.ledger.last_abort_was_own,
+            request_pending=operation.id in self._request_ids,
+        )
+        if found.roll_back_to is not None:
+            self.ledger.roll_back(found.roll_back_to)
+        if found.not_taken:
+            self._forget_request(operation)
+        if found.ending is not None:
+            self._own.finish(found.ending)
 
     def _opened_while_away(self, round_: int | None) -> None:
         # The node only makes update rounds (past the create tx's 1) in an open channel, and
         # it says nothing of an open that happened while we were away.
         if self.state is ChannelState.OPENING and round_ is not None and round_ > 1:
             self._move(Input.OPEN)
-
-    def _settle_current(self, *, in_flight: bool) -> None:
-        """After a reattach: end the operation under way by what the node's latest state says."""
-        operation, own_round = self._own.current, self.ledger.own_round
-        if operation is None or in_flight:
-            return  # our signed state still waits for the peer: its update or conflict ends it
-        latest = self.ledger.latest
-        if own_round is not None and latest is not None and not self.ledger.stale:
-            if latest.round == own_round:
-                self._own.finish(Accepted(own_round))
-                return
-            if latest.round < own_round:
-                # The node's latest co-signed state says so, as a conflict would have.
-                self.ledger.roll_back(latest.round)
-                self._own.finish(Failed(FailureReason.CONFLICT, "rolled back while we were away"))
-        elif own_round is None:
-            # We never signed it: aborted, its sign request abandoned with the connection, or
-            # its request not taken yet. The node may have postponed that one and still serve
-            # it: its sign request then fails the checks, and the FSM's sign timer rolls it back.
-            aborted = self.ledger.last_abort_was_own
-            reason = FailureReason.ABORTED if aborted else FailureReason.CHANNEL_GONE
-            detail = "aborted" if aborted else "its sign request was abandoned with the connection"
-            if not aborted and operation.id in self._request_ids:
-                detail = NOT_TAKEN
-                self._forget_request(operation)
-            self._own.finish(Failed(reason, detail))
 
     def _answer_query(self, method: str, result: Any) -> None:
         for operation in self._queries:
@@ -580,9 +566,9 @@ class Channel:
     def _on_sign_request(
         self, tag: rpc.SignTag, data: Mapping[str, Any], envelope: str | None
     ) -> None:
-        text = _str(data, "signed_tx", tag.request_method)
+        text = string_of(data, "signed_tx", tag.request_method)
         signed = decode_signed_tx(text)
-        _envelope_agrees(tag, envelope, signed)
+        envelope_agrees(tag, envelope, signed)
         updates = updates_from_json(data.get("updates", []))
         context = self.ledger.context(self)
         # An own request of another kind than the operation under way is not its: the node
@@ -773,42 +759,6 @@ class Channel:
                 raise LocalProtocolError("fee_policy: a FeePolicy or None is required")
             channel.fee_policy = fee_policy
         return channel
-
-
-def _api_balances(trees: StateTrees) -> dict[str, int]:
-    """Account balances by address; a contract's own account under its ``ct_`` id."""
-    contracts = trees.contract_keys()
-    return {
-        encoding.encode("ct" if key in contracts else "ak", key): balance
-        for key, balance in trees.accounts().items()
-    }
-
-
-def _envelope_agrees(tag: rpc.SignTag, envelope: str | None, signed: SignedTx) -> None:
-    """A sign request's ``params.channel_id`` names the channel of the tx it carries."""
-    if envelope is None:
-        return  # the open handshake's requests come before the channel has an id
-    tx = crypto.inner_tx(signed)
-    named = (
-        derived_channel_id(signed) if isinstance(tx, _CREATE) else getattr(tx, "channel_id", None)
-    )
-    if isinstance(named, Id) and named.api != envelope:
-        raise RemoteProtocolError(
-            f"{tag.request_method} names channel {envelope}, its tx is for {named.api}"
-        )
-
-
-def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if type(value) is not dict and not isinstance(value, Mapping):  # JSON's are dicts: quick
-        raise RemoteProtocolError(f"{where}: data is not an object")
-    return value
-
-
-def _str(data: Mapping[str, Any], key: str, where: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise RemoteProtocolError(f"{where}: {key} is missing or not a string")
-    return value
 
 
 _NOTIFICATION_HANDLERS: Final = {
