@@ -19,6 +19,9 @@ from .policy import AskPolicy, Decision, DefaultPolicy, Policy
 from .record import ChannelRecord
 from .state import ChannelState
 
+# The release: the packaging (pyproject.toml) and ``--version`` read it here.
+__version__ = "0.1.0"
+
 __all__ = [
     "AskPolicy",
     "Channel",
