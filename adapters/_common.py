@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import ssl
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, Final, Generic, TypeAlias, TypeVar
@@ -23,6 +24,8 @@ from sansio_channels.channel import Channel
 from sansio_channels.crypto import Signer
 from sansio_channels.errors import ChannelError, LocalProtocolError
 from sansio_channels.events import (
+    ChannelErrorReported,
+    Conflict,
     Event,
     FsmUp,
     NodeError,
@@ -33,7 +36,7 @@ from sansio_channels.events import (
     SignRequest,
 )
 from sansio_channels.options import OpenOptions
-from sansio_channels.policy import DefaultPolicy, Policy, answer
+from sansio_channels.policy import DefaultPolicy, Policy, answer, checks_summary
 from sansio_channels.record import ChannelRecord
 from sansio_channels.rpc import AbortCode
 from sansio_channels.state import ChannelState
@@ -62,6 +65,9 @@ _OUTCOMES: Final = (OperationAccepted, OperationFailed, QueryResult)
 DEFAULT_ABORT: Final = AbortCode.ABORT
 # After these the node's FSM is gone (left, died, closed): a lost socket ends the stream.
 _ENDED: Final = (ChannelState.CLOSED, ChannelState.FSM_DOWN)
+# Connections, reconnects, the node's refusals, the application's sign answers and store saves
+# (docs/logging.md). Never a key: only addresses, states, rounds, reasons.
+_log = logging.getLogger("sansio_channels.adapters")
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -220,6 +226,8 @@ class Pump:
         self._frames_seen = 0  # on the current socket
         self._attempt = 0  # reconnect tries since the last fsm_up
         self.store = store
+        # Who speaks in the log: role and account, as two clients may share a process.
+        self.who = f"{channel.role.value} {channel.account.api}"
         # The record last saved to the store (replaced under a new key when the channel id
         # becomes known).
         self._saved: ChannelRecord | None = channel.restored_from
@@ -247,13 +255,17 @@ class Pump:
         self._frames_seen = 0
         self._refusal, self._up = None, False
         if self._attempt:
+            _log.info("%s: reconnected to %s (try %d)", self.who, self.base_url, self._attempt)
             self._push(Reconnected(attempt=self._attempt))
+        else:
+            _log.info("%s: connected to %s", self.who, self.base_url)
 
     def lost(self, reason: str) -> float | None:
         """The socket went away: seconds to wait before the next try, or None (no more)."""
         self.channel.connection_lost()
         self._take_events()
         if self.closing or self.failure is not None:
+            _log.info("%s: connection closed (%s)", self.who, reason)
             self.finished = True
             return None
         if self._frames_seen == 0:
@@ -263,6 +275,12 @@ class Pump:
             self.fail(NodeRefused(self._refusal))
             return None
         if self.channel.state in _ENDED:
+            _log.info(
+                "%s: connection ended (%s); the channel is %s",
+                self.who,
+                reason,
+                self.channel.state.value,
+            )
             self._push(ConnectionLost(reason=reason, reconnecting=False))
             self.finished = True
             return None
@@ -274,6 +292,7 @@ class Pump:
         except LocalProtocolError as exc:  # no channel id or fsm id yet: nothing to come to
             self.fail(Disconnected(f"connection lost ({reason}); {exc}"))
             return None
+        _log.warning("%s: connection lost (%s); reconnecting", self.who, reason)
         self._push(ConnectionLost(reason=reason, reconnecting=True))
         return self.retry(reason)
 
@@ -284,15 +303,19 @@ class Pump:
         delay = self.settings.reconnect.delay(self._attempt)
         if delay is None:
             self.fail(Disconnected(f"gave up after {self._attempt - 1} tries: {reason}"))
+        else:
+            _log.info("%s: reconnect try %d in %.3g s", self.who, self._attempt, delay)
         return delay
 
     def fail(self, failure: Exception) -> None:
         """The client stops; the application gets ``failure`` once it has read every event."""
         if self.failure is None:
+            _log.error("%s: the client stops: %s", self.who, describe(failure))
             self.failure = failure
         self.finished = True
 
     def close(self) -> None:
+        _log.debug("%s: closing, as the application asked", self.who)
         self.closing = True
 
     # --- frames in and out ----------------------------------------------------------------
@@ -369,14 +392,23 @@ class Pump:
         if signer is None:
             raise LocalProtocolError("no signer: pass one here or to the client")
         request.sign(signer, accept_failed_checks=accept_failed_checks)
+        # Signing over failed checks is the application's call, and worth a warning.
+        level = logging.WARNING if request.checks.failed else logging.INFO
+        if _log.isEnabledFor(level):
+            summary = checks_summary(request)
+            _log.log(
+                level, "%s: %s signed by the application%s", self.who, request.tag.tag, summary
+            )
         self._answered(request)
 
     def respond(self, request: SignRequest, signed_tx: str | SignedTx) -> None:
         request.respond(signed_tx)
+        _log.info("%s: %s answered with a tx signed elsewhere", self.who, request.tag.tag)
         self._answered(request)
 
     def abort(self, request: SignRequest, code: int) -> None:
         request.abort(code)
+        _log.info("%s: %s aborted by the application (code %d)", self.who, request.tag.tag, code)
         self._answered(request)
 
     def _answered(self, request: SignRequest) -> None:
@@ -390,6 +422,7 @@ class Pump:
         for event in self.channel.events():
             if isinstance(event, SignRequest) and self._answer(event):
                 continue
+            _log_event(self.who, event)
             if isinstance(event, FsmUp):
                 self._attempt, self._refusal, self._up = 0, None, True
             elif isinstance(event, NodeError) and event.operation is None and not self._up:
@@ -418,6 +451,9 @@ class Pump:
         # same transaction: a crash never leaves a stale opening record beside it.
         previous = None if self._saved is None else record_key(self._saved)
         self.store.save(record, replaces=None if previous == record_key(record) else previous)
+        if _log.isEnabledFor(logging.DEBUG):
+            key, round_ = record_key(record), record.latest_round
+            _log.debug("%s: saved %s (%s, round %s)", self.who, key, record.state, round_)
         self._saved = record
 
     def _answer(self, request: SignRequest) -> bool:
@@ -434,6 +470,30 @@ class Pump:
             self.fail(FellBehind(f"more than {self.settings.max_queued_events} events not read"))
             return
         self._events.append(event)
+
+
+def _log_event(who: str, event: Event) -> None:
+    """The events an operator looks for in a log: the node's FSM, its refusals, conflicts."""
+    if isinstance(event, FsmUp):
+        how = "reattached" if event.reconnected else "new"
+        _log.info("%s: fsm up: %s (%s)", who, event.fsm_id, how)
+    elif isinstance(event, NodeError):
+        detail = ", ".join(f"{code} {text}" for code, text in event.data) or event.message
+        method = (event.request or {}).get("method", "a request")
+        _log.warning("%s: the node refused %s: %s%s", who, method, detail, _cause(event))
+    elif isinstance(event, ChannelErrorReported):
+        _log.warning("%s: the node reports an error: %s%s", who, event.message, _cause(event))
+    elif isinstance(event, Conflict):
+        _log.warning(
+            "%s: conflict: the node rolled back to round %d: %s",
+            who,
+            event.round,
+            event.error_msg,
+        )
+
+
+def _cause(event: NodeError | ChannelErrorReported) -> str:
+    return f"; likely cause: {event.likely_cause}" if event.likely_cause else ""
 
 
 def describe(exc: BaseException) -> str:

@@ -201,6 +201,8 @@ class NodeError(Event):
     data: tuple[tuple[int, str], ...]
     request: Mapping[str, Any] | None = attrs.field(hash=False)
     operation: Operation | None
+    # What most often leads to this error, when the channel can tell (see ChannelErrorReported).
+    likely_cause: str | None = None
 
     @property
     def data_codes(self) -> tuple[int, ...]:
@@ -218,9 +220,14 @@ class Conflict(Event):
 
 @attrs.frozen(kw_only=True)
 class ChannelErrorReported(Event):
-    """``channels.error``: the node's FSM reports an error, e.g. a bad signature in a reply."""
+    """``channels.error``: the node's FSM reports an error, e.g. a bad signature in a reply.
+
+    ``likely_cause``, when the channel can tell one, says what most often leads to
+    ``message``: for ``bad_signature``, the network id our signatures were made for.
+    """
 
     message: str
+    likely_cause: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -9,6 +9,7 @@ and is routine: the open handshake we asked for, our own operations, and payment
 from __future__ import annotations
 
 import enum
+import logging
 from typing import Final, Protocol
 
 import attrs
@@ -39,6 +40,7 @@ class Policy(Protocol):
 
 
 _OPENING: Final = frozenset({"initiator_sign", "responder_sign"})
+_log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -85,9 +87,43 @@ def _pays_us(request: SignRequest, account: str) -> bool:
     )
 
 
+_LEVEL: Final = {
+    Decision.SIGN: logging.DEBUG,
+    Decision.ASK: logging.INFO,
+    Decision.ABORT: logging.WARNING,
+}
+_DONE: Final = {
+    Decision.SIGN: "signed",
+    Decision.ABORT: "aborted",
+    Decision.ASK: "handed to the application",
+}
+
+
+def checks_summary(request: SignRequest) -> str:
+    """The checks of ``request`` that failed or could not be made, as a log line's tail."""
+    failed = "; ".join(f"{check.name}: {check.detail}" for check in request.checks.failed)
+    unchecked = ", ".join(check.name for check in request.checks.not_checked)
+    return (f"; failed: {failed}" if failed else "") + (
+        f"; not checked: {unchecked}" if unchecked else ""
+    )
+
+
 def answer(request: SignRequest, policy: Policy, signer: Signer) -> bool:
     """Carry out the policy's decision; False when the application must answer itself."""
     decision = policy.decide(request, signer.address)
+    # Who decided what, and on which checks: the record of every sign decision made for the
+    # application. Routine signing is DEBUG, a request handed over INFO, a refusal WARNING.
+    level = _LEVEL[decision]
+    if _log.isEnabledFor(level):
+        _log.log(
+            level,
+            "%s: %s %s by %s%s",
+            signer.address,
+            request.tag.tag,
+            _DONE[decision],
+            type(policy).__name__,
+            checks_summary(request),
+        )
     if decision is Decision.SIGN:
         request.sign(signer)
         return True
