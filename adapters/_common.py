@@ -46,12 +46,14 @@ from sansio_channels.txs import SignedTx
 __all__ = [
     "DEFAULT_SETTINGS",
     "AdapterError",
+    "Answer",
     "AnswerNeeded",
     "Backoff",
     "ClosedWithoutMessage",
     "ConnectFailed",
     "ConnectionLost",
     "Disconnected",
+    "Done",
     "FellBehind",
     "NodeRefused",
     "Outcome",
@@ -60,6 +62,10 @@ __all__ = [
 ]
 
 Outcome: TypeAlias = OperationAccepted | OperationFailed | QueryResult
+# What an update, a notice or a close ends in: taken by the node (and co-signed), or failed.
+Done: TypeAlias = OperationAccepted | OperationFailed
+# What a query ends in: the node's answer, or a failure.
+Answer: TypeAlias = QueryResult | OperationFailed
 _OUTCOMES: Final = (OperationAccepted, OperationFailed, QueryResult)
 # The code a sign request is refused with when the application says only "abort".
 DEFAULT_ABORT: Final = AbortCode.ABORT
@@ -173,20 +179,25 @@ class Backoff:
 class Settings:
     """How an adapter drives its socket. Times are in seconds."""
 
-    # WebSocket pings: the node drops a socket silent for about a minute, and the JS SDK pings
-    # every 10 s and gives up after 5 s without a pong. None: no WebSocket pings
-    # (the channel still sends channels.system pings when quiet).
     ping_interval: float | None = attrs.field(default=15.0, validator=_positive_or_none)
+    """WebSocket pings every this many seconds; None: none (the channel still sends
+    ``channels.system`` pings when quiet). The node drops a socket silent for about a minute;
+    the JS SDK pings every 10 s."""
     ping_timeout: float = attrs.field(default=10.0, validator=_positive)
+    """No pong within this long: the socket is dropped and the client reconnects."""
     open_timeout: float = attrs.field(default=10.0, validator=_positive)
+    """For opening a socket (TCP, TLS and the WebSocket handshake), and for a send."""
     close_timeout: float = attrs.field(default=5.0, validator=_positive)
-    # Events not read yet beyond this many: FellBehind.
+    """For the closing handshake."""
     max_queued_events: int = attrs.field(default=1000, validator=_positive)
+    """Events not read yet beyond this many: the client stops with :class:`FellBehind`."""
     max_message_bytes: int = attrs.field(default=16 * 2**20, validator=_positive)
-    # None: never reconnect; a lost connection ends the client with Disconnected.
+    """The largest message taken from the node."""
     reconnect: Backoff | None = Backoff()
-    # For wss:// URLs; None takes ssl.create_default_context().
+    """Delays between reconnect tries; None: never reconnect (a lost connection ends the
+    client with :class:`Disconnected`)."""
     ssl_context: ssl.SSLContext | None = None
+    """For ``wss://`` URLs; None takes ``ssl.create_default_context()``."""
 
 
 DEFAULT_SETTINGS: Final = Settings()
@@ -504,14 +515,35 @@ def describe(exc: BaseException) -> str:
 
 # --- what the three clients have in common ------------------------------------------------
 
-R = TypeVar("R")
-C = TypeVar("C", bound="ClientBase[Any]")
+
+def done(outcome: Outcome) -> Done:
+    """The outcome of an operation that is not a query, typed as such."""
+    # The channel answers with a QueryResult only the operations of a query command.
+    assert not isinstance(outcome, QueryResult), outcome
+    return outcome
 
 
-class ClientBase(Generic[R]):
-    """A client's channel and pump, its constructors, and the common commands as verbs;
-    ``R`` is what ``submit`` gives (an awaitable outcome, or the outcome). An adapter makes
-    its transport's own state in ``_init_transport``, so the constructor is written once."""
+def answered(outcome: Outcome) -> Answer:
+    """The outcome of a query, typed as such."""
+    # A query ends in its answer or a failure, never in an accepted update.
+    assert not isinstance(outcome, OperationAccepted), outcome
+    return outcome
+
+
+# What the verbs give: Done and Answer for the blocking client, awaitables of them for asyncio
+# and trio (named for the reference pages, which show them as they are written here).
+DoneT = TypeVar("DoneT")
+AnswerT = TypeVar("AnswerT")
+C = TypeVar("C", bound="ClientBase[Any, Any]")
+
+
+class ClientBase(Generic[DoneT, AnswerT]):
+    """A client's channel and pump, its constructors, and the common commands as verbs.
+
+    ``DoneT`` is what an update verb gives (:data:`Done`, or an awaitable of it), ``AnswerT``
+    what a query verb gives (:data:`Answer`, or an awaitable of it). An adapter makes its
+    transport's own state in ``_init_transport``, so the constructor is written once.
+    """
 
     def __init__(
         self,
@@ -588,7 +620,12 @@ class ClientBase(Generic[R]):
         """The channel's durable record (store it after every co-signed state)."""
         return self.channel.record()
 
-    def submit(self, command: cmd.Command) -> R:
+    def _update(self, command: cmd.Command) -> DoneT:
+        """Send ``command`` (not a query) and give its :data:`Done` outcome."""
+        raise NotImplementedError
+
+    def _query(self, command: cmd.Command) -> AnswerT:
+        """Send the query ``command`` and give its :data:`Answer`."""
         raise NotImplementedError
 
     def transfer(
@@ -599,9 +636,9 @@ class ClientBase(Generic[R]):
         from_id: str | None = None,
         block_hash: str | None = None,
         meta: Sequence[str] | None = None,
-    ) -> R:
+    ) -> DoneT:
         """Move ``amount`` off-chain (from our account unless ``from_id`` says otherwise)."""
-        return self.submit(
+        return self._update(
             cmd.Transfer(
                 from_id=from_id or self.channel.account.api,
                 to_id=to_id,
@@ -611,53 +648,55 @@ class ClientBase(Generic[R]):
             )
         )
 
-    def message(self, to_id: str, info: str) -> R:
+    def message(self, to_id: str, info: str) -> DoneT:
         """A generic message to ``to_id`` (the peer)."""
-        return self.submit(cmd.Message(to_id=to_id, info=info))
+        return self._update(cmd.Message(to_id=to_id, info=info))
 
-    def get_balances(self, accounts: Sequence[str] | None = None) -> R:
+    def get_balances(self, accounts: Sequence[str] | None = None) -> AnswerT:
         """The balances of ``accounts`` (default: both participants, as far as known)."""
         if accounts is None:
             peer = self.channel.peer
             accounts = [self.channel.account.api, *([peer.api] if peer else [])]
-        return self.submit(cmd.GetBalances(accounts=accounts))
+        return self._query(cmd.GetBalances(accounts=accounts))
 
-    def deposit(self, amount: int) -> R:
-        return self.submit(cmd.Deposit(amount=amount))
+    def deposit(self, amount: int) -> DoneT:
+        """Move ``amount`` from our account on chain into the channel."""
+        return self._update(cmd.Deposit(amount=amount))
 
-    def withdraw(self, amount: int) -> R:
-        return self.submit(cmd.Withdraw(amount=amount))
+    def withdraw(self, amount: int) -> DoneT:
+        """Move ``amount`` from the channel to our account on chain."""
+        return self._update(cmd.Withdraw(amount=amount))
 
-    def shutdown(self) -> R:
+    def shutdown(self) -> DoneT:
         """Close the channel mutually."""
-        return self.submit(cmd.Shutdown())
+        return self._update(cmd.Shutdown())
 
-    def leave(self) -> R:
+    def leave(self) -> DoneT:
         """Both FSMs stop and keep the state; resume later from the record."""
-        return self.submit(cmd.Leave())
+        return self._update(cmd.Leave())
 
-    def close_solo(self, **tx_params: int) -> R:
+    def close_solo(self, **tx_params: int) -> DoneT:
         """Close alone, putting our latest co-signed state on chain; settle after the lock
         period. ``tx_params``: ``fee``, ``gas_price``, ``nonce`` (the FSM picks the rest)."""
-        return self.submit(cmd.CloseSolo(**tx_params))
+        return self._update(cmd.CloseSolo(**tx_params))
 
-    def slash(self, **tx_params: int) -> R:
+    def slash(self, **tx_params: int) -> DoneT:
         """Answer an older state the peer put on chain with our latest one."""
-        return self.submit(cmd.Slash(**tx_params))
+        return self._update(cmd.Slash(**tx_params))
 
-    def settle(self, **tx_params: int) -> R:
+    def settle(self, **tx_params: int) -> DoneT:
         """Pay out a solo-closed channel (the node holds the tx until the lock period ends)."""
-        return self.submit(cmd.Settle(**tx_params))
+        return self._update(cmd.Settle(**tx_params))
 
-    def snapshot_solo(self, **tx_params: int) -> R:
+    def snapshot_solo(self, **tx_params: int) -> DoneT:
         """Put our latest co-signed state on chain; the channel stays open."""
-        return self.submit(cmd.SnapshotSolo(**tx_params))
+        return self._update(cmd.SnapshotSolo(**tx_params))
 
 
 A = TypeVar("A", bound="AsyncClient")
 
 
-class AsyncClient(ClientBase[Coroutine[Any, Any, Outcome]]):
+class AsyncClient(ClientBase[Coroutine[Any, Any, Done], Coroutine[Any, Any, Answer]]):
     """The application's side of the asyncio and trio clients: events, commands and answers
     to sign requests, as coroutines.
 
@@ -703,6 +742,12 @@ class AsyncClient(ClientBase[Coroutine[Any, Any, Outcome]]):
             self._pump.forget(operation)
         return outcome
 
+    async def _update(self, command: cmd.Command) -> Done:
+        return done(await self.submit(command))
+
+    async def _query(self, command: cmd.Command) -> Answer:
+        return answered(await self.submit(command))
+
     async def sign(
         self,
         request: SignRequest,
@@ -720,5 +765,6 @@ class AsyncClient(ClientBase[Coroutine[Any, Any, Outcome]]):
         await self._flush()
 
     async def abort(self, request: SignRequest, code: int = DEFAULT_ABORT) -> None:
+        """Refuse a sign request handed to the application, with ``code``."""
         self._pump.abort(request, code)
         await self._flush()

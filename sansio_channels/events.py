@@ -14,9 +14,10 @@ from typing import Any, Protocol
 import attrs
 
 from .checks import CheckReport
+from .codec import JSON
 from .commands import Command
 from .crypto import Signer
-from .errors import DecodingError, LocalProtocolError
+from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .rpc import SignTag
 from .state import ChannelState
 from .trees import StateTrees
@@ -165,10 +166,34 @@ class OperationFailed(Event):
 
 @attrs.frozen(kw_only=True)
 class QueryResult(Event):
-    """The answer to a query (``get_balances``, ``dry_run``, ...), as the node sent it."""
+    """The answer to a query (``get_balances``, ``dry_run``, ...), as the node sent it.
+
+    ``result`` is the reply's decoded JSON; :attr:`balances` reads a ``get_balances`` answer.
+    """
 
     operation: Operation
-    result: Any = attrs.field(hash=False)
+    result: JSON = attrs.field(hash=False)
+
+    @property
+    def balances(self) -> dict[str, int]:
+        """A ``get_balances`` answer by account: ``{"ak_...": balance}``.
+
+        These are the node's word, which nothing in the answer lets the client check (the
+        balances of :class:`OffChainStateFetched` are checked). :class:`RemoteProtocolError`
+        when ``result`` is not a list of ``{"account": ..., "balance": ...}``.
+        """
+        problem = RemoteProtocolError(f"not a get_balances answer: {self.result!r:.200}")
+        if not isinstance(self.result, list):
+            raise problem
+        balances: dict[str, int] = {}
+        for row in self.result:
+            if not isinstance(row, dict):
+                raise problem
+            account, balance = row.get("account"), row.get("balance")
+            if not isinstance(account, str) or type(balance) is not int:
+                raise problem
+            balances[account] = balance
+        return balances
 
 
 @attrs.frozen(kw_only=True)
