@@ -7,6 +7,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 import sansio_channels
 
 from .test_layering import imported_modules
@@ -65,3 +67,19 @@ def test_the_license_file_matches_the_declared_license() -> None:
 def test_the_changelog_names_the_current_version() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert f"## {sansio_channels.__version__}" in changelog
+
+
+def test_every_package_sits_at_its_dotted_path() -> None:
+    """setuptools makes an editable install a plain path entry (which type checkers and IDEs
+    follow) only for this simple layout: one root for every package, and each package at its
+    dotted path under it. sansio_channels/adapters is a link to the top-level adapters/."""
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    setuptools = project["tool"]["setuptools"]
+    assert setuptools["package-dir"] == {"": "."}
+    for package in setuptools["packages"]:
+        init = ROOT.joinpath(*package.split("."), "__init__.py")
+        assert init.is_file(), package
+    link = ROOT / "sansio_channels" / "adapters"
+    assert link.is_symlink()
+    assert link.resolve() == (ROOT / "adapters").resolve()
