@@ -218,7 +218,9 @@ class OffChainStateFetched(Event):
 class NodeError(Event):
     """The node refused something with an error reply.
 
-    ``operation`` is the operation it answers, when the channel could tell which.
+    ``operation`` is the operation it answers, when the channel could tell which;
+    ``likely_cause`` what most often leads to the error, when the channel can tell (for a bad
+    signature, the network id our signatures were made for).
     """
 
     code: int
@@ -226,7 +228,6 @@ class NodeError(Event):
     data: tuple[tuple[int, str], ...]
     request: Mapping[str, Any] | None = attrs.field(hash=False)
     operation: Operation | None
-    # What most often leads to this error, when the channel can tell (see ChannelErrorReported).
     likely_cause: str | None = None
 
     @property

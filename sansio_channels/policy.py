@@ -87,15 +87,12 @@ def _pays_us(request: SignRequest, account: str) -> bool:
     )
 
 
-_LEVEL: Final = {
-    Decision.SIGN: logging.DEBUG,
-    Decision.ASK: logging.INFO,
-    Decision.ABORT: logging.WARNING,
-}
-_DONE: Final = {
-    Decision.SIGN: "signed",
-    Decision.ABORT: "aborted",
-    Decision.ASK: "handed to the application",
+# How a decision is logged: its level (routine signing is DEBUG, a request handed to the
+# application INFO, a refusal WARNING) and what was done.
+_LOGGED: Final = {
+    Decision.SIGN: (logging.DEBUG, "signed"),
+    Decision.ASK: (logging.INFO, "handed to the application"),
+    Decision.ABORT: (logging.WARNING, "aborted"),
 }
 
 
@@ -111,23 +108,20 @@ def checks_summary(request: SignRequest) -> str:
 def answer(request: SignRequest, policy: Policy, signer: Signer) -> bool:
     """Carry out the policy's decision; False when the application must answer itself."""
     decision = policy.decide(request, signer.address)
-    # Who decided what, and on which checks: the record of every sign decision made for the
-    # application. Routine signing is DEBUG, a request handed over INFO, a refusal WARNING.
-    level = _LEVEL[decision]
+    if decision is Decision.SIGN:
+        request.sign(signer)
+    elif decision is Decision.ABORT:
+        request.abort(AbortCode.VALIDATION)
+    # Who decided what, on which checks: the record of every decision made for the application.
+    level, done = _LOGGED[decision]
     if _log.isEnabledFor(level):
         _log.log(
             level,
             "%s: %s %s by %s%s",
             signer.address,
             request.tag.tag,
-            _DONE[decision],
+            done,
             type(policy).__name__,
             checks_summary(request),
         )
-    if decision is Decision.SIGN:
-        request.sign(signer)
-        return True
-    if decision is Decision.ABORT:
-        request.abort(AbortCode.VALIDATION)
-        return True
-    return False
+    return decision is not Decision.ASK

@@ -17,16 +17,19 @@ import base58
 import pytest
 
 import sansio_channels
-from sansio_channels import encoding
+from sansio_channels import crypto, encoding, txs
 from sansio_channels.adapters import sync
 from sansio_channels.cli.demo import ServerThread, options, run_demo
 from sansio_channels.crypto import KeyPair, SignatureForm
 from sansio_channels.events import ChannelErrorReported, Event
 from sansio_channels.options import Role
+from sansio_channels.policy import DefaultPolicy, answer
 from sansio_channels.simulator import Simulator
 from sansio_channels.simulator.harness import keypair
 from sansio_channels.store import SQLiteStore
 
+from .scripted_node import NETWORK as SCRIPTED_NETWORK
+from .scripted_node import feed, opened, sign_requests
 from .test_layering import CORE, core_modules, imported_modules
 
 # Core modules that may touch logging: the package (its NullHandler), the policy (its answers
@@ -141,3 +144,21 @@ def test_a_wrong_network_id_is_named_as_the_likely_cause(
     assert "'ae_uat'" in error.likely_cause
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("bad_signature; likely cause:" in w and "'ae_uat'" in w for w in warnings)
+
+
+def test_a_refusal_by_the_policy_is_a_warning_naming_the_failed_check(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    channel, node = opened()
+    tx, updates = node.transfer(4, to_peer=False)
+    forged = crypto.sign(
+        txs.SignedTx(signatures=(), transaction=tx), keypair("mallory"), SCRIPTED_NETWORK
+    )
+    (request,) = sign_requests(feed(channel, node.sign_request("update_ack", forged, updates)))
+    caplog.set_level(logging.INFO, logger="sansio_channels")
+    assert answer(request, DefaultPolicy(), node.ours)
+    (record,) = caplog.records
+    assert (record.name, record.levelno) == ("sansio_channels.policy", logging.WARNING)
+    message = record.getMessage()
+    assert message.startswith(f"{node.ours.address}: update_ack aborted by DefaultPolicy; failed: ")
+    assert all(check.name in message for check in request.checks.failed)
