@@ -259,7 +259,9 @@ class Pump:
         return self.settings.ssl_context or ssl.create_default_context()
 
     def connect_failed(self, exc: BaseException) -> ConnectFailed:
-        return ConnectFailed(f"cannot connect to {self.base_url}: {describe(exc)}")
+        failed = ConnectFailed(f"cannot connect to {self.base_url}: {describe(exc)}")
+        _log.warning("%s: %s", self.who, failed)
+        return failed
 
     def opened(self) -> None:
         """A socket is open; tell the application if it replaces a lost one."""

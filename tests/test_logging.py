@@ -10,6 +10,7 @@ import base64
 import contextlib
 import functools
 import logging
+import socket
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 
 import sansio_channels
 from sansio_channels import crypto, encoding, txs
-from sansio_channels.adapters import sync
+from sansio_channels.adapters import ConnectFailed, sync
 from sansio_channels.cli.demo import ServerThread, options, run_demo
 from sansio_channels.crypto import KeyPair, SignatureForm
 from sansio_channels.events import ChannelErrorReported, Event
@@ -162,3 +163,18 @@ def test_a_refusal_by_the_policy_is_a_warning_naming_the_failed_check(
     message = record.getMessage()
     assert message.startswith(f"{node.ours.address}: update_ack aborted by DefaultPolicy; failed: ")
     assert all(check.name in message for check in request.checks.failed)
+
+
+def test_a_connect_that_fails_is_logged_with_its_reason(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    alice, bob = keypair("alice"), keypair("bob")
+    url = f"ws://127.0.0.1:{port}/channel"
+    client = sync.open_channel(url, options(Role.INITIATOR, alice, bob), network_id="ae_dev")
+    caplog.set_level(logging.WARNING, logger="sansio_channels")
+    with pytest.raises(ConnectFailed):
+        client.connect()
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().startswith(f"initiator {alice.address}: cannot connect to {url}: ")
