@@ -450,8 +450,17 @@ class Channel:
         )
 
     def _on_channel_error(self, data: Mapping[str, Any]) -> None:
-        message = data.get("message")
-        self._events.append(ChannelErrorReported(message=str(message)))
+        message = str(data.get("message"))
+        cause = self._bad_signature_cause() if message == "bad_signature" else None
+        self._events.append(ChannelErrorReported(message=message, likely_cause=cause))
+
+    def _bad_signature_cause(self) -> str:
+        # A signature made for another network id fails every check the node makes, and the
+        # node says no more than "bad signature": name the network id we signed for.
+        return (
+            f"our signatures are made for network id {self.network_id!r}; a node of another "
+            "network (ae_mainnet, ae_uat, ae_dev, ...) finds every one of them bad"
+        )
 
     def _on_debug(self, data: Mapping[str, Any]) -> None:
         self._events.append(Info(event="debug", data=data))
@@ -487,6 +496,11 @@ class Channel:
                 data=reply.data,
                 request=reply.request,
                 operation=operation,
+                likely_cause=(
+                    self._bad_signature_cause()
+                    if rpc.ErrorDataCode.BAD_SIGNATURE in (code for code, _ in reply.data)
+                    else None
+                ),
             )
         )
         if operation is None:
