@@ -244,9 +244,12 @@ class Pair:
     # --- time and the chain ----------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:
-        """Let ``seconds`` pass: the nodes' timers fire, then the frames move."""
+        """Let ``seconds`` pass: the nodes' timers fire, then the channels' (a dispute action
+        whose deadline passed), then the frames move."""
         self.now += seconds
         self.sim.advance(self.now)
+        for side in self.participants:
+            side.channel.handle_timer(self.now)
         self.run()
 
     def mine(self, blocks: int = 1) -> None:
