@@ -378,9 +378,8 @@ class Channel:
             # learn whether what we signed ahead was co-signed).
             self._settling = self.submit(cmd.GetOffchainState())
         self._send_next_operation()
-        if reconnected and self.dispute.due is not None:
-            # The FSM kept the channel closing while we were away: the dispute goes on.
-            self._dispute_due(self.dispute.again(self._last_activity))
+        if reconnected and self._settling is None:
+            self._resume_dispute()
 
     def _move(self, transition: Input) -> None:
         target = next_state(self.state, transition)
@@ -549,6 +548,7 @@ class Channel:
                 in_flight = self.ledger.own_state_in_flight(result)
                 self._after_reattach(fetched, result)
                 self._settle_current(in_flight=in_flight)
+                self._resume_dispute()  # once what was under way is settled
             self._events.append(
                 OffChainStateFetched(
                     operation=operation,
@@ -799,6 +799,11 @@ class Channel:
             self._dispute_due(self.dispute.failed(operation.command, self._last_activity))
 
     # --- disputes -----------------------------------------------------------------------------
+
+    def _resume_dispute(self) -> None:
+        # The FSM kept the channel closing while we were away: the dispute goes on.
+        if self.dispute.due is not None and self.state is ChannelState.SOLO_CLOSING:
+            self._dispute_due(self.dispute.again(self._last_activity))
 
     def _on_closing_again(self) -> None:
         """A reestablish found the channel closing on chain; the node does not say with which

@@ -107,7 +107,8 @@ _DUE_ON: Final[Mapping[str, DisputeAction]] = {
     "closing": DisputeAction.SLASH,
 }
 # The action to try when one failed: a slash the node refused (its latest state is on chain
-# already) leaves the settle. A failed settle waits for the node's next report.
+# already) leaves the settle. A refused settle stays due: the next report or reconnect tries
+# it again (the node refuses it while it still waits for an earlier signature).
 _AFTER_FAILURE: Final[Mapping[DisputeAction, DisputeAction | None]] = {
     DisputeAction.SLASH: DisputeAction.SETTLE,
     DisputeAction.SETTLE: None,
@@ -167,7 +168,7 @@ class DisputeWatch:
             return None
         following = _AFTER_FAILURE[action]
         if following is None:
-            self.due, self.deadline = None, None
+            self.deadline = None
             return None
         return self._make_due(self.info, following, now)
 
