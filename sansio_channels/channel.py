@@ -794,9 +794,10 @@ class Channel:
         self._events.append(
             OperationFailed(operation=operation, reason=reason, detail=detail, error_code=code)
         )
-        if reason is FailureReason.NODE_ERROR:
-            # A slash the node refuses (its latest state is on chain already) leaves the settle.
-            self._dispute_due(self.dispute.failed(operation.command, self._last_activity))
+        if reason in (FailureReason.NODE_ERROR, FailureReason.ABORTED):
+            by_node = reason is FailureReason.NODE_ERROR
+            now = self._last_activity
+            self._dispute_due(self.dispute.failed(operation.command, by_node=by_node, now=now))
 
     # --- disputes -----------------------------------------------------------------------------
 

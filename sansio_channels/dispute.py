@@ -57,20 +57,26 @@ class DisputePolicy:
     ``deadline`` (``ask_for`` seconds after the report, on the clock of the ``now`` the frames
     come with) and may act itself; the channel acts when the deadline passes
     (:meth:`~.channel.Channel.handle_timer`). Without ``ask_for`` it waits for the application.
+
+    A settle the node refuses (its FSM still waits for an earlier signature, after a restart)
+    is tried again ``retry_after`` seconds later, a slash first.
     """
 
     mode: DisputeMode = DisputeMode.ACT
     ask_for: float | None = None
+    retry_after: float = 10.0
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.mode, DisputeMode):
             raise LocalProtocolError(f"mode: a DisputeMode is required, got {self.mode!r}")
-        if self.ask_for is not None and (
-            isinstance(self.ask_for, bool)
-            or not isinstance(self.ask_for, (int, float))
-            or not self.ask_for >= 0
+        for name, value, optional in (
+            ("ask_for", self.ask_for, True),
+            ("retry_after", self.retry_after, False),
         ):
-            raise LocalProtocolError(f"ask_for: seconds >= 0 or None, got {self.ask_for!r}")
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise LocalProtocolError(f"{name}: seconds >= 0 required, got {value!r}")
 
     @classmethod
     def off(cls) -> DisputePolicy:
@@ -106,12 +112,17 @@ _DUE_ON: Final[Mapping[str, DisputeAction]] = {
     "solo_closing": DisputeAction.SETTLE,
     "closing": DisputeAction.SLASH,
 }
-# The action to try when one failed: a slash the node refused (its latest state is on chain
-# already) leaves the settle. A refused settle stays due: the next report or reconnect tries
-# it again (the node refuses it while it still waits for an earlier signature).
-_AFTER_FAILURE: Final[Mapping[DisputeAction, DisputeAction | None]] = {
-    DisputeAction.SLASH: DisputeAction.SETTLE,
-    DisputeAction.SETTLE: None,
+# (the action that failed, whether the node refused it) -> the action to try next, and whether
+# to wait ``retry_after`` first. A slash the node refuses (its latest state is on chain already)
+# leaves the settle. A settle the node refuses finds its FSM busy (an earlier sign request it
+# still waits for): both are tried again later, the slash first. A settle our checks refused
+# pays out a state that is not our latest: an older one is on chain, so slash. A slash our
+# checks refused is the application's word: nothing more is tried.
+_AFTER_FAILURE: Final[Mapping[tuple[DisputeAction, bool], tuple[DisputeAction, bool] | None]] = {
+    (DisputeAction.SLASH, True): (DisputeAction.SETTLE, False),
+    (DisputeAction.SETTLE, True): (DisputeAction.SLASH, True),
+    (DisputeAction.SETTLE, False): (DisputeAction.SLASH, False),
+    (DisputeAction.SLASH, False): None,
 }
 _COMMANDS: Final[Mapping[DisputeAction, type[cmd.Slash | cmd.Settle]]] = {
     DisputeAction.SLASH: cmd.Slash,
@@ -145,6 +156,7 @@ class DisputeWatch:
     due: DisputeAction | None = None
     info: str = ""  # the report that made it due
     deadline: float | None = None
+    waits: bool = False  # the due action waits for its deadline, or for the next report
 
     def reported(self, info: str, now: float | None) -> DisputeActionDue | None:
         """The node reported ``info``: the action it makes due, as the event to announce it
@@ -161,16 +173,20 @@ class DisputeWatch:
             return None
         return self._make_due(self.info, self.due, now)
 
-    def failed(self, command: cmd.Command, now: float | None) -> DisputeActionDue | None:
-        """A slash or settle failed: the action to try instead, if any."""
+    def failed(
+        self, command: cmd.Command, *, by_node: bool, now: float | None
+    ) -> DisputeActionDue | None:
+        """A slash or settle failed, refused ``by_node`` or by our own answer to its sign
+        request: the action to try next, if any."""
         action = action_of(command)
         if action is None or action is not self.due:
             return None
-        following = _AFTER_FAILURE[action]
+        following = _AFTER_FAILURE[action, by_node]
         if following is None:
-            self.deadline = None
+            self.deadline, self.waits = None, True
             return None
-        return self._make_due(self.info, following, now)
+        action, later = following
+        return self._make_due(self.info, action, now, retry=later)
 
     def taken(self, command: cmd.Command) -> None:
         """A slash or settle was started (by the channel or the application): it is no longer
@@ -180,22 +196,28 @@ class DisputeWatch:
 
     def act_now(self) -> bool:
         """Whether the channel starts the due action at once."""
-        return self.due is not None and self.policy.mode is DisputeMode.ACT
+        return self.due is not None and self.policy.mode is DisputeMode.ACT and not self.waits
 
     def timer(self, now: float) -> DisputeAction | None:
         """The action whose deadline has passed at ``now`` (the channel starts it)."""
         if self.due is None or self.deadline is None or now < self.deadline:
             return None
-        self.deadline = None
+        self.deadline, self.waits = None, False
         return self.due
 
     def closed(self) -> None:
         """The channel is closed on chain: nothing is due any more."""
-        self.due, self.deadline = None, None
+        self.due, self.deadline, self.waits = None, None, False
 
-    def _make_due(self, info: str, action: DisputeAction, now: float | None) -> DisputeActionDue:
+    def _make_due(
+        self, info: str, action: DisputeAction, now: float | None, *, retry: bool = False
+    ) -> DisputeActionDue:
         self.due, self.info = action, info
         policy = self.policy
-        ask = policy.mode is DisputeMode.ASK and policy.ask_for is not None and now is not None
-        self.deadline = now + policy.ask_for if ask else None  # type: ignore[operator]
+        wait = policy.retry_after if retry else None
+        if policy.mode is DisputeMode.ASK:
+            wait = policy.ask_for
+        # With no clock to count from, a retry waits for the next report or reconnect.
+        self.deadline = None if wait is None or now is None else now + wait
+        self.waits = retry or policy.mode is not DisputeMode.ACT
         return DisputeActionDue(info=info, action=action, operation=None, deadline=self.deadline)

@@ -179,7 +179,7 @@ def test_killed_right_after_the_old_state_is_posted_a_resume_slashes_and_settles
 def test_killed_between_the_slash_and_the_settle_a_resume_settles() -> None:
     pair, alice, bob = cheated()
     chain = pair.sim.chain
-    before = chain.balance(bob.keys.public_key)
+    before, height = chain.balance(bob.keys.public_key), chain.height
     kept: list[ChannelRecord] = []
     paid: list[int] = []
 
@@ -199,12 +199,21 @@ def test_killed_between_the_slash_and_the_settle_a_resume_settles() -> None:
     assert bob.connection is None
     pair.mine(2 * LOCK)  # the node holds no settle: the channel stays closing
     assert pair.sim.chain.channels[next(iter(chain.channels))].status == "closing"
-    # The restart takes a while: the FSM's sign timer gives up the settle it asked for, and
-    # the FSM is back to closing (a settle asked earlier is refused, and asked again on the
-    # next reconnect).
-    pair.advance(3600)
     resume(pair, bob, record)
+    # The FSM still waits for the settle it asked the dead process to sign: it refuses a new
+    # one until its sign timer gives that up. The channel tries again every retry_after
+    # seconds (a slash first, which the node refuses: our state is on chain already).
+    retries = 0
+    while bob.channel.state is not ChannelState.CLOSED and retries < 100:
+        pair.advance(DisputePolicy().retry_after)
+        retries += 1
     assert bob.channel.state is ChannelState.CLOSED
+    assert 40 < retries < 100  # the node's sign timeout is 500 s
+    assert [name for name, _ in chain_txs(pair, height)] == [
+        ChannelCloseSoloTx.__name__,
+        ChannelSlashTx.__name__,
+        ChannelSettleTx.__name__,
+    ]
     assert chain.balance(bob.keys.public_key) - before == AMOUNT + 30 - sum(paid) - fees(bob)
 
 
@@ -244,12 +253,41 @@ def test_a_slash_the_node_refuses_leaves_the_settle() -> None:
     due = watch.reported("closing", None)
     assert due is not None
     assert due.action is DisputeAction.SLASH
-    following = watch.failed(cmd.Slash(), None)
+    following = watch.failed(cmd.Slash(), by_node=True, now=None)
     assert following is not None
     assert following.action is DisputeAction.SETTLE
-    assert watch.failed(cmd.Settle(), None) is None
-    assert watch.due is DisputeAction.SETTLE  # tried again on the next report or reconnect
+    assert watch.act_now()
+
+
+def test_a_settle_the_node_refuses_is_tried_again_later_slash_first() -> None:
+    watch = DisputeWatch(due=DisputeAction.SETTLE)
+    again = watch.failed(cmd.Settle(), by_node=True, now=100.0)
+    assert again is not None
+    assert (again.action, again.deadline) == (DisputeAction.SLASH, 110.0)
+    assert not watch.act_now()
+    assert watch.timer(109.0) is None
+    assert watch.timer(110.0) is DisputeAction.SLASH
+    # With no clock it waits for the next report or reconnect instead.
+    watch = DisputeWatch(due=DisputeAction.SETTLE)
+    assert watch.failed(cmd.Settle(), by_node=True, now=None) is not None
+    assert (watch.deadline, watch.act_now()) == (None, False)
+
+
+def test_a_settle_our_checks_refuse_means_an_older_state_is_on_chain() -> None:
+    watch = DisputeWatch(due=DisputeAction.SETTLE)
+    slash = watch.failed(cmd.Settle(), by_node=False, now=5.0)
+    assert slash is not None
+    assert (slash.action, slash.deadline, watch.act_now()) == (DisputeAction.SLASH, None, True)
+    # A slash our own answer refused is the application's word: nothing more is tried.
+    assert watch.failed(cmd.Slash(), by_node=False, now=5.0) is None
+    assert not watch.act_now()
+
+
+def test_other_reports_and_failures_change_nothing() -> None:
+    watch = DisputeWatch()
     assert watch.reported("channel_changed", None) is None
+    assert watch.failed(cmd.Shutdown(), by_node=True, now=1.0) is None
+    assert watch.due is None
     closed = DisputeWatch(due=DisputeAction.SETTLE)
     closed.closed()
     assert closed.due is None
@@ -258,6 +296,8 @@ def test_a_slash_the_node_refuses_leaves_the_settle() -> None:
 def test_the_policy_refuses_bad_values() -> None:
     with pytest.raises(LocalProtocolError, match="ask_for"):
         DisputePolicy(DisputeMode.ASK, -1)
+    with pytest.raises(LocalProtocolError, match="retry_after"):
+        DisputePolicy(retry_after=True)
     with pytest.raises(LocalProtocolError, match="mode"):
         DisputePolicy("act")  # type: ignore[arg-type]
     assert DisputePolicy().mode is DisputeMode.ACT
