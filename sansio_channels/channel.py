@@ -22,7 +22,7 @@ import attrs
 from . import commands as cmd
 from . import crypto, encoding, rpc
 from .checks import CheckReport, check_co_signed_state, check_sign_request, sign_tag_for
-from .dispute import DisputeActionDue, DisputePolicy, DisputeWatch, command_for
+from .dispute import DisputeActionDue, DisputePolicy, DisputeWatch, action_of, command_for
 from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -823,9 +823,10 @@ class Channel:
             self._events.append(due)
 
     def _take_dispute_action(self, due: DisputeActionDue) -> None:
-        # A slash or settle already under way or waiting is not started twice.
+        # A slash or settle already under way or waiting (ours or the application's) is not
+        # started twice.
         for operation in (self._current, *self._queue):
-            if operation is not None and operation.command == command_for(due.action):
+            if operation is not None and action_of(operation.command) is due.action:
                 return
         if self.state is ChannelState.CLOSED:
             return

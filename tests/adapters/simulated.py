@@ -23,6 +23,7 @@ from sansio_channels.options import OpenOptions, Role
 from sansio_channels.simulator import Simulator, harness
 from sansio_channels.simulator.harness import keypair
 from sansio_channels.simulator.server import SimulatorServer
+from sansio_channels.transcript import EntryKind
 
 INITIATOR: Final = keypair("adapter initiator")
 RESPONDER: Final = keypair("adapter responder")
@@ -92,6 +93,11 @@ class SimulatedNode:
         assert state.balances is not None
         post = self._server.post_close_solo(state.signed_tx, state.balances, RESPONDER)
         asyncio.run_coroutine_threadsafe(post, self._loop).result(5)
+
+    def sent_by(self, role: str) -> int:
+        """How many frames ``role``'s client has sent the node so far."""
+        entries = list(self.sim.entries)
+        return sum(1 for e in entries if e.role == role and e.kind is EntryKind.SENT)
 
     async def _submit(self, command: Command) -> None:
         assert self._socket is not None

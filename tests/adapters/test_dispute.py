@@ -7,7 +7,7 @@ import pytest
 
 from sansio_channels.adapters import Settings
 from sansio_channels.channel import Channel
-from sansio_channels.dispute import DisputeAction, DisputeActionDue
+from sansio_channels.dispute import DisputeAction, DisputeActionDue, DisputePolicy
 from sansio_channels.events import CoSignedState, Event
 from sansio_channels.options import Role
 from sansio_channels.state import ChannelState
@@ -60,5 +60,38 @@ def test_the_client_slashes_an_old_state_and_settles_by_itself(driver: Driver) -
             ]
             paid = slash.fee + settle.fee  # type: ignore[attr-defined]
             assert chain.balance(INITIATOR.public_key) - before == AMOUNT + 30 - paid
+
+    driver.run(scenario)
+
+
+def test_turned_off_the_client_reports_the_old_state_and_sends_nothing(driver: Driver) -> None:
+    async def scenario() -> None:
+        with SimulatedNode() as node:
+            channel = Channel(
+                open_options(Role.INITIATOR),
+                network_id=node.network_id,
+                dispute=DisputePolicy.off(),
+            )
+            options = {"signer": INITIATOR, "settings": SETTINGS}
+            async with driver.client(channel, node.base_url, **options) as client:
+                await until_open(client)
+                node.pay_initiator((10, 20))
+                while (await until(client, CoSignedState)).round != 3:
+                    pass
+                sent = node.sent_by("initiator")
+                assert sent > 0  # the open's and the transfers' frames are counted
+                node.post_old_state(2)
+                due = await until(client, DisputeActionDue)
+                assert (due.info, due.action, due.operation) == (
+                    "can_slash",
+                    DisputeAction.SLASH,
+                    None,
+                )
+                await client.sleep(0.5)  # time for a slash to leave, were one sent
+                assert node.sent_by("initiator") == sent
+                assert channel.state is ChannelState.SOLO_CLOSING
+            assert [type(e.signed_tx.transaction) for e in node.sim.chain.events][-1:] == [
+                ChannelCloseSoloTx
+            ]
 
     driver.run(scenario)
