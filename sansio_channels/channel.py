@@ -828,7 +828,8 @@ class Channel:
         for operation in (self._current, *self._queue):
             if operation is not None and action_of(operation.command) is due.action:
                 return
-        if self.state is ChannelState.CLOSED:
+        if self.state is not ChannelState.SOLO_CLOSING:
+            self.dispute.closed()  # closed, or open again (a snapshot): nothing is due
             return
         operation = self.submit(command_for(due.action))
         self._events.append(attrs.evolve(due, operation=operation, deadline=None))

@@ -206,7 +206,7 @@ class DisputeWatch:
         return self.due
 
     def closed(self) -> None:
-        """The channel is closed on chain: nothing is due any more."""
+        """The channel is no longer closing on chain (closed, or open again): nothing is due."""
         self.due, self.deadline, self.waits = None, None, False
 
     def _make_due(

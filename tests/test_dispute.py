@@ -302,3 +302,14 @@ def test_the_policy_refuses_bad_values() -> None:
         DisputePolicy("act")  # type: ignore[arg-type]
     assert DisputePolicy().mode is DisputeMode.ACT
     assert DisputePolicy.ask(5).ask_for == 5
+
+
+def test_a_due_action_lapses_when_the_channel_is_no_longer_closing() -> None:
+    pair, alice, bob = cheated(DisputePolicy.ask(within=5))
+    pair.post_old_state(2, by=alice)
+    assert bob.channel.record().dispute == "slash"
+    bob.channel.state = ChannelState.OPEN  # as after a snapshot reopened it
+    pair.advance(10)
+    assert not bob.events_of(OperationStarted)
+    assert bob.channel.record().dispute is None
+    assert bob.channel.next_deadline() is None
