@@ -1,4 +1,4 @@
-"""Disputes: what the channel does when its channel is closing on chain.
+"""Disputes: what the channel does when it is closing on chain.
 
 A peer may close the channel alone with an older co-signed state, one that paid it more. The
 node reports it (``on_chain_tx`` ``can_slash``), and during the lock period a slash with our
@@ -115,13 +115,14 @@ _DUE_ON: Final[Mapping[str, DisputeAction]] = {
 # (the action that failed, whether the node refused it) -> the action to try next, and whether
 # to wait ``retry_after`` first. A slash the node refuses (its latest state is on chain already)
 # leaves the settle. A settle the node refuses finds its FSM busy (an earlier sign request it
-# still waits for): both are tried again later, the slash first. A settle our checks refused
-# pays out a state that is not our latest: an older one is on chain, so slash. A slash our
-# checks refused is the application's word: nothing more is tried.
+# still waits for): both are tried again later, the slash first. A settle we refused to sign
+# (its checks failed) pays out a state that is not our latest: an older one is on chain, so
+# slash, after a pause, should the node and we disagree for good. A slash we refused to sign
+# is the application's word: nothing more is tried.
 _AFTER_FAILURE: Final[Mapping[tuple[DisputeAction, bool], tuple[DisputeAction, bool] | None]] = {
     (DisputeAction.SLASH, True): (DisputeAction.SETTLE, False),
     (DisputeAction.SETTLE, True): (DisputeAction.SLASH, True),
-    (DisputeAction.SETTLE, False): (DisputeAction.SLASH, False),
+    (DisputeAction.SETTLE, False): (DisputeAction.SLASH, True),
     (DisputeAction.SLASH, False): None,
 }
 _COMMANDS: Final[Mapping[DisputeAction, type[cmd.Slash | cmd.Settle]]] = {

@@ -277,7 +277,7 @@ def test_a_settle_our_checks_refuse_means_an_older_state_is_on_chain() -> None:
     watch = DisputeWatch(due=DisputeAction.SETTLE)
     slash = watch.failed(cmd.Settle(), by_node=False, now=5.0)
     assert slash is not None
-    assert (slash.action, slash.deadline, watch.act_now()) == (DisputeAction.SLASH, None, True)
+    assert (slash.action, slash.deadline, watch.act_now()) == (DisputeAction.SLASH, 15.0, False)
     # A slash our own answer refused is the application's word: nothing more is tried.
     assert watch.failed(cmd.Slash(), by_node=False, now=5.0) is None
     assert not watch.act_now()
