@@ -22,6 +22,7 @@ import attrs
 from sansio_channels import commands as cmd
 from sansio_channels.channel import Channel
 from sansio_channels.crypto import Signer
+from sansio_channels.dispute import DisputePolicy
 from sansio_channels.errors import ChannelError, LocalProtocolError
 from sansio_channels.events import (
     ChannelErrorReported,
@@ -578,10 +579,12 @@ class ClientBase(Generic[DoneT, AnswerT]):
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
         store: ChannelStore | None = None,
+        dispute: DisputePolicy | None = None,
     ) -> C:
         """A client that opens a new channel (not connected until entered); with ``store``
-        its record is kept there from the first ``fsm_up`` on."""
-        channel = Channel(options, network_id=network_id)
+        its record is kept there from the first ``fsm_up`` on. ``dispute`` is the channel's
+        (:class:`~sansio_channels.dispute.DisputePolicy`; by default it slashes and settles)."""
+        channel = Channel(options, network_id=network_id, dispute=dispute)
         return cls(channel, base_url, signer=signer, policy=policy, settings=settings, store=store)
 
     @classmethod
@@ -594,10 +597,11 @@ class ClientBase(Generic[DoneT, AnswerT]):
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
         store: ChannelStore | None = None,
+        dispute: DisputePolicy | None = None,
     ) -> C:
         """A client that comes back to a channel from its record (reconnect or reestablish,
-        as the node's answer says)."""
-        channel = Channel.restore(record)
+        as the node's answer says); a dispute the record has due goes on."""
+        channel = Channel.restore(record, dispute=dispute)
         return cls(channel, base_url, signer=signer, policy=policy, settings=settings, store=store)
 
     @classmethod
@@ -609,11 +613,20 @@ class ClientBase(Generic[DoneT, AnswerT]):
         signer: Signer | None = None,
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
+        dispute: DisputePolicy | None = None,
     ) -> list[C]:
         """A client (not connected until entered) for every channel in ``store`` that can be
         come back to, each keeping its record there (:attr:`ChannelRecord.resumable`)."""
         return [
-            cls.resume(base_url, r, signer=signer, policy=policy, settings=settings, store=store)
+            cls.resume(
+                base_url,
+                r,
+                signer=signer,
+                policy=policy,
+                settings=settings,
+                store=store,
+                dispute=dispute,
+            )
             for r in store.records()
             if r.resumable
         ]
