@@ -27,6 +27,7 @@ from .checks import (
     check_sign_request,
     sign_tag_for,
 )
+from .dispute import DisputeActionDue, DisputePolicy, DisputeWatch, action_of, command_for
 from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -101,13 +102,16 @@ class Channel:
         account: str | None = None,
         ping_interval: float | None = DEFAULT_PING_INTERVAL,
         fee_policy: FeePolicy | None = None,
+        dispute: DisputePolicy | None = None,
     ) -> None:
         """A channel to open (:class:`OpenOptions`) or to come back to.
 
         For :class:`ReestablishOptions` (which do not name the participants) pass ``account``,
         or better, use :meth:`restore` with the channel's record. ``fee_policy`` bounds the
         fees the node chooses (:class:`~sansio_channels.fees.FeePolicy`; its defaults when
-        None): a sign request above it fails its ``fee`` check.
+        None): a sign request above it fails its ``fee`` check. ``dispute`` says what the
+        channel does when it is closing on chain (:mod:`.dispute`; by default it slashes an
+        older state and settles by itself).
         """
         if not isinstance(network_id, str) or not network_id:
             raise LocalProtocolError("network_id: a non-empty string is required")
@@ -118,6 +122,7 @@ class Channel:
         if fee_policy is not None and not isinstance(fee_policy, FeePolicy):
             raise LocalProtocolError("fee_policy: a FeePolicy or None is required")
         self.fee_policy = fee_policy if fee_policy is not None else FeePolicy()
+        self.dispute = DisputeWatch(dispute or DisputePolicy())
         self.state = ChannelState.NEW
         self.connected = False
         self.fsm_id: str | None = None
@@ -147,7 +152,7 @@ class Channel:
             None  # the query that settles an operation after a reattach
         )
         self._queries: list[Operation] = []  # queries not answered yet, oldest first
-        self._own = OwnOperations(self._events.append, self._start_operation)
+        self._own = OwnOperations(self._events.append, self._start_operation, self._failed)
         self._next_operation = 1
         self._sign_request: SignRequest | None = None  # the one not answered yet
         self._last_activity: float | None = None
@@ -241,14 +246,29 @@ class Channel:
     # --- time -------------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """When :meth:`handle_timer` wants to be called (a keep-alive ping), or None."""
-        if not self.connected or self.ping_interval is None or self._last_activity is None:
+        """When :meth:`handle_timer` wants to be called (a keep-alive ping, or a dispute
+        action the application was asked to take), or None."""
+        if not self.connected:
+            return None
+        deadlines = [d for d in (self._ping_deadline(), self.dispute.deadline) if d is not None]
+        return min(deadlines, default=None)
+
+    def _ping_deadline(self) -> float | None:
+        if self.ping_interval is None or self._last_activity is None:
             return None
         return self._last_activity + self.ping_interval
 
     def handle_timer(self, now: float) -> None:
-        """Send what is due at ``now``: a keep-alive ping after a quiet ``ping_interval``."""
-        deadline = self.next_deadline()
+        """Send what is due at ``now``: a keep-alive ping after a quiet ``ping_interval``; a
+        dispute action whose deadline passed."""
+        if not self.connected:
+            return
+        action = self.dispute.timer(now)
+        if action is not None:
+            self._take_dispute_action(
+                DisputeActionDue(info=self.dispute.info, action=action, operation=None)
+            )
+        deadline = self._ping_deadline()
         if deadline is not None and now >= deadline:
             self.submit(cmd.Ping())
             self._last_activity = now
@@ -316,8 +336,11 @@ class Channel:
             self._own.finish(Failed(FailureReason.ABORTED, "aborted"))
         self._events.append(Info(event=event, data=data))
         transition = _INFO_INPUTS.get(event)
+        previous = self.state
         if transition is not None:
             self._move(transition)
+        if previous is ChannelState.REESTABLISHING and self.state is ChannelState.SOLO_CLOSING:
+            self._on_closing_again()
         if event == "died":
             self._channel_gone("the node's FSM stopped")
 
@@ -347,6 +370,8 @@ class Channel:
             # learn whether what we signed ahead was co-signed).
             self._settling = self.submit(cmd.GetOffchainState())
         self._own.start_next()
+        if reconnected and self._settling is None:
+            self._resume_dispute()
 
     def _move(self, transition: Input) -> None:
         target = next_state(self.state, transition)
@@ -374,6 +399,10 @@ class Channel:
         transition = _ON_CHAIN_INPUTS.get(info)
         if transition is not None:
             self._move(transition)
+        if self.state is ChannelState.CLOSED:
+            self.dispute.closed()
+        elif self.state is ChannelState.SOLO_CLOSING:
+            self._dispute_due(self.dispute.reported(info, self._last_activity))
 
     def _on_co_signed_state(self, data: Mapping[str, Any], *, left: bool = False) -> None:
         text = string_of(data, "state", "channels.update")
@@ -438,8 +467,17 @@ class Channel:
         )
 
     def _on_channel_error(self, data: Mapping[str, Any]) -> None:
-        message = data.get("message")
-        self._events.append(ChannelErrorReported(message=str(message)))
+        message = str(data.get("message"))
+        cause = self._bad_signature_cause() if message == "bad_signature" else None
+        self._events.append(ChannelErrorReported(message=message, likely_cause=cause))
+
+    def _bad_signature_cause(self) -> str:
+        # A signature made for another network id fails every check the node makes, and the
+        # node says no more than "bad signature": name the network id we signed for.
+        return (
+            f"our signatures are made for network id {self.network_id!r}; a node of another "
+            "network (ae_mainnet, ae_uat, ae_dev, ...) finds every one of them bad"
+        )
 
     def _on_debug(self, data: Mapping[str, Any]) -> None:
         self._events.append(Info(event="debug", data=data))
@@ -475,6 +513,11 @@ class Channel:
                 data=reply.data,
                 request=reply.request,
                 operation=operation,
+                likely_cause=(
+                    self._bad_signature_cause()
+                    if rpc.ErrorDataCode.BAD_SIGNATURE in (code for code, _ in reply.data)
+                    else None
+                ),
             )
         )
         if operation is None:
@@ -503,6 +546,7 @@ class Channel:
             if operation is self._settling:
                 self._settling = None
                 self._settle_after_reattach(fetched, result)
+                self._resume_dispute()  # once what was under way is settled
             self._events.append(
                 OffChainStateFetched(
                     operation=operation,
@@ -670,6 +714,7 @@ class Channel:
         operation = Operation(id=self._next_operation, command=command)
         self._next_operation += 1
         if command.KIND is cmd.CommandKind.OPERATION:
+            self.dispute.taken(command)
             self._own.add(operation)
         elif command.KIND is cmd.CommandKind.QUERY:
             self._queries.append(operation)
@@ -708,6 +753,49 @@ class Channel:
         self._events.append(
             OperationFailed(operation=operation, reason=reason, detail=detail, error_code=code)
         )
+        self._failed(operation, Failed(reason, detail, code))
+
+    def _failed(self, operation: Operation, failed: Failed) -> None:
+        # A slash or settle the node refused or we aborted leaves the dispute's action due.
+        if failed.reason in (FailureReason.NODE_ERROR, FailureReason.ABORTED):
+            by_node = failed.reason is FailureReason.NODE_ERROR
+            now = self._last_activity
+            self._dispute_due(self.dispute.failed(operation.command, by_node=by_node, now=now))
+
+    # --- disputes -----------------------------------------------------------------------------
+
+    def _resume_dispute(self) -> None:
+        # The FSM kept the channel closing while we were away: the dispute goes on.
+        if self.dispute.due is not None and self.state is ChannelState.SOLO_CLOSING:
+            self._dispute_due(self.dispute.again(self._last_activity))
+
+    def _on_closing_again(self) -> None:
+        """A reestablish found the channel closing on chain; the node does not say with which
+        state. A dispute the record knows goes on; otherwise a slash is tried."""
+        now = self._last_activity
+        due = self.dispute.again(now) if self.dispute.due else None
+        self._dispute_due(due or self.dispute.reported("closing", now))
+
+    def _dispute_due(self, due: DisputeActionDue | None) -> None:
+        """Announce an action a close on chain makes due; start it if the policy says so."""
+        if due is None:
+            return
+        if self.dispute.act_now():
+            self._take_dispute_action(due)
+        else:
+            self._events.append(due)
+
+    def _take_dispute_action(self, due: DisputeActionDue) -> None:
+        # A slash or settle already under way or waiting (ours or the application's) is not
+        # started twice.
+        for operation in (self._own.current, *self._own.waiting):
+            if operation is not None and action_of(operation.command) is due.action:
+                return
+        if self.state is not ChannelState.SOLO_CLOSING:
+            self.dispute.closed()  # closed, or open again (a snapshot): nothing is due
+            return
+        operation = self.submit(command_for(due.action))
+        self._events.append(attrs.evolve(due, operation=operation, deadline=None))
 
     def _channel_gone(self, detail: str) -> None:
         self._own.abandon(detail)
@@ -746,14 +834,16 @@ class Channel:
         *,
         ping_interval: float | None = DEFAULT_PING_INTERVAL,
         fee_policy: FeePolicy | None = None,
+        dispute: DisputePolicy | None = None,
     ) -> Channel:
         """A channel resumed from its record, disconnected; :meth:`reconnect` comes next.
 
-        The network id, account and options are the record's; only how the channel runs
-        here (``ping_interval``, ``fee_policy``) is chosen anew."""
+        The network id, account and options are the record's, and so is a dispute action
+        due; only how the channel runs here (``ping_interval``, ``fee_policy``, ``dispute``)
+        is chosen anew."""
         if not isinstance(record, ChannelRecord):
             raise LocalProtocolError(f"a ChannelRecord is required, got {type(record).__name__}")
-        channel = record.restore(cls, ping_interval=ping_interval)
+        channel = record.restore(cls, ping_interval=ping_interval, dispute=dispute)
         if fee_policy is not None:
             if not isinstance(fee_policy, FeePolicy):
                 raise LocalProtocolError("fee_policy: a FeePolicy or None is required")

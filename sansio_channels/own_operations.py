@@ -67,12 +67,20 @@ Ending: TypeAlias = "Accepted | Failed"
 class OwnOperations:
     """The own operations of one channel: ``current`` under way, the rest waiting in order.
 
-    ``emit`` hands an event to the application; ``start`` sends an operation's request.
+    ``emit`` hands an event to the application; ``start`` sends an operation's request;
+    ``failed`` hears of each failure after its event, while the operation is still current
+    (so that what it starts waits its turn behind the operations already waiting).
     """
 
-    def __init__(self, emit: Callable[[Event], None], start: Callable[[Operation], None]) -> None:
+    def __init__(
+        self,
+        emit: Callable[[Event], None],
+        start: Callable[[Operation], None],
+        failed: Callable[[Operation, Failed], None] | None = None,
+    ) -> None:
         self._emit = emit
         self._start = start
+        self._failed = failed
         self.current: Operation | None = None
         self.waiting: collections.deque[Operation] = collections.deque()
 
@@ -93,7 +101,6 @@ class OwnOperations:
         (after the events of what ended this one)."""
         operation = self.current
         assert operation is not None, "no own operation is under way"
-        self.current = None
         if isinstance(ending, Accepted):
             self._emit(OperationAccepted(operation=operation, round=ending.round))
         else:
@@ -105,6 +112,9 @@ class OwnOperations:
                     error_code=ending.code,
                 )
             )
+            if self._failed is not None:
+                self._failed(operation, ending)
+        self.current = None
         if start_next:
             self.start_next()
 

@@ -34,6 +34,7 @@ import attrs
 
 from . import commands, rpc, transcript
 from .channel import Channel
+from .dispute import DisputePolicy
 from .errors import ChannelError, LocalProtocolError
 from .events import (
     ChannelErrorReported,
@@ -159,12 +160,15 @@ class _RoleReplay:
                 self.earlier.add(self.channel.channel_id)
             own = options.initiator_id if self.role == "initiator" else options.responder_id
             self.account = own if own != "any" else self.account
-            self.channel = Channel(options, network_id=self.network_id)
+            # The recorded client sent its own slashes and settles: the replay sends none.
+            self.channel = Channel(options, network_id=self.network_id, dispute=_REPORT_ONLY)
         elif self.channel is not None:
             self.channel.connection_lost()
             self.channel.reconnect(options)
         else:
-            self.channel = Channel(options, network_id=self.network_id, account=self.account)
+            self.channel = Channel(
+                options, network_id=self.network_id, account=self.account, dispute=_REPORT_ONLY
+            )
         self.ids.clear()
 
     # --- frames from the node -----------------------------------------------------------
@@ -288,6 +292,7 @@ class _RoleReplay:
 
 
 # The event a frame from the node must produce, by its method (replies: by their kind).
+_REPORT_ONLY: Final = DisputePolicy.off()
 _MEANS: Final[Mapping[str, type[Event]]] = {
     "channels.info": Info,
     "channels.on_chain_tx": OnChainTx,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import LocalProtocolError
 from ..replay import FileReport, ReplayReport, replay_files
+from ..simulator.simulator import DEFAULT_NETWORK_ID
+from ..transcript import parse_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--network-id",
         metavar="ID",
-        default="ae_mainnet",
-        help="the network id the recorded signatures verify under (default: ae_mainnet)",
+        default=DEFAULT_NETWORK_ID,
+        help=(
+            "the network id the recorded signatures verify under (default: %(default)s, the "
+            "simulator's and the demo's; a real node's: ae_mainnet, ae_uat, its own)"
+        ),
     )
     parser.add_argument(
         "--require-checked",
@@ -29,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for path in args.files:
+        _check_is_a_session(path)
     report = replay_files(args.files, args.network_id)
     failed = report.mismatched > 0
     for file in report.files:
@@ -43,6 +51,19 @@ def run(args: argparse.Namespace) -> int:
                 failed = True
     print(_counts(report))
     return 1 if failed else 0
+
+
+def _check_is_a_session(path: str) -> None:
+    """A file that holds no recorded step is not a transcript: replaying it would pass."""
+    try:
+        entries = parse_file(path)
+    except UnicodeDecodeError:
+        raise LocalProtocolError(f"{path}: not a text file, so not a recorded session") from None
+    if not entries:
+        raise LocalProtocolError(
+            f"{path}: no recorded session in it (no '#### initiator ...' or "
+            "'#### responder ...' steps)"
+        )
 
 
 def _counts(report: FileReport | ReplayReport) -> str:
