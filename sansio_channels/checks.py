@@ -275,7 +275,7 @@ def _check_fee(req: _Request) -> Check | None:
         if fee is None and gas_price is None:
             problems += _above_bound(policy, tx, got)
         else:
-            problems += _not_asked_fee(tx, got, fee, gas_price)
+            problems += _asked_fee_problems(tx, got, fee, gas_price)
     for meta in metas:
         problems += _above_bound(policy, meta, meta.fee, "the meta tx's fee")
         if meta.gas_price > policy.max_gas_price:
@@ -306,7 +306,9 @@ def _above_bound(policy: FeePolicy, tx: ChainObject, got: int, what: str = "fee"
     return [f"{what} is {got}, above {bound}, the most the fee policy allows ({why})"]
 
 
-def _not_asked_fee(tx: ChainObject, got: int, fee: int | None, gas_price: int | None) -> list[str]:
+def _asked_fee_problems(
+    tx: ChainObject, got: int, fee: int | None, gas_price: int | None
+) -> list[str]:
     """With fee= the node writes it; with gas_price= the least fee at that price (its own
     size included); with both, the larger of the two."""
     priced = None if gas_price is None else minimum_fee(tx, gas_price)

@@ -11,6 +11,7 @@ import typing
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from sansio_channels import checks, commands, txs
@@ -25,8 +26,14 @@ from sansio_channels.operations import (
     operation_for_tag,
     rules_table,
 )
+from sansio_channels.signing_context import PendingOperation
 
 DOCS = Path(__file__).parent.parent / "docs"
+ASKED_NAMES = {
+    *(field.name for field in attrs.fields(PendingOperation) if field.name != "kind"),
+    "account",
+    "ct_version",
+}
 UPDATES: tuple[type[ChainObject], ...] = typing.get_args(txs.OffChainUpdate)
 WRAPPERS = (txs.SignedTx, txs.GAMetaTx, txs.GAMetaTxV1)
 # What the checks are called: the check functions' names, and the first two of every request.
@@ -117,6 +124,8 @@ def test_every_rule_names_a_check_that_runs() -> None:
                 if rule.rule in (Rule.ASKED, Rule.FEE_POLICY):
                     assert rule.check is not None, (tag, kind, name)
                 assert rule.why, (tag, kind, name)
+                # What a rule compares with is a value we set, or our own account.
+                assert set(rule.asked) <= ASKED_NAMES, (tag, kind, name, rule.asked)
 
 
 def test_a_removed_rule_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
