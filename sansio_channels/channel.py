@@ -54,13 +54,14 @@ from .events import (
     StateChanged,
 )
 from .fees import FeePolicy
-from .ledger import FetchedState, Ledger, is_own_operation_tag
+from .ledger import FetchedState, Ledger, Participants, is_own_operation_tag
 from .node_data import api_balances, envelope_agrees, object_of, string_of
 from .offchain import updates_from_json
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
 from .own_operations import Accepted, Failed, OwnOperations, Signal
 from .reattach import NOT_TAKEN, rounds_to_keep, settle
 from .record import ChannelRecord
+from .signing_context import SigningContext
 from .state import ChannelState, Input, next_state
 from .txs import ChannelCreateTx, ChannelCreateTxV1, SignedTx, decode_signed_tx, encode_tx
 
@@ -131,15 +132,16 @@ class Channel:
             own = options.initiator_id if self.role is Role.INITIATOR else options.responder_id
             peer = options.responder_id if self.role is Role.INITIATOR else options.initiator_id
             self.account = Id.account(own)
-            self.peer: Id | None = None if peer == "any" else Id.account(peer)
+            known = None if peer == "any" else Id.account(peer)
         else:
             if account is None:
                 raise LocalProtocolError("account: required to reestablish from bare options")
             self.account = Id.account(account)
-            self.peer = None
+            known = None
             self.channel_id = options.existing_channel_id
             self.fsm_id = options.existing_fsm_id
             self.state = ChannelState.FSM_DOWN
+        self._who = Participants(network_id, self.role, self.account, known)
         self.ledger = Ledger.initial(options if isinstance(options, OpenOptions) else None)
         self._inbound: collections.deque[tuple[Any, float | None]] = collections.deque()
         self._events: collections.deque[Event] = collections.deque()
@@ -159,6 +161,30 @@ class Channel:
         # The record this channel was resumed from (after a crash): what the node did while
         # we were gone is unknown until its latest state is fetched.
         self.restored_from: ChannelRecord | None = None
+
+    @property
+    def peer(self) -> Id | None:
+        """The peer's account, once known (a responder that accepts any initiator learns it
+        from the create tx)."""
+        return self._who.peer
+
+    @peer.setter
+    def peer(self, peer: Id | None) -> None:
+        self._who = attrs.evolve(self._who, peer=peer)
+
+    @property
+    def participants(self) -> Participants:
+        """Who takes part, as a value: the network id, our role and account, the peer."""
+        return self._who
+
+    def signing_context(self) -> SigningContext:
+        """What the checks of a sign request arriving now would read."""
+        return self.ledger.context(
+            self._who,
+            channel_id=self.channel_id,
+            operation=self._own.current,
+            fee_policy=self.fee_policy,
+        )
 
     # --- connecting ---------------------------------------------------------------------
 
@@ -409,7 +435,7 @@ class Channel:
         # The state we signed second comes back co-signed as we sent it; decoding is strict,
         # so that text decodes to what we encoded it from.
         signed = self.ledger.sent(text) or decode_signed_tx(text)
-        checks = check_co_signed_state(self.ledger.context(self), signed)
+        checks = check_co_signed_state(self.signing_context(), signed)
         round_, accepted = self.ledger.take_co_signed(signed, text, checks, known_peer=self.peer)
         self._events.append(
             CoSignedState(
@@ -542,7 +568,7 @@ class Channel:
     def _query_answered(self, operation: Operation, result: Any) -> None:
         self._events.append(QueryResult(operation=operation, result=result))
         if isinstance(operation.command, cmd.GetOffchainState):
-            fetched = self.ledger.take_fetched(self, result)
+            fetched = self.ledger.take_fetched(self._who, result)
             if operation is self._settling:
                 self._settling = None
                 self._settle_after_reattach(fetched, result)
@@ -614,7 +640,7 @@ class Channel:
         signed = decode_signed_tx(text)
         envelope_agrees(tag, envelope, signed)
         updates = updates_from_json(data.get("updates", []))
-        context = self.ledger.context(self)
+        context = self.signing_context()
         # An own request of another kind than the operation under way is not its: the node
         # serves late a request it postponed from an earlier connection (the checks refuse it).
         ours = context.pending is not None and sign_tag_for(context.pending.kind) == tag.tag
@@ -681,7 +707,7 @@ class Channel:
             self._send_reply(request.tag.reply_method, {"error": error})
             self.ledger.aborted(own=request.operation is not None)
         else:
-            known = self.ledger.check_reply(self, request, signed, made)
+            known = self.ledger.check_reply(self._who, request.signed_tx, signed, made)
             text = encode_tx(signed)
             self.ledger.signed(request.tag.tag, signed, text, known)  # written ahead of the reply
             self._send_reply(request.tag.reply_method, {"signed_tx": text})

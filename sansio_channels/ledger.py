@@ -19,6 +19,7 @@ from .checks import CheckReport, LatestState, PendingOperation, SigningContext
 from .codec import ChainObject
 from .encoding import Id
 from .errors import ChannelError, LocalProtocolError
+from .fees import FeePolicy
 from .offchain import OffChainState
 from .operations import Ends, operation_for_method, operation_for_tag
 from .options import OpenOptions, Role
@@ -36,11 +37,18 @@ from .txs import (
 )
 
 if TYPE_CHECKING:
-    from .channel import Channel
-    from .events import SignRequest
+    from .events import Operation
     from .record import ChannelRecord
 
-__all__ = ["FetchedState", "Latest", "Ledger", "SignedRound", "is_own_operation_tag", "round_of"]
+__all__ = [
+    "FetchedState",
+    "Latest",
+    "Ledger",
+    "Participants",
+    "SignedRound",
+    "is_own_operation_tag",
+    "round_of",
+]
 
 _CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)
 
@@ -54,6 +62,17 @@ def round_of(tx: ChainObject) -> int | None:
 
 
 _NO_SIGNERS: Final[Mapping[bytes, Id]] = types.MappingProxyType({})
+
+
+@attrs.frozen
+class Participants:
+    """Who takes part, as the channel knows it now: the network id our signatures are for,
+    our role and account, and the peer (None until known)."""
+
+    network_id: str
+    role: Role
+    account: Id
+    peer: Id | None
 
 
 @attrs.frozen(kw_only=True)
@@ -123,21 +142,30 @@ class Ledger:
 
     # --- for the checks ---------------------------------------------------------------------
 
-    def context(self, channel: Channel) -> SigningContext:
-        latest = self._latest_for_checks(channel)
+    def context(
+        self,
+        who: Participants,
+        *,
+        channel_id: str | None,
+        operation: Operation | None,
+        fee_policy: FeePolicy,
+    ) -> SigningContext:
+        """What the checks read: ``who`` takes part, in channel ``channel_id``, with our own
+        ``operation`` under way (if any), fees bounded by ``fee_policy``."""
+        latest = self._latest_for_checks(who)
         return SigningContext.of_ledger(
-            network_id=channel.network_id,
-            role=channel.role,
-            account=channel.account,
-            peer=channel.peer,
-            channel_id=self._channel_id(channel.channel_id),
+            network_id=who.network_id,
+            role=who.role,
+            account=who.account,
+            peer=who.peer,
+            channel_id=self._channel_id(channel_id),
             options=self.options,
             latest=latest,
             signed_rounds={r: s.inner for r, s in self.signed_rounds.items()},
-            pending=self._pending_operation(channel),
+            pending=self._pending_operation(who, operation),
             known_signers={s.inner: s.signers for s in self.signed_rounds.values() if s.signers},
-            fee_policy=channel.fee_policy,
-            named=self._named(channel, latest),
+            fee_policy=fee_policy,
+            named=self._named(who, latest),
         )
 
     def _channel_id(self, text: str | None) -> Id | None:
@@ -147,13 +175,14 @@ class Ledger:
             self._channel_id_of = (text, Id.from_api(text))
         return self._channel_id_of[1]
 
-    def _pending_operation(self, channel: Channel) -> PendingOperation | None:
-        operation = channel.current_operation
+    def _pending_operation(
+        self, who: Participants, operation: Operation | None
+    ) -> PendingOperation | None:
         if self._pending_of is None or self._pending_of[0] is not operation:
-            self._pending_of = (operation, _pending(channel))
+            self._pending_of = (operation, _pending(who, operation))
         return self._pending_of[1]
 
-    def _latest_for_checks(self, channel: Channel) -> LatestState | None:
+    def _latest_for_checks(self, who: Participants) -> LatestState | None:
         if self.latest is None:
             return None  # before the create tx is co-signed the checks read the open options
         kept = self._latest_of
@@ -161,16 +190,16 @@ class Ledger:
             kept is None
             or kept[0] is not self.latest
             or kept[1] != self.stale
-            or kept[2] is not channel.peer
+            or kept[2] is not who.peer
         ):
-            kept = (self.latest, self.stale, channel.peer, self._new_latest_state(channel))
+            kept = (self.latest, self.stale, who.peer, self._new_latest_state(who))
             self._latest_of = kept
         return kept[3]
 
-    def _new_latest_state(self, channel: Channel) -> LatestState | None:
+    def _new_latest_state(self, who: Participants) -> LatestState | None:
         assert self.latest is not None
         state = self.latest.state if not self.stale else None
-        state = state or _unknown_balances(channel)
+        state = state or _unknown_balances(who)
         if state is None:
             return None
         return LatestState(
@@ -179,17 +208,12 @@ class Ledger:
             state=state,
         )
 
-    def _named(self, channel: Channel, latest: LatestState | None) -> tuple[Id, ...]:
+    def _named(self, who: Participants, latest: LatestState | None) -> tuple[Id, ...]:
         keys = None if latest is None else latest.state.participants
         kept = self._named_of
-        if (
-            kept is None
-            or kept[0] is not channel.account
-            or kept[1] is not channel.peer
-            or kept[2] != keys
-        ):
-            named = named_participants(channel.account, channel.peer, latest)
-            kept = self._named_of = (channel.account, channel.peer, keys, named)
+        if kept is None or kept[0] is not who.account or kept[1] is not who.peer or kept[2] != keys:
+            named = named_participants(who.account, who.peer, latest)
+            kept = self._named_of = (who.account, who.peer, keys, named)
         return kept[3]
 
     # --- sign requests ----------------------------------------------------------------------
@@ -223,28 +247,28 @@ class Ledger:
                 self.offered_state = None
 
     def check_reply(
-        self, channel: Channel, request: SignRequest, signed: SignedTx, made: bytes | None
+        self, who: Participants, offered: SignedTx, signed: SignedTx, made: bytes | None
     ) -> Mapping[bytes, Id]:
-        """Refuse a reply that is not the offered tx signed by our account; give our signature
-        over the inner tx, known valid. ``made``: the signature our own key pair just added,
-        valid by construction."""
-        wanted = crypto.inner_tx(request.signed_tx).serialize()
+        """Refuse a reply that is not the ``offered`` tx signed by our account; give our
+        signature over the inner tx, known valid. ``made``: the signature our own key pair just
+        added, valid by construction."""
+        wanted = crypto.inner_tx(offered).serialize()
         if crypto.inner_tx(signed).serialize() != wanted:
             raise LocalProtocolError("the reply does not hold the tx the node asked to sign")
         if made is not None:
-            return {made: channel.account}
-        if _generalized_reply(signed, channel.account):
+            return {made: who.account}
+        if _generalized_reply(signed, who.account):
             return _NO_SIGNERS
         # A peer that is a generalized account wraps the tx in its meta tx; we sign inside.
         layers = crypto.signed_layers(signed)
         for layer in layers:
             message = layer.transaction.serialize()
             for sig in layer.signatures:
-                if crypto.verify(sig, message, channel.network_id, channel.account.key) is not None:
-                    return {sig: channel.account} if layer is layers[-1] else _NO_SIGNERS
+                if crypto.verify(sig, message, who.network_id, who.account.key) is not None:
+                    return {sig: who.account} if layer is layers[-1] else _NO_SIGNERS
         raise LocalProtocolError(
-            f"the reply carries no valid signature by {channel.account.api} for network "
-            f"{channel.network_id!r}"
+            f"the reply carries no valid signature by {who.account.api} for network "
+            f"{who.network_id!r}"
         )
 
     def signed(self, tag: str, signed: SignedTx, text: str, ours: Mapping[bytes, Id]) -> None:
@@ -313,19 +337,19 @@ class Ledger:
             and crypto.inner_tx(self.latest.signed_tx).serialize() == inner.serialize()
         )
 
-    def take_fetched(self, channel: Channel, result: object) -> FetchedState:
+    def take_fetched(self, who: Participants, result: object) -> FetchedState:
         """Rebuild and check a ``get.offchain_state`` answer; a verified, newer state is taken.
 
         A state that carries valid signatures of both participants (ours included: we signed
         it, here or elsewhere) and whose trees hash to its state hash tells the balances for
         sure, so it also refreshes a latest state that was stale or unknown.
         """
-        fetched = _rebuild(channel, result)
+        fetched = _rebuild(who, result)
         if not fetched.verified or fetched.signed_tx is None or fetched.round is None:
             return fetched
         if self.latest is not None and not self.stale and fetched.round < self.latest.round:
             return fetched
-        state = _state_of(channel, fetched)
+        state = _state_of(who, fetched)
         self.latest = Latest(
             round=fetched.round,
             signed_tx=fetched.signed_tx,
@@ -436,7 +460,7 @@ class FetchedState:
     detail: str
 
 
-def _rebuild(channel: Channel, result: object) -> FetchedState:
+def _rebuild(who: Participants, result: object) -> FetchedState:
     signed_text = result.get("signed_tx") if isinstance(result, Mapping) else None
     trees_text = result.get("trees") if isinstance(result, Mapping) else None
     if not isinstance(signed_text, str) or not isinstance(trees_text, str) or not signed_text:
@@ -463,7 +487,7 @@ def _rebuild(channel: Channel, result: object) -> FetchedState:
             "the trees match, but a participant authenticates as a generalized account, "
             "which the client cannot check"
         )
-    elif channel.peer is None or not _signed_by_both(channel, signed):
+    elif who.peer is None or not _signed_by_both(who, signed):
         detail = "the signed state lacks a valid signature of a participant"
     else:
         detail = ""
@@ -476,25 +500,25 @@ def _rebuild(channel: Channel, result: object) -> FetchedState:
     )
 
 
-def _signed_by_both(channel: Channel, signed: SignedTx) -> bool:
-    assert channel.peer is not None
+def _signed_by_both(who: Participants, signed: SignedTx) -> bool:
+    assert who.peer is not None
     layer = crypto.signed_layers(signed)[-1]
     tx_bytes = layer.transaction.serialize()
     return all(
-        any(crypto.verify(sig, tx_bytes, channel.network_id, who.key) for sig in layer.signatures)
-        for who in (channel.account, channel.peer)
+        any(crypto.verify(sig, tx_bytes, who.network_id, one.key) for sig in layer.signatures)
+        for one in (who.account, who.peer)
     )
 
 
-def _state_of(channel: Channel, fetched: FetchedState) -> OffChainState | None:
+def _state_of(who: Participants, fetched: FetchedState) -> OffChainState | None:
     """The participants' balances in a verified state (contracts noted)."""
     assert fetched.trees is not None
-    assert channel.peer is not None
+    assert who.peer is not None
     accounts = fetched.trees.accounts()
-    ours, theirs = channel.account.key, channel.peer.key
+    ours, theirs = who.account.key, who.peer.key
     if ours not in accounts or theirs not in accounts:
         return None
-    initiator, responder = (ours, theirs) if channel.role is Role.INITIATOR else (theirs, ours)
+    initiator, responder = (ours, theirs) if who.role is Role.INITIATOR else (theirs, ours)
     return OffChainState(
         initiator=initiator,
         responder=responder,
@@ -503,12 +527,12 @@ def _state_of(channel: Channel, fetched: FetchedState) -> OffChainState | None:
     )
 
 
-def _unknown_balances(channel: Channel) -> OffChainState | None:
+def _unknown_balances(who: Participants) -> OffChainState | None:
     """The participants with balances unknown; None while the peer is not known either."""
-    if channel.peer is None:
+    if who.peer is None:
         return None
-    ours, theirs = channel.account.key, channel.peer.key
-    initiator, responder = (ours, theirs) if channel.role is Role.INITIATOR else (theirs, ours)
+    ours, theirs = who.account.key, who.peer.key
+    initiator, responder = (ours, theirs) if who.role is Role.INITIATOR else (theirs, ours)
     return OffChainState(initiator=initiator, responder=responder, balances=None)
 
 
@@ -538,8 +562,7 @@ _PENDING_FIELDS: Final = tuple(
 )
 
 
-def _pending(channel: Channel) -> PendingOperation | None:
-    operation = channel.current_operation
+def _pending(who: Participants, operation: Operation | None) -> PendingOperation | None:
     if operation is None:
         return None
     command = operation.command
@@ -559,7 +582,7 @@ def _pending(channel: Channel) -> PendingOperation | None:
     if "meta" in values:
         values["meta"] = tuple(text.encode("utf-8") for text in values["meta"])
     # Usually our account and the peer's, already parsed: those are not parsed again.
-    known = {who.api: who for who in (channel.account, channel.peer) if who is not None}
+    known = {one.api: one for one in (who.account, who.peer) if one is not None}
     for name in ("from_id", "to_id", "contract_id"):
         text = values.get(name)
         if isinstance(text, str):

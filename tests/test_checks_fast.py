@@ -5,12 +5,13 @@ every field, and what the ledger keeps for the checks' context against it worked
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sansio_channels import txs
-from sansio_channels.channel import Channel
 from sansio_channels.checks import (
     Check,
     CheckReport,
@@ -23,7 +24,7 @@ from sansio_channels.checks import (
     _unknown,
 )
 from sansio_channels.encoding import Id, IdTag
-from sansio_channels.ledger import Ledger
+from sansio_channels.ledger import Ledger, Participants
 from sansio_channels.offchain import OffChainState
 from sansio_channels.operations import OPERATIONS, SIGN_TAGS
 from sansio_channels.options import Role
@@ -54,11 +55,11 @@ def test_a_check_made_without_init_is_the_constructed_one(
         made.detail = "changed"  # type: ignore[misc]
 
 
-def _assert_fresh(ledger: Ledger, channel: Channel, context: SigningContext) -> None:
+def _assert_fresh(ledger: Ledger, who: Participants, context: SigningContext) -> None:
     # What the ledger kept from an earlier context is what this one would be given afresh.
-    fresh = None if ledger.latest is None else ledger._new_latest_state(channel)
+    fresh = None if ledger.latest is None else ledger._new_latest_state(who)
     assert context.latest == fresh
-    named = named_participants(channel.account, channel.peer, fresh)
+    named = named_participants(who.account, who.peer, fresh)
     assert context.participants() == list(named)
     assert context.peer_of() == SigningContext(
         network_id=context.network_id, role=context.role, account=context.account,
@@ -76,9 +77,9 @@ def test_what_the_ledger_keeps_for_the_context_is_worked_out_afresh(
     built: list[SigningContext] = []
     context = Ledger.context
 
-    def checked(ledger: Ledger, channel: Channel) -> SigningContext:
-        found = context(ledger, channel)
-        _assert_fresh(ledger, channel, found)
+    def checked(ledger: Ledger, who: Participants, **values: Any) -> SigningContext:
+        found = context(ledger, who, **values)
+        _assert_fresh(ledger, who, found)
         built.append(found)
         return found
 
@@ -101,7 +102,7 @@ def test_what_the_ledger_keeps_for_the_context_is_worked_out_afresh(
     ledger, peer = channel.ledger, channel.peer
     for stale, named in ((True, peer), (True, None), (False, None), (False, peer)):
         ledger.stale, channel.peer = stale, named
-        ledger.context(channel)
+        channel.signing_context()
     assert len(built) >= 10
 
 

@@ -169,6 +169,6 @@ def test_another_signers_good_signature_is_verified_then_remembered() -> None:
 
 def test_a_context_refuses_known_signers_that_are_not_ids() -> None:
     channel, _ = opened()
-    context = channel.ledger.context(channel)
+    context = channel.signing_context()
     with pytest.raises(LocalProtocolError, match="known_signers"):
         attrs.evolve(context, known_signers={b"tx": {GARBAGE: "ak_not_an_id"}})  # type: ignore[dict-item]
