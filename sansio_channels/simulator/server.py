@@ -116,11 +116,14 @@ class SimulatorServer:
             await self._flush()
 
     async def _flush(self) -> None:
-        """Send every connection what the simulator has for it; close what the node closed."""
-        for connection, websocket in list(self._sockets.items()):
-            for frame in self.sim.frames_for(connection):
+        """Send what the simulator has, across clients in the order the nodes sent it; close
+        what the node closed."""
+        for connection, frame in self.sim.outbound():
+            websocket = self._sockets.get(connection)
+            if websocket is not None:
                 with contextlib.suppress(ConnectionClosed):
                     await websocket.send(_dumps(frame))
+        for connection, websocket in list(self._sockets.items()):
             if self.sim.is_closed(connection):
                 self._sockets.pop(connection, None)
                 # Not awaited here: the close handshake must not hold up the other clients.

@@ -70,7 +70,8 @@ class Connection:
 @attrs.define(eq=False)
 class _Socket:
     handle: Connection
-    outbox: list[dict[str, Any]] = attrs.Factory(list)
+    # (send order, frame): the order across every socket is the order the nodes sent in.
+    outbox: list[tuple[int, dict[str, Any]]] = attrs.Factory(list)
     fsm: Fsm | None = None
     closed: bool = False  # by the node (after died, or a refused connect) or by the client
 
@@ -117,6 +118,11 @@ class Simulator:
         self._fsm_count = 0
         self._next_connection = 1
         self._sockets: dict[int, _Socket] = {}
+        # Every frame for a client gets the next number, so that a transport can send the
+        # frames of one step to both participants in the order the nodes sent them
+        # (outbound()); the sockets that hold frames, so that it walks only those.
+        self._sent = itertools.count()
+        self._waiting: dict[int, _Socket] = {}
         self._clients: dict[Fsm, _Socket] = {}
         self._ports: dict[Fsm, int] = {}
         self._cache: dict[tuple[bytes, Role], _Cached] = {}
@@ -150,7 +156,7 @@ class Simulator:
         try:
             self._open(socket, url, query)
         except NodeError as problem:
-            socket.outbox.append(frames.error(None, None, problem, {}))
+            self._queue(socket, frames.error(None, None, problem, {}))
             socket.closed = True
         except (LocalProtocolError, DecodingError, ValueError):
             socket.closed = True  # a bad connect param: the node closes without a word
@@ -403,18 +409,44 @@ class Simulator:
         """The frames to send to the client now, oldest first."""
         socket = self._sockets[connection.id]
         out, socket.outbox = socket.outbox, []
+        self._waiting.pop(connection.id, None)
+        frames_out = [frame for _, frame in out]
         self.entries.extend(
             Entry(role=connection.role, kind=EntryKind.RECEIVED, text=frame_text(frame))
-            for frame in out
+            for frame in frames_out
         )
-        return out
+        return frames_out
+
+    def outbound(self) -> list[tuple[Connection, dict[str, Any]]]:
+        """Every frame to send now, to whichever client, in the order the nodes sent them.
+
+        A node reports to its own client before its peer hears of the step (the side that
+        acknowledges an update gets its ``channels.update`` first): a transport that sends
+        in this order lets no client's reaction overtake a report to the other.
+        """
+        waiting = list(self._waiting.values())
+        self._waiting.clear()
+        merged: list[tuple[int, Connection, dict[str, Any]]] = []
+        for socket in waiting:
+            merged.extend((number, socket.handle, frame) for number, frame in socket.outbox)
+            socket.outbox = []
+        merged.sort(key=lambda item: item[0])
+        self.entries.extend(
+            Entry(role=handle.role, kind=EntryKind.RECEIVED, text=frame_text(frame))
+            for _, handle, frame in merged
+        )
+        return [(handle, frame) for _, handle, frame in merged]
+
+    def _queue(self, socket: _Socket, frame: dict[str, Any]) -> None:
+        socket.outbox.append((next(self._sent), frame))
+        self._waiting[socket.handle.id] = socket
 
     # --- what the FSMs need (the Node protocol) --------------------------------------------
 
     def to_client(self, fsm: Fsm, frame: dict[str, Any]) -> None:
         socket = self._clients.get(fsm)
         if socket is not None and not socket.closed:
-            socket.outbox.append(frame)
+            self._queue(socket, frame)
 
     def to_requester(self, fsm: Fsm, req: Request, frame: dict[str, Any]) -> None:
         # The node replies to the socket handler that made the call: a request postponed
