@@ -126,8 +126,18 @@ class SimulatorServer:
         for connection, websocket in list(self._sockets.items()):
             if self.sim.is_closed(connection):
                 self._sockets.pop(connection, None)
+                reason = self.sim.close_reason(connection)
+                # A refusal the node makes without a word: say why in the close frame
+                # (1008, policy violation; the reason is cut to what a close frame holds).
+                closing = (
+                    websocket.close()
+                    if reason is None
+                    else websocket.close(1008, reason.encode()[:120].decode(errors="ignore"))
+                )
                 # Not awaited here: the close handshake must not hold up the other clients.
-                self._closing.add(asyncio.ensure_future(websocket.close()))
+                task = asyncio.ensure_future(closing)
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
         self._wake.set()  # a new timer may be due sooner
 
     async def _run_clock(self) -> None:

@@ -17,13 +17,12 @@ import hashlib
 import heapq
 import itertools
 import json
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 
-from .. import crypto, encoding
+from .. import crypto
 from .. import txs as t
 from ..encoding import Id, IdTag
 from ..errors import DecodingError, LocalProtocolError
@@ -32,11 +31,10 @@ from ..options import (
     OpenOptions,
     ReestablishOptions,
     Role,
-    parse_connect_url,
 )
 from ..rpc import ErrorDataCode
 from ..transcript import Entry, EntryKind, frame_text, render
-from . import frames
+from . import frames, params
 from . import link as m
 from .chain import FakeChain, pick_fee
 from .frames import NodeError
@@ -49,14 +47,6 @@ __all__ = ["Connection", "Simulator"]
 DEFAULT_NETWORK_ID: Final = "ae_dev"
 # Blocks an auto-mining simulator mines at most in one go (a lock period, minimum depths).
 _MAX_AUTO_BLOCKS: Final = 10_000
-# Open params the node checks for "Value too low" (data code 105) before anything else.
-_AMOUNTS: Final = (
-    "initiator_amount",
-    "responder_amount",
-    "channel_reserve",
-    "push_amount",
-    "lock_period",
-)
 
 
 @attrs.frozen
@@ -74,6 +64,7 @@ class _Socket:
     outbox: list[tuple[int, dict[str, Any]]] = attrs.Factory(list)
     fsm: Fsm | None = None
     closed: bool = False  # by the node (after died, or a refused connect) or by the client
+    reason: str | None = None  # why the node refused a connect without an error frame
 
 
 @attrs.frozen(kw_only=True)
@@ -146,7 +137,10 @@ class Simulator:
     def connect(self, url: str, *, now: float | None = None) -> Connection:
         """A client opens a WebSocket on ``url``; its first frames wait in :meth:`frames_for`."""
         self._tick(now)
-        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        try:
+            query = params.query(url)
+        except params.Refused:
+            query = {}
         role = query.get("role", "initiator")
         handle = Connection(self._next_connection, role)
         self._next_connection += 1
@@ -154,52 +148,24 @@ class Simulator:
         self._sockets[handle.id] = socket
         self.entries.append(Entry(role=role, kind=EntryKind.CONNECT, text=url))
         try:
-            self._open(socket, url, query)
+            self._open(socket, params.query(url))
         except NodeError as problem:
+            # The node's explained refusals: an error frame, then the close.
             self._queue(socket, frames.error(None, None, problem, {}))
             socket.closed = True
-        except (LocalProtocolError, DecodingError, ValueError):
-            socket.closed = True  # a bad connect param: the node closes without a word
+        except (params.Refused, LocalProtocolError, DecodingError, ValueError) as problem:
+            # The node closes without a word; the close frame's reason says why.
+            socket.closed = True
+            socket.reason = str(problem)
         self.deliver()
         return handle
 
-    def _open(self, socket: _Socket, url: str, query: Mapping[str, str]) -> None:
-        if query.get("protocol") != "json-rpc" or query.get("role") not in (
-            "initiator",
-            "responder",
-        ):
-            raise LocalProtocolError("no protocol or role")
-        if "existing_channel_id" in query:
-            fsm_id = query.get("existing_fsm_id")
-            if fsm_id is None:
-                raise NodeError.rejected(ErrorDataCode.MISSING_FSM_ID)
-            try:
-                if len(encoding.decode(fsm_id, "ba")) != 32:
-                    raise DecodingError("size")
-            except DecodingError:
-                raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID) from None
-        else:
-            self._check_amounts(query)
-        options = parse_connect_url(url)
+    def _open(self, socket: _Socket, query: Mapping[str, str]) -> None:
+        options = params.read(query)
         if isinstance(options, OpenOptions):
             self._start(socket, options)
         else:
             self._come_back(socket, options)
-
-    def _check_amounts(self, query: Mapping[str, str]) -> None:
-        values: dict[str, int] = {}
-        for name in _AMOUNTS:
-            try:
-                values[name] = int(query.get(name, "0"))
-            except ValueError:
-                raise LocalProtocolError(name) from None
-        push, reserve = values["push_amount"], values["channel_reserve"]
-        if (
-            any(value < 0 for value in values.values())
-            or values["initiator_amount"] - push < reserve
-            or values["responder_amount"] + push < reserve
-        ):
-            raise NodeError.rejected(ErrorDataCode.VALUE_TOO_LOW)
 
     def _start(self, socket: _Socket, options: OpenOptions) -> None:
         ids = [options.responder_id]
@@ -243,7 +209,7 @@ class Simulator:
         cached = self._cache.get((channel_id, role))
         if cached is None:
             if self.chain.channel(channel_id) is None:
-                raise LocalProtocolError("no such channel on chain")
+                raise LocalProtocolError("existing_channel_id: no such channel on chain")
             raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID)
         if options.existing_fsm_id != cached.fsm_id:
             raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID)
@@ -354,6 +320,11 @@ class Simulator:
             del self._clients[fsm]
             fsm.client_gone()
         self.deliver()
+
+    def close_reason(self, connection: Connection) -> str | None:
+        """Why a connect was refused with no error frame (the node says nothing; a transport
+        can put this in its close frame), or None."""
+        return self._sockets[connection.id].reason
 
     def is_closed(self, connection: Connection) -> bool:
         """Whether the socket is closed (the node closes it after ``died`` and refusals)."""
