@@ -166,7 +166,8 @@ def test_a_bad_value_closes_without_a_frame_and_the_reason_names_it(
     assert sim.frames_for(connection) == []
     assert sim.is_closed(connection)
     reason = sim.close_reason(connection)
-    assert reason is not None and named in reason
+    assert reason is not None
+    assert named in reason
 
 
 def test_the_server_puts_the_reason_in_the_close_frame() -> None:
@@ -180,7 +181,8 @@ def test_the_server_puts_the_reason_in_the_close_frame() -> None:
 
     code, reason = asyncio.run(run())
     assert code == 1008
-    assert reason is not None and "initiator_amount" in reason
+    assert reason is not None
+    assert "initiator_amount" in reason
 
 
 # --- what the node ignores --------------------------------------------------------------------
@@ -214,7 +216,8 @@ def test_a_reestablish_with_every_open_param_and_reestablish_true_comes_back() -
 
 def test_what_the_node_reads() -> None:
     """The table docs/simulator.md lists; an open's amounts mean nothing to a reestablish."""
-    assert "initiator_amount" in READ_ON_OPEN and "initiator_amount" not in READ_ON_REESTABLISH
+    assert "initiator_amount" in READ_ON_OPEN
+    assert "initiator_amount" not in READ_ON_REESTABLISH
     assert {"existing_channel_id", "existing_fsm_id"} <= READ_ON_REESTABLISH - READ_ON_OPEN
     assert not {"offchain_tx", "reestablish"} & (READ_ON_OPEN | READ_ON_REESTABLISH)
 
