@@ -104,7 +104,9 @@ class Simulator:
         self.block_interval = block_interval
         self.now = now
         self.next_block_at = None if block_interval is None else now + block_interval
-        self.entries: list[Entry] = []
+        # Every step as (role, kind, URL or frame); a frame is rendered as text only when the
+        # transcript is asked for, so a server nobody records pays nothing for it.
+        self._log: list[tuple[str, EntryKind, Any]] = []
         self._seed = seed
         self._fsm_count = 0
         self._next_connection = 1
@@ -146,7 +148,7 @@ class Simulator:
         self._next_connection += 1
         socket = _Socket(handle)
         self._sockets[handle.id] = socket
-        self.entries.append(Entry(role=role, kind=EntryKind.CONNECT, text=url))
+        self._log.append((role, EntryKind.CONNECT, url))
         try:
             self._open(socket, params.query(url))
         except NodeError as problem:
@@ -313,7 +315,7 @@ class Simulator:
         """The client's socket went away (closed by either side)."""
         self._tick(now)
         socket = self._sockets[connection.id]
-        self.entries.append(Entry(role=connection.role, kind=EntryKind.DISCONNECT))
+        self._log.append((connection.role, EntryKind.DISCONNECT, ""))
         socket.closed = True
         fsm = socket.fsm
         if fsm is not None and self._clients.get(fsm) is socket:
@@ -339,9 +341,7 @@ class Simulator:
         each other until :meth:`deliver` (so that two clients' requests can cross)."""
         self._tick(now)
         socket = self._sockets[connection.id]
-        self.entries.append(
-            Entry(role=connection.role, kind=EntryKind.SENT, text=frame_text(frame))
-        )
+        self._log.append((connection.role, EntryKind.SENT, frame))
         if socket.closed or socket.fsm is None:
             return
         for item in frame if isinstance(frame, list) else [frame]:
@@ -382,10 +382,8 @@ class Simulator:
         out, socket.outbox = socket.outbox, []
         self._waiting.pop(connection.id, None)
         frames_out = [frame for _, frame in out]
-        self.entries.extend(
-            Entry(role=connection.role, kind=EntryKind.RECEIVED, text=frame_text(frame))
-            for frame in frames_out
-        )
+        received = EntryKind.RECEIVED
+        self._log.extend((connection.role, received, frame) for frame in frames_out)
         return frames_out
 
     def outbound(self) -> list[tuple[Connection, dict[str, Any]]]:
@@ -402,10 +400,8 @@ class Simulator:
             merged.extend((number, socket.handle, frame) for number, frame in socket.outbox)
             socket.outbox = []
         merged.sort(key=lambda item: item[0])
-        self.entries.extend(
-            Entry(role=handle.role, kind=EntryKind.RECEIVED, text=frame_text(frame))
-            for _, handle, frame in merged
-        )
+        received = EntryKind.RECEIVED
+        self._log.extend((handle.role, received, frame) for _, handle, frame in merged)
         return [(handle, frame) for _, handle, frame in merged]
 
     def _queue(self, socket: _Socket, frame: dict[str, Any]) -> None:
@@ -593,6 +589,15 @@ class Simulator:
         return tx_hash
 
     # --- recording -------------------------------------------------------------------------
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every step so far (connects, frames each way, disconnects), oldest first."""
+        framed = (EntryKind.SENT, EntryKind.RECEIVED)
+        return [
+            Entry(role=role, kind=kind, text=frame_text(item) if kind in framed else item)
+            for role, kind, item in self._log
+        ]
 
     def transcript(self) -> str:
         """Every frame so far, in the recorded-session format (:mod:`..transcript`)."""

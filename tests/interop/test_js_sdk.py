@@ -4,8 +4,9 @@ against the simulator's server, unmodified and driven as a JavaScript developer 
 - ``js_pair.mjs``: two JS channels: open, 200 transfers alternating direction, a generic
   message each way, deposit, withdrawal, balances, leave, the SDK's own reestablish, 20 more
   transfers, mutual close; both sides must agree on round and balances at each rest point.
-- ``js_peer.mjs`` against our asyncio client, the JS side as initiator and as responder: open,
-  50 transfers each way, a mutual close started by each side in turn; both sides must agree.
+- ``js_peer.mjs`` against our asyncio client, the JS side as initiator and as responder, the
+  mutual close started by either side (four runs): open, 50 transfers each way, close; both
+  sides must agree on round and balances.
 
 They need ``node`` and the modules (``npm ci`` in this folder; ``.ci/run`` does it) and skip,
 naming what is missing, without them.
@@ -195,7 +196,12 @@ async def mixed_pair(js_role: Role, closer: str) -> None:
 
 @pytest.mark.parametrize(
     ("js_role", "closer"),
-    [(Role.INITIATOR, "js"), (Role.RESPONDER, "ours"), (Role.INITIATOR, "ours")],
+    [
+        (Role.INITIATOR, "js"),
+        (Role.INITIATOR, "ours"),
+        (Role.RESPONDER, "js"),
+        (Role.RESPONDER, "ours"),
+    ],
 )
 def test_a_js_channel_and_ours_pay_each_other_and_close(js_role: Role, closer: str) -> None:
     asyncio.run(asyncio.wait_for(mixed_pair(js_role, closer), LIMIT))
