@@ -39,6 +39,7 @@ from . import link as m
 from .chain import FakeChain, pick_fee
 from .frames import NodeError
 from .fsm import Fsm
+from .signatures import Signatures
 from .state import CoSigned, Request, State
 from .trees import poi_bytes
 
@@ -99,6 +100,7 @@ class Simulator:
             pinned = {Id.account(key).key: value for key, value in accounts.items()}
         self.network_id = network_id
         self.chain = FakeChain(network_id, pinned)
+        self.signatures = Signatures(network_id)
         self.link = m.Link()
         self.auto_mine = auto_mine
         self.block_interval = block_interval
