@@ -1,0 +1,137 @@
+"""Every FATE code, call data and return value of the recorded node sessions decodes, and
+re-encodes to the same bytes; the call data decodes against the contract it calls.
+
+AEVM contracts (ABI version 1) also appear in the recordings: their code and call data are no
+FATE and are counted apart. The node's own bad call data (sc_ws_wrong_call_data.md) is
+refused as the node refused it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from sansio_channels import encoding
+from sansio_channels.errors import DecodingError
+from sansio_channels.fate.calldata import Interface, split_call_data
+from sansio_channels.fate.code import Contract
+from sansio_channels.fate.values import decode_value, encode_value
+from sansio_channels.transcript import EntryKind, parse_file
+
+from ..recordings import TRANSCRIPTS, recording_files
+
+FATE_ABI = 3
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+@cache
+def recorded() -> dict[str, Any]:
+    """Per kind, the distinct recorded strings: FATE or AEVM by the ABI beside them."""
+    found: dict[str, set[str]] = {k: set() for k in ("code", "call_data", "return_value")}
+    aevm: dict[str, set[str]] = {k: set() for k in found}
+    by_file: dict[str, list[tuple[str, str]]] = {}
+    for rel in recording_files():
+        abi_of_contract: dict[str, int] = {}
+        frames = [
+            entry.frame
+            for entry in parse_file(str(TRANSCRIPTS / rel))
+            if entry.kind in (EntryKind.SENT, EntryKind.RECEIVED)
+        ]
+        objects = [o for frame in frames for o in _walk(frame)]
+        for o in objects:
+            if "contract_id" in o and "abi_version" in o:
+                abi_of_contract[o["contract_id"]] = int(o["abi_version"])
+        for o in objects:
+            abi = o.get("abi_version", abi_of_contract.get(o.get("contract_id", ""), FATE_ABI))
+            for kind in found:
+                text = o.get(kind)
+                if isinstance(text, str) and text.startswith("cb_"):
+                    if kind == "return_value" and o.get("return_type") == "error":
+                        continue  # the VM's message in plain text, not a FATE value
+                    (found if int(abi) == FATE_ABI else aevm)[kind].add(text)
+                    by_file.setdefault(rel, []).append((kind, text))
+    # A string recorded beside both ABIs (a dry run's echo) counts as FATE.
+    aevm = {kind: texts - found[kind] for kind, texts in aevm.items()}
+    return {"fate": found, "aevm": aevm, "by_file": by_file}
+
+
+def test_every_recorded_code_round_trips() -> None:
+    codes = recorded()["fate"]["code"]
+    for text in codes:
+        data = encoding.decode(text, "cb")
+        assert Contract.from_bytes(data).serialize() == data
+    assert len(codes) == 6
+
+
+def test_every_recorded_value_round_trips() -> None:
+    counts = Counter()
+    for kind in ("call_data", "return_value"):
+        for text in recorded()["fate"][kind]:
+            data = encoding.decode(text, "cb")
+            assert encode_value(decode_value(data)) == data
+            counts[kind] += 1
+    assert counts == {"call_data": 44, "return_value": 27}
+
+
+def test_aevm_code_and_call_data_are_no_fate() -> None:
+    for kind, texts in recorded()["aevm"].items():
+        for text in texts:
+            data = encoding.decode(text, "cb")
+            try:
+                decode_value(data) if kind != "code" else Contract.from_bytes(data)
+            except DecodingError:
+                continue
+            raise AssertionError(f"AEVM {kind} {text} decoded as FATE")
+
+
+def test_recorded_call_data_decodes_against_the_contract_it_calls() -> None:
+    decoded, refused = Counter(), []
+    for rel, entries in recorded()["by_file"].items():
+        interfaces = [
+            Interface.from_code(text)
+            for kind, text in entries
+            if kind == "code" and text in recorded()["fate"]["code"]
+        ]
+        for kind, text in dict.fromkeys(entries):
+            if kind != "call_data" or text not in recorded()["fate"]["call_data"]:
+                continue
+            data = encoding.decode(text, "cb")
+            calls = []
+            for interface in interfaces:
+                try:
+                    calls.append(interface.decode_call(data))
+                except DecodingError:
+                    pass
+            if not calls:
+                refused.append((rel, text, split_call_data(data)[0].hex()))
+                continue
+            call = calls[0]
+            decoded[call.function] += 1
+            again = interfaces[0].__class__(
+                next(i for i in interfaces if _fits(i, data)).code
+            ).encode_call(call.function or "", call.to_json()["arguments"])  # type: ignore[arg-type]
+            assert again == data
+    # The node's "undefined function" of sc_ws_wrong_call_data.md: the id 4b050ea9.
+    assert {(rel, fid) for rel, _, fid in refused} == {
+        ("contracts/sc_ws_wrong_call_data.md", "4b050ea9")
+    }
+    assert sum(decoded.values()) == 47
+
+
+def _fits(interface: Interface, data: bytes) -> bool:
+    try:
+        interface.decode_call(data)
+    except DecodingError:
+        return False
+    return True
