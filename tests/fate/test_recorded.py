@@ -8,6 +8,7 @@ refused as the node refused it.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Iterator
 from functools import cache
@@ -75,7 +76,7 @@ def test_every_recorded_code_round_trips() -> None:
 
 
 def test_every_recorded_value_round_trips() -> None:
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for kind in ("call_data", "return_value"):
         for text in recorded()["fate"][kind]:
             data = encoding.decode(text, "cb")
@@ -96,7 +97,8 @@ def test_aevm_code_and_call_data_are_no_fate() -> None:
 
 
 def test_recorded_call_data_decodes_against_the_contract_it_calls() -> None:
-    decoded, refused = Counter(), []
+    decoded: Counter[str | None] = Counter()
+    refused: list[tuple[str, str, str]] = []
     for rel, entries in recorded()["by_file"].items():
         interfaces = [
             Interface.from_code(text)
@@ -109,18 +111,17 @@ def test_recorded_call_data_decodes_against_the_contract_it_calls() -> None:
             data = encoding.decode(text, "cb")
             calls = []
             for interface in interfaces:
-                try:
+                with contextlib.suppress(DecodingError):
                     calls.append(interface.decode_call(data))
-                except DecodingError:
-                    pass
             if not calls:
                 refused.append((rel, text, split_call_data(data)[0].hex()))
                 continue
             call = calls[0]
             decoded[call.function] += 1
-            again = interfaces[0].__class__(
-                next(i for i in interfaces if _fits(i, data)).code
-            ).encode_call(call.function or "", call.to_json()["arguments"])  # type: ignore[arg-type]
+            arguments = call.to_json()["arguments"]
+            assert isinstance(arguments, list)
+            fitting = next(i for i in interfaces if _fits(i, data))
+            again = fitting.encode_call(call.function or "", arguments)
             assert again == data
     # The node's "undefined function" of sc_ws_wrong_call_data.md: the id 4b050ea9.
     assert {(rel, fid) for rel, _, fid in refused} == {
