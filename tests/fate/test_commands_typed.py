@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sansio_channels import encoding
@@ -51,7 +53,7 @@ def test_a_call_from_typed_arguments() -> None:
         ({"function": "main", "arguments": [1], "contract": "cb_AZwSz9w="}, "code: contract"),
     ],
 )
-def test_typed_calls_that_do_not_fit_are_refused(kwargs: dict[str, object], message: str) -> None:
+def test_typed_calls_that_do_not_fit_are_refused(kwargs: dict[str, Any], message: str) -> None:
     arguments = {"contract_id": CONTRACT, "contract": CODE, **kwargs}
     with pytest.raises(LocalProtocolError, match=message):
-        CallContract.from_call(**arguments)  # type: ignore[arg-type]
+        CallContract.from_call(**arguments)
