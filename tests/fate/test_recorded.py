@@ -9,19 +9,23 @@ refused as the node refused it.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import Counter
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 from sansio_channels import encoding
+from sansio_channels.codec import rlp_decode
 from sansio_channels.errors import DecodingError
 from sansio_channels.fate.calldata import Interface, split_call_data
 from sansio_channels.fate.code import Contract
+from sansio_channels.fate.store import PUBKEY_SIZE, STORE_PREFIX, decode_store
 from sansio_channels.fate.values import decode_value, encode_value
 from sansio_channels.transcript import EntryKind, parse_file
 
 from ..recordings import TRANSCRIPTS, recording_files
+from .proofs import proof_entries
 
 FATE_ABI = 3
 
@@ -136,3 +140,48 @@ def _fits(interface: Interface, data: bytes) -> bool:
     except DecodingError:
         return False
     return True
+
+
+def recorded_stores() -> tuple[list[dict[bytes, bytes]], list[bytes], int]:
+    """The FATE contract stores and codes the recorded proofs of inclusion show, and how many
+    AEVM contracts they show (their stores are no FATE)."""
+    stores: list[dict[bytes, bytes]] = []
+    codes: list[bytes] = []
+    aevm = 0
+    texts: set[str] = set()
+    for rel in recording_files():
+        text = (TRANSCRIPTS / rel).read_text()
+        texts |= set(re.findall(r"pi_[A-Za-z0-9+/=]+", text))
+    for pi in sorted(texts):
+        entries = proof_entries(pi)["contracts"]
+        for key, value in entries.items():
+            if len(key) != PUBKEY_SIZE:
+                continue
+            contract: Any = rlp_decode(value)  # [40, 1, owner, ct_version, code, ...]
+            if int.from_bytes(contract[3], "big") & 0xFFFF != FATE_ABI:
+                aevm += 1
+                continue
+            codes.append(contract[4])
+            prefix = key + bytes((STORE_PREFIX,))
+            stores.append(
+                {
+                    k[len(prefix) :]: v
+                    for k, v in entries.items()
+                    if k.startswith(prefix) and k != prefix
+                }
+            )
+    return stores, codes, aevm
+
+
+def test_every_recorded_store_round_trips() -> None:
+    stores, codes, aevm = recorded_stores()
+    states = []
+    for entries in stores:
+        store = decode_store(entries)
+        assert store.entries() == entries
+        assert store.registers[0] == {}  # no store maps in these contracts
+        states.append(store.state)
+    for code in codes:
+        assert Contract.from_bytes(code).serialize() == code
+    assert (len(stores), len(codes), aevm) == (6, 6, 2)
+    assert sorted(map(repr, states)) == ["()", "()", "()", "()", "23", "23"]
