@@ -69,6 +69,7 @@ class Aci:
     name: str
     functions: Mapping[str, AciFunction]
     payable: bool = False
+    event: VariantType | None = None  # the contract's events, when it logs any
 
 
 def parse_aci(data: Any, contract: str | None = None) -> Aci:
@@ -104,7 +105,15 @@ def parse_aci(data: Any, contract: str | None = None) -> Aci:
             stateful=bool(fn.get("stateful", False)),
             payable=bool(fn.get("payable", False)),
         )
-    return Aci(name=name, functions=functions, payable=bool(body.get("payable", False)))
+    event = resolver.resolve(body["event"]) if "event" in body else None
+    if event is not None and not isinstance(event, VariantType):
+        raise LocalProtocolError(f"aci: the event type of {name} is no variant")
+    return Aci(
+        name=name,
+        functions=functions,
+        payable=bool(body.get("payable", False)),
+        event=event,
+    )
 
 
 @attrs.define
