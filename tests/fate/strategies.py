@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from sansio_channels.fate import types as t
-from sansio_channels.fate.values import Bits, Identifier, ObjectKind, Variant
+from sansio_channels.fate.values import Bits, FrozenList, Identifier, ObjectKind, Variant
 
 _IDS = {
     t.ADDRESS: ObjectKind.ADDRESS,
@@ -18,8 +18,34 @@ _IDS = {
 }
 # Map keys: the node orders them, and no map, store map or type can be one.
 key_types = st.sampled_from(
-    [t.INTEGER, t.BOOLEAN, t.STRING, t.BITS, t.BytesType(4), t.ADDRESS, t.CONTRACT]
+    [
+        t.INTEGER,
+        t.BOOLEAN,
+        t.STRING,
+        t.BITS,
+        t.BytesType(4),
+        t.ADDRESS,
+        t.CONTRACT,
+        t.ORACLE_QUERY,
+        t.CONTRACT_BYTEARRAY,
+        t.TupleType((t.INTEGER, t.STRING)),
+        t.ListType(t.BITS),
+        t.VariantType((t.TupleType(()), t.TupleType((t.INTEGER, t.INTEGER))), ("A", "B")),
+    ]
 )
+
+
+def _frozen(value: Any) -> Any:
+    """A key as a decoded map holds it: its lists frozen."""
+    if isinstance(value, list):
+        return FrozenList(_frozen(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, Variant):
+        return Variant(value.arities, value.tag, tuple(_frozen(v) for v in value.values))
+    return value
+
+
 leaf_types = st.sampled_from(
     [
         t.INTEGER,
@@ -75,7 +101,7 @@ def values_of(ty: t.FateType) -> st.SearchStrategy[Any]:
     if isinstance(ty, t.TupleType):
         return st.tuples(*map(values_of, ty.elements))
     if isinstance(ty, t.MapType):
-        return st.dictionaries(values_of(ty.key), values_of(ty.value), max_size=5)
+        return st.dictionaries(values_of(ty.key).map(_frozen), values_of(ty.value), max_size=5)
     if isinstance(ty, t.VariantType):
         arities = ty.arities
         return st.integers(min_value=0, max_value=len(arities) - 1).flatmap(

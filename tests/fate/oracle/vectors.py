@@ -20,6 +20,7 @@ from sansio_channels.fate import types as t
 from sansio_channels.fate.jsonform import to_json
 from sansio_channels.fate.values import (
     Bits,
+    FrozenList,
     Identifier,
     ObjectKind,
     Value,
@@ -40,7 +41,17 @@ _IDS = {
     t.CHANNEL: (ObjectKind.CHANNEL, "channel"),
 }
 _LEAVES = [t.INTEGER, t.BOOLEAN, t.STRING, t.BITS, t.BytesType(None), t.BytesType(32), *_IDS]
-_KEYS = [t.INTEGER, t.STRING, t.BytesType(4), t.ADDRESS, t.BOOLEAN]
+_KEYS = [
+    t.INTEGER,
+    t.STRING,
+    t.BytesType(4),
+    t.ADDRESS,
+    t.BOOLEAN,
+    t.BITS,
+    t.TupleType((t.INTEGER, t.STRING)),
+    t.ListType(t.INTEGER),
+    t.VariantType((t.TupleType(()), t.TupleType((t.INTEGER,))), ("None", "Some")),
+]
 
 
 def js_type(ty: t.FateType) -> dict[str, Any]:
@@ -155,7 +166,8 @@ def random_value(rng: random.Random, ty: t.FateType) -> Value:
     if isinstance(ty, t.MapType):
         result: dict[Value, Value] = {}
         for _ in range(rng.randint(0, 4)):
-            result[random_value(rng, ty.key)] = random_value(rng, ty.value)
+            key = random_value(rng, ty.key)
+            result[FrozenList(key) if isinstance(key, list) else key] = random_value(rng, ty.value)
         return result
     if isinstance(ty, t.VariantType):
         tag = rng.randrange(len(ty.constructors))
