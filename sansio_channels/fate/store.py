@@ -14,7 +14,9 @@ shortest bytes; 0 is ``<<0>>``)
 
 :func:`decode_store` reads those entries strictly (each key and value as the node writes
 it), :meth:`ContractStore.entries` writes them back, and :func:`contract_stores` finds the
-stores of the contracts in a channel's state trees (``channels.get.offchain_state``).
+stores of the contracts in a channel's state trees (``channels.get.offchain_state``);
+:func:`decode_contract_state` reads the ``contract_state`` of ``channels.get.contract``
+(``ck_`` store keys to ``cv_`` values).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ..errors import DecodingError
 from ..trees import StateTrees
 from .values import StoreMap, Value, decode_value, encode_value
 
-__all__ = ["ContractStore", "contract_stores", "decode_store"]
+__all__ = ["ContractStore", "contract_stores", "decode_contract_state", "decode_store"]
 
 REGISTER: Final = 0
 STORE_MAP: Final = 1
@@ -121,3 +123,17 @@ def contract_stores(trees: StateTrees) -> dict[str, ContractStore]:
     return {
         encoding.encode("ct", pubkey): decode_store(entries) for pubkey, entries in grouped.items()
     }
+
+
+def decode_contract_state(result: Mapping[str, object]) -> ContractStore:
+    """The store in a ``channels.get.contract`` result: its ``contract_state`` maps each
+    ``ck_`` store key to a ``cv_`` value."""
+    state = result.get("contract_state")
+    if not isinstance(state, Mapping):
+        raise DecodingError("contract: no contract_state")
+    entries: dict[bytes, bytes] = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise DecodingError("contract_state: ck_ keys to cv_ values")
+        entries[encoding.decode(key, "ck")] = encoding.decode(value, "cv")
+    return decode_store(entries)

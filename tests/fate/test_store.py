@@ -7,7 +7,12 @@ import pytest
 
 from sansio_channels import encoding
 from sansio_channels.errors import DecodingError
-from sansio_channels.fate.store import ContractStore, contract_stores, decode_store
+from sansio_channels.fate.store import (
+    ContractStore,
+    contract_stores,
+    decode_contract_state,
+    decode_store,
+)
 from sansio_channels.fate.values import StoreMap, encode_value
 from sansio_channels.trees import ContractsMtree, Mtree, MtreeValue, StateTrees
 
@@ -65,3 +70,20 @@ def test_the_stores_of_state_trees() -> None:
     stores = contract_stores(trees)
     assert list(stores) == [encoding.encode("ct", pubkey)]
     assert stores[encoding.encode("ct", pubkey)].entries() == ENTRIES
+
+
+def test_the_store_of_a_get_contract_result() -> None:
+    result = {
+        "contract": {"id": encoding.encode("ct", bytes(32))},
+        "contract_state": {
+            encoding.encode("ck", key): encoding.encode("cv", value)
+            for key, value in ENTRIES.items()
+        },
+    }
+    store = decode_contract_state(result)
+    assert store.state == (5, StoreMap(7))
+    assert store.entries() == ENTRIES
+    with pytest.raises(DecodingError, match="no contract_state"):
+        decode_contract_state({})
+    with pytest.raises(DecodingError, match="ck_ keys to cv_ values"):
+        decode_contract_state({"contract_state": {"ck_x": 1}})
