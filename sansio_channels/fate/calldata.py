@@ -81,18 +81,20 @@ class DecodedCall:
     arguments: tuple[Value, ...]
     argument_types: tuple[FateType, ...] | None = attrs.field(default=None, eq=False)
 
-    def to_json(self) -> dict[str, JSON]:
+    @property
+    def name(self) -> str:
+        """The function's name, or its id in hex when the code gives no name."""
+        return self.function if self.function is not None else "0x" + self.function_id.hex()
+
+    def arguments_json(self) -> list[JSON]:
         types: Sequence[FateType | None] = self.argument_types or (None,) * len(self.arguments)
-        return {
-            "function": self.function
-            if self.function is not None
-            else "0x" + self.function_id.hex(),
-            "arguments": [to_json(v, t) for v, t in zip(self.arguments, types, strict=True)],
-        }
+        return [to_json(v, t) for v, t in zip(self.arguments, types, strict=True)]
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"function": self.name, "arguments": self.arguments_json()}
 
     def __str__(self) -> str:
-        shown = ", ".join(_short_json(v) for v in self.to_json()["arguments"])  # type: ignore[union-attr]
-        return f"{self.to_json()['function']}({shown})"
+        return f"{self.name}({', '.join(map(_short_json, self.arguments_json()))})"
 
 
 def _short_json(value: JSON) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,40 @@ def test_cli_bad_input_is_one_error_line(
     err = capsys.readouterr().err
     assert err.startswith("error: ")
     assert err.count("\n") == 1
+
+
+def test_cli_with_an_aci_names_the_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aci = tmp_path / "aci.json"
+    aci.write_text(
+        json.dumps(
+            [
+                {
+                    "contract": {
+                        "name": "Main",
+                        "functions": [
+                            {
+                                "name": "main",
+                                "arguments": [{"name": "x", "type": "int"}],
+                                "returns": "int",
+                                "stateful": True,
+                            }
+                        ],
+                    }
+                }
+            ]
+        )
+    )
+    assert main(["contract", "--aci", str(aci), "info", CODE]) == 0
+    (_, main_function) = json.loads(capsys.readouterr().out)["functions"]
+    assert main_function["arguments"] == [{"name": "x", "type": "int"}]
+    assert main_function["attributes"] == ["payable", "stateful"]
+    revert = encoding.encode("cb", b"\x21" + b"too late")  # a FATE string of 8 bytes
+    assert main(["contract", "decode-result", CODE, "main", revert, "--return-type", "revert"]) == 0
+    assert json.loads(capsys.readouterr().out) == "too late"
+    aci.write_text("{not json")
+    assert main(["contract", "--aci", str(aci), "info", CODE]) == 2
+    assert capsys.readouterr().err.startswith("error: --aci")
+    assert main(["contract", "encode-call", CODE, "main", '{"x": 1}']) == 2
+    assert "a JSON array" in capsys.readouterr().err

@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sansio_channels import encoding
 from sansio_channels.codec import rlp_decode
 from sansio_channels.errors import DecodingError
@@ -185,3 +188,31 @@ def test_every_recorded_store_round_trips() -> None:
         assert Contract.from_bytes(code).serialize() == code
     assert (len(stores), len(codes), aevm) == (6, 6, 2)
     assert sorted(map(repr, states)) == ["()", "()", "()", "()", "23", "23"]
+
+
+@given(st.data())
+@settings(max_examples=300)
+def test_a_recorded_code_with_one_byte_changed_decodes_the_same_or_raises(
+    data: st.DataObject,
+) -> None:
+    codes = sorted(recorded()["fate"]["code"])
+    code = bytearray(encoding.decode(data.draw(st.sampled_from(codes)), "cb"))
+    index = data.draw(st.integers(min_value=0, max_value=len(code) - 1))
+    code[index] = data.draw(st.integers(min_value=0, max_value=255))
+    try:
+        contract = Contract.from_bytes(bytes(code))
+    except DecodingError:
+        return
+    assert contract.serialize() == bytes(code)
+    interface = Interface(contract.fate)
+    for function in interface.functions:
+        assert function.to_json()["id"] == "0x" + function.id.hex()
+
+
+@given(st.dictionaries(st.binary(max_size=8), st.binary(max_size=8), max_size=6))
+def test_arbitrary_store_entries_decode_the_same_or_raise(entries: dict[bytes, bytes]) -> None:
+    try:
+        store = decode_store(entries)
+    except DecodingError:
+        return
+    assert store.entries() == entries
