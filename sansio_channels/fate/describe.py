@@ -14,6 +14,7 @@ import attrs
 
 from .. import encoding
 from ..codec import JSON, ChainObject, rlp_decode
+from ..crypto import blake2b_256
 from ..errors import DecodingError
 from ..trees import StateTrees
 from ..txs import OffChainCallContract, OffChainNewContract
@@ -24,6 +25,7 @@ from .jsonform import to_json
 __all__ = [
     "UpdateCall",
     "contract_codes",
+    "created_contract_id",
     "decode_contract_call_result",
     "decoded_calls",
     "describe_update",
@@ -44,6 +46,13 @@ class UpdateCall:
         return f"{self.call} with {self.amount} aettos" + (
             f" on {self.contract}" if self.contract else ""
         )
+
+
+def created_contract_id(create: OffChainNewContract, round: int) -> str:
+    """The ``ct_`` id the node gives the contract a create update makes in the state of
+    ``round``: the BLAKE2b-256 hash of the owner's key and the round (big-endian, shortest)."""
+    nonce = round.to_bytes(max(1, (round.bit_length() + 7) // 8), "big")
+    return encoding.encode("ct", blake2b_256(create.owner_id.key + nonce))
 
 
 def describe_update(update: object, contracts: Mapping[str, bytes]) -> UpdateCall | None:

@@ -12,7 +12,11 @@ from sansio_channels import encoding
 from sansio_channels.cli import main
 from sansio_channels.encoding import Id
 from sansio_channels.fate.calldata import Interface
-from sansio_channels.fate.describe import decode_contract_call_result, describe_update
+from sansio_channels.fate.describe import (
+    created_contract_id,
+    decode_contract_call_result,
+    describe_update,
+)
 from sansio_channels.txs import OffChainCallContract, OffChainNewContract
 
 from ..recordings import TRANSCRIPTS
@@ -132,3 +136,12 @@ def test_cli_with_an_aci_names_the_arguments(
     assert capsys.readouterr().err.startswith("error: --aci")
     assert main(["contract", "encode-call", CODE, "main", '{"x": 1}']) == 2
     assert "a JSON array" in capsys.readouterr().err
+
+
+def test_the_id_of_a_created_contract_is_the_nodes() -> None:
+    # In the recording the owner's create of round 2 made CONTRACT.
+    create = OffChainNewContract(
+        owner_id=Id.account(PEER), ct_version=7 << 16 | 3, code=b"", deposit=10, call_data=b""
+    )
+    assert created_contract_id(create, 2) == CONTRACT
+    assert created_contract_id(create, 3) != CONTRACT
