@@ -127,11 +127,13 @@ class Interface:
         arguments, returns, names = fn.arguments, fn.returns, None
         described = self.aci.functions.get(name) if self.aci else None
         if described is not None:
-            if described.arguments != arguments or described.returns != returns:
+            # The ACI gives init the state's type; the code's init returns unit.
+            named_returns = returns if name == INIT else described.returns
+            if described.arguments != arguments or named_returns != returns:
                 raise LocalProtocolError(f"aci: the types of {name} differ from the code's")
             arguments, returns, names = (
                 described.arguments,
-                described.returns,
+                named_returns,
                 described.argument_names,
             )
             if described.stateful:

@@ -140,6 +140,10 @@ def coerce(data: Any, t: FateType, where: str = "value") -> Value:
         raise fail("true or false")
     if t == STRING:
         if isinstance(data, str):
+            try:
+                data.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise fail("a string of Unicode text") from None
             return data
         raise fail("a string")
     if t == BITS:

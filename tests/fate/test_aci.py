@@ -43,7 +43,7 @@ ACI = [
                 },
             ],
             "functions": [
-                {"name": "init", "arguments": [], "returns": "unit", "stateful": False},
+                {"name": "init", "arguments": [], "returns": "Game.bet", "stateful": False},
                 {
                     "name": "main",
                     "arguments": [{"name": "x", "type": "int"}],
@@ -102,6 +102,8 @@ def test_an_interface_with_the_aci_names_arguments_and_attributes() -> None:
     assert main.argument_names == ("x",)
     assert main.attributes == ("payable", "stateful")
     assert main.to_json()["arguments"] == [{"name": "x", "type": "int"}]
+    # The ACI's init returns the state; the code's init returns unit, which stays.
+    assert interface.function("init").returns == t.TupleType(())
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,7 @@ def test_what_fits_the_type(data: Any, ty: t.FateType, value: Any) -> None:
         (True, t.INTEGER, "expected an int"),
         (1, t.BOOLEAN, "true or false"),
         (1, t.STRING, "a string"),
+        ("\ud800", t.STRING, "Unicode text"),
         (True, t.BITS, "bits"),
         ("beef", t.BytesType(2), "0x and hex"),
         ("0xzz", t.BytesType(2), "0x and hex"),
