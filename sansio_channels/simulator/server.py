@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from ..crypto import Signer
+from ..txs import SignedTx
 from .simulator import Connection, Simulator
 
 __all__ = ["SimulatorServer"]
@@ -78,6 +81,15 @@ class SimulatorServer:
         for websocket in cut:
             websocket.transport.abort()
         return len(cut)
+
+    async def post_close_solo(
+        self, state: SignedTx | str, balances: Mapping[str, int], signer: Signer
+    ) -> str:
+        """Play a cheating peer: close the channel on chain alone with a co-signed ``state``
+        (an old one), as :meth:`Simulator.post_close_solo` does; the clients hear of it."""
+        tx_hash = self.sim.post_close_solo(state, balances, signer)
+        await self._flush()
+        return tx_hash
 
     def save(self) -> None:
         """Write the recorded session so far to ``transcript`` (when one was given)."""
