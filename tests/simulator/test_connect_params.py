@@ -226,3 +226,13 @@ def test_a_name_given_twice_is_read_once_the_first() -> None:
     assert query("ws://h/channel?role=responder&role=initiator") == {"role": "responder"}
     options = read(query(url_of(open_params(Role.RESPONDER)) + "&port=1"))
     assert options.port == 4100
+
+
+def test_an_empty_block_hash_window_falls_back_to_the_defaults() -> None:
+    """The client's parser refuses it; the node (and the simulator) use the defaults."""
+    params = open_params(Role.RESPONDER, bh_delta_not_older_than=1, bh_delta_pick=5)
+    options = read(params)
+    assert options.bh_delta_not_older_than is None
+    assert options.bh_delta_pick is None
+    kept = read(open_params(Role.RESPONDER, bh_delta_not_older_than=20, bh_delta_pick=5))
+    assert (kept.bh_delta_not_older_than, kept.bh_delta_pick) == (20, 5)
