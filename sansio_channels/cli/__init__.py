@@ -20,6 +20,7 @@ from ..errors import ChannelError
 # subcommand name -> (module under sansio_channels.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "channels": ("channels", "list, show or export the channels a store holds"),
+    "contract": ("contract", "a contract's functions, call data and results, from its code"),
     "decode": ("decode", "decode a tx_ string and check its signatures"),
     "demo": ("demo", "a whole channel life against the simulator, on loopback"),
     "diagram": ("diagram", "draw the channel's life-cycle diagram from its transition table"),
