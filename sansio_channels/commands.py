@@ -25,7 +25,7 @@ import attrs
 from . import encoding, rpc
 from .errors import DecodingError, LocalProtocolError
 from .fate.aci import Aci
-from .fate.calldata import Interface
+from .fate.calldata import DecodedCall, Interface
 
 # The ABI of FATE contracts (the one the typed commands make call data for).
 FATE_ABI_VERSION: Final = 3
@@ -177,6 +177,8 @@ _META: Final = _list(_text())  # the node answers 1014 to anything else
 # -- fields: the check, and the param name when it is not the field's -------------------------
 
 _PARAM: Final = "param"
+# A field the command keeps for the checks, never sent (the typed form of a contract call).
+_LOCAL: Final = "local"
 
 
 def _param_name(field: attrs.Attribute[Any]) -> str:
@@ -189,7 +191,9 @@ def _param_names(cls: type[Command]) -> tuple[tuple[str, str], ...]:
     names = _PARAM_NAMES.get(cls)
     if names is None:
         names = _PARAM_NAMES[cls] = tuple(
-            (field.name, _param_name(field)) for field in attrs.fields(cls)
+            (field.name, _param_name(field))
+            for field in attrs.fields(cls)
+            if not field.metadata.get(_LOCAL)
         )
     return names
 
@@ -271,7 +275,11 @@ class Command:
         """The command whose :meth:`params` are ``params``; refuses what it would not send."""
         if not isinstance(params, Mapping):
             _fail("params", f"expected an object, got {_describe(params)}")
-        fields = {_param_name(field): field for field in attrs.fields(cls)}
+        fields = {
+            _param_name(field): field
+            for field in attrs.fields(cls)
+            if not field.metadata.get(_LOCAL)
+        }
         for key, value in params.items():
             if key in cls.FIXED_PARAMS:
                 if value != cls.FIXED_PARAMS[key]:
@@ -307,6 +315,12 @@ class Transfer(Command):
             _fail('to_id (param "to")', 'must differ from from_id (param "from")')
 
 
+def _typed_call() -> Any:
+    """The function and arguments ``from_call`` made the call data from (None: raw bytes were
+    given). Never sent: the checks compare the update's decoded call data with it."""
+    return attrs.field(default=None, eq=False, repr=False, metadata={_LOCAL: True})
+
+
 @attrs.frozen(kw_only=True)
 class NewContract(Command):
     """``channels.update.new_contract``: create a contract off-chain; then ``sign.update``."""
@@ -321,6 +335,7 @@ class NewContract(Command):
     call_data: str = attrs.field(**_required(_BYTEARRAY))
     block_hash: str | None = _optional(_BLOCK_HASH)
     meta: Sequence[str] | None = _optional(_META, sequence=True)
+    call: DecodedCall | None = _typed_call()
 
     @classmethod
     def from_call(
@@ -336,7 +351,7 @@ class NewContract(Command):
     ) -> NewContract:
         """A create of FATE ``code`` whose ``init`` call data is made from ``arguments``
         (Python values or their JSON form), checked against the types of the code's ``init``."""
-        call_data = _call_data(_interface(code, aci), "init", arguments)
+        call_data, call = _call_data(_interface(code, aci), "init", arguments)
         return cls(
             vm_version=vm_version,
             abi_version=FATE_ABI_VERSION,
@@ -345,6 +360,7 @@ class NewContract(Command):
             call_data=call_data,
             block_hash=block_hash,
             meta=meta,
+            call=call,
         )
 
 
@@ -357,8 +373,12 @@ def _interface(code: str | Interface, aci: Aci | None = None) -> Interface:
         raise LocalProtocolError(f"code: {exc}") from None
 
 
-def _call_data(interface: Interface, function: str, arguments: Sequence[Any]) -> str:
-    return encoding.encode("cb", interface.encode_call(function, arguments))
+def _call_data(
+    interface: Interface, function: str, arguments: Sequence[Any]
+) -> tuple[str, DecodedCall]:
+    """The ``cb_`` call data of ``function(*arguments)``, and the call it decodes to."""
+    data = interface.encode_call(function, arguments)
+    return encoding.encode("cb", data), interface.decode_call(data)
 
 
 @attrs.frozen(kw_only=True)
@@ -387,6 +407,8 @@ class CallContract(_OffChainCall):
     METHOD: ClassVar[str] = "channels.update.call_contract"
     KIND: ClassVar[CommandKind] = CommandKind.OPERATION
 
+    call: DecodedCall | None = _typed_call()
+
     @classmethod
     def from_call(
         cls,
@@ -402,13 +424,15 @@ class CallContract(_OffChainCall):
         """A call of ``function`` of the FATE contract ``contract_id`` (its code, or an
         :class:`~sansio_channels.fate.calldata.Interface` of it), with call data made from
         ``arguments`` checked against the function's types."""
+        call_data, call = _call_data(_interface(contract), function, arguments)
         return cls(
             contract_id=contract_id,
             abi_version=FATE_ABI_VERSION,
             amount=amount,
-            call_data=_call_data(_interface(contract), function, arguments),
+            call_data=call_data,
             block_hash=block_hash,
             meta=meta,
+            call=call,
         )
 
 

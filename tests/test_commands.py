@@ -330,10 +330,15 @@ def param_name(field: attrs.Attribute[Any]) -> str:
     return name
 
 
+def sent_fields(cls: type[Command]) -> list[attrs.Attribute[Any]]:
+    """A command's fields that are params (not the typed form it keeps for the checks)."""
+    return [field for field in attrs.fields(cls) if not field.metadata.get("local")]
+
+
 BAD_CASES = [
     pytest.param(cls, field, value, id=f"{cls.__name__}.{field.name}={value!r:.20}")
     for cls in ALL_COMMANDS
-    for field in attrs.fields(cls)
+    for field in sent_fields(cls)
     for value in BAD_BY_KIND[FIELD_KIND[field.name]]
 ]
 
@@ -357,7 +362,7 @@ def test_bad_value_is_refused_naming_the_param(
     [
         pytest.param(cls, field, id=f"{cls.__name__}.{field.name}")
         for cls in ALL_COMMANDS
-        for field in attrs.fields(cls)
+        for field in sent_fields(cls)
     ],
 )
 def test_required_params_and_nulls(cls: type[Command], field: attrs.Attribute[Any]) -> None:
@@ -377,7 +382,7 @@ def test_required_params_and_nulls(cls: type[Command], field: attrs.Attribute[An
 
 
 def test_every_field_has_a_kind() -> None:
-    assert {field.name for cls in ALL_COMMANDS for field in attrs.fields(cls)} == set(FIELD_KIND)
+    assert {field.name for cls in ALL_COMMANDS for field in sent_fields(cls)} == set(FIELD_KIND)
 
 
 def test_rules_beyond_types() -> None:
@@ -446,7 +451,7 @@ def test_system_actions() -> None:
 # -- hostile frames -----------------------------------------------------------------------------
 
 PARAM_NAMES = sorted(
-    {param_name(f) for cls in ALL_COMMANDS for f in attrs.fields(cls)} | {"action"}
+    {param_name(f) for cls in ALL_COMMANDS for f in sent_fields(cls)} | {"action"}
 )
 METHODS = sorted({cls.METHOD for cls in ALL_COMMANDS})
 SAMPLES = [ALICE, BOB, CONTRACT, KEY_BLOCK, MICRO_BLOCK, TX_HASH, CODE, CALL_DATA, "ping", "stop"]
@@ -511,7 +516,7 @@ def near_valid_frames(draw: st.DrawFn) -> dict[str, Any]:
     """A known method with its own params, each a good value or junk, some left out."""
     cls = draw(st.sampled_from(ALL_COMMANDS))
     params = dict(cls.FIXED_PARAMS)
-    for field in attrs.fields(cls):
+    for field in sent_fields(cls):
         if field.default is attrs.NOTHING or draw(st.booleans()):
             good = GOOD_BY_KIND[FIELD_KIND[field.name]]
             params[param_name(field)] = draw(good if draw(st.integers(0, 4)) else json_values)
@@ -527,7 +532,7 @@ def test_near_valid_frames_raise_only_local_protocol_error(frame: dict[str, Any]
 def test_good_values_always_build(data: st.DataObject, cls: type[Command]) -> None:
     kwargs = {
         field.name: data.draw(GOOD_BY_KIND[FIELD_KIND[field.name]], label=field.name)
-        for field in attrs.fields(cls)
+        for field in sent_fields(cls)
         if field.default is attrs.NOTHING or data.draw(st.booleans())
     }
     assume(cls is not Transfer or kwargs["from_id"] != kwargs["to_id"])

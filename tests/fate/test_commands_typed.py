@@ -57,3 +57,20 @@ def test_typed_calls_that_do_not_fit_are_refused(kwargs: dict[str, Any], message
     arguments = {"contract_id": CONTRACT, "contract": CODE, **kwargs}
     with pytest.raises(LocalProtocolError, match=message):
         CallContract.from_call(**arguments)
+
+
+def test_the_typed_form_is_kept_for_the_checks_and_never_sent() -> None:
+    call = CallContract.from_call(
+        contract_id=CONTRACT, contract=CODE, function="main", arguments=[42], amount=3
+    )
+    assert call.call is not None
+    assert (call.call.function, call.call.arguments) == ("main", (42,))
+    assert "call" not in call.params()
+    # Read back from its params, the command has the same call data but no typed form.
+    again = CallContract.from_params(call.params())
+    assert again == call and again.call is None
+    create = NewContract.from_call(code=CODE, deposit=10, vm_version=7)
+    assert create.call is not None and create.call.function == "init"
+    assert "call" not in create.params()
+    raw = CallContract(contract_id=CONTRACT, abi_version=3, amount=0, call_data=call.call_data)
+    assert raw.call is None
