@@ -657,6 +657,7 @@ class Channel:
             tx=text,
             updates=updates,
             checks=checks,
+            calls=context.calls(updates),
             operation=operation,
             responder=self,
         )

@@ -12,6 +12,8 @@ The checks, by name:
 * ``channel_id``: our channel; the id a create tx opens is derived from it (``crypto.channel_id``);
 * ``open_options``: a create tx carries our open options, and no delegates;
 * ``own_operation``: our operation's updates and tx carry exactly what we asked for;
+* ``contract_call``: our create or call calls what we asked for (the function and arguments
+  when we gave them, else the call data bytes); a peer's says what it calls;
 * ``fee``: every fee the node chose is within the fee policy; one we asked for is ours;
 * ``signatures``: each one a participant's under the network id; the peer's on its operation;
 * ``updates``: they agree with the tx, and a node would apply them to our balances;
@@ -44,7 +46,8 @@ from . import txs as t
 from .codec import ChainObject
 from .crypto import channel_id, signed_layers, signer_of
 from .encoding import Id
-from .errors import LocalProtocolError
+from .errors import DecodingError, LocalProtocolError
+from .fate.describe import FATE_ABI, UpdateCall, describe_update
 from .fees import FeePolicy, minimum_fee
 from .offchain import OffChainState, UpdateRefused, pack_ct_version
 from .operations import SIGN_TAGS, FieldRule, OperationKind, Rule, field_rules, operation_for_tag
@@ -72,6 +75,7 @@ _UPDATES: Final = typing.get_args(t.OffChainUpdate)
 _FUNDING_UPDATES: Final = (t.OffChainDeposit, t.OffChainWithdrawal)
 _UPDATING: Final = (t.ChannelOffChainTx, *_FUNDING, t.ChannelForceProgressTx)  # carry updates
 _CO_SIGNED: Final = (*_STATE_TXS, t.ChannelForceProgressTx)  # a channel state
+_CONTRACT_UPDATES: Final = (t.OffChainNewContract, t.OffChainCallContract)
 
 
 def _read_only(value: Mapping[bytes, Id]) -> Mapping[bytes, Id]:
@@ -405,6 +409,62 @@ def _check_own_operation(req: _Request) -> Check | None:
     return _verdict(name, problems, f"the {op.kind.value} we asked for")
 
 
+def _check_contract_call(req: _Request) -> Check | None:
+    """What each create or call update calls, decoded with the code the update or the channel
+    holds; for our own operation, compared with what we asked for (its rule names the values)."""
+    name = "contract_call"
+    found = [u for u in req.non_meta if isinstance(u, _CONTRACT_UPDATES)]
+    if not found:
+        return None
+    op = req.ctx.pending if req.own else None
+    problems: list[str] = []
+    shown: list[str] = []
+    unknown: list[str] = []
+    for update in found:
+        try:
+            described = describe_update(update, req.ctx.contracts)
+            why = "" if described is not None else _undecoded(update)
+        except DecodingError as exc:
+            # A node runs such a call all the same: it fails in the VM and uses up its gas.
+            described, why = None, f"it does not decode: {exc}"
+        rule = req.rules.get(type(update), {}).get("call_data")
+        if op is not None and rule is not None and rule.asked:
+            problems += _asked_call_problems(op, update, described)
+        if described is not None:
+            shown.append(str(described))
+        else:
+            unknown.append(why)
+    if problems:
+        return _failed(name, "; ".join(problems))
+    if unknown and op is None:
+        return _unknown(name, "; ".join(unknown))
+    asked = [f"the call data we asked for ({why})" for why in unknown]
+    return _passed(name, "; ".join([*shown, *asked]))
+
+
+def _asked_call_problems(
+    op: PendingOperation,
+    update: t.OffChainNewContract | t.OffChainCallContract,
+    described: UpdateCall | None,
+) -> list[str]:
+    """The decoded call against the function and arguments we gave; without them (or without
+    the code to decode with), the call data bytes against the ones we gave."""
+    if op.call is not None and described is not None:
+        got, asked = described.call, op.call
+        if (got.function, got.arguments) != (asked.function, asked.arguments):
+            return [f"the update calls {got}, we asked for {asked}"]
+        return []
+    return _differences([("update.call_data", op.call_data, update.call_data)])
+
+
+def _undecoded(update: t.OffChainNewContract | t.OffChainCallContract) -> str:
+    if isinstance(update, t.OffChainCallContract) and update.abi_version != FATE_ABI:
+        return f"a call of ABI version {update.abi_version}, which is not FATE"
+    if isinstance(update, t.OffChainNewContract):
+        return f"a create of ABI version {update.ct_version & 0xFFFF}, which is not FATE"
+    return f"a call to {update.contract_id.api}, whose code the channel does not know"
+
+
 def _signers(req: _Request) -> tuple[list[str], set[Id]]:
     """(signatures that verify for no participant, participants whose signature over the
     innermost tx verifies). Each signature is checked over the tx of its own layer; one over
@@ -616,6 +676,7 @@ _REQUEST_CHECKS: Final[tuple[_Run, ...]] = (
     _check_channel_id,
     _check_open_options,
     _check_own_operation,
+    _check_contract_call,
     _check_fee,
     _check_signatures,
     _check_updates,

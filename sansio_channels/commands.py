@@ -315,10 +315,9 @@ class Transfer(Command):
             _fail('to_id (param "to")', 'must differ from from_id (param "from")')
 
 
-def _typed_call() -> Any:
-    """The function and arguments ``from_call`` made the call data from (None: raw bytes were
-    given). Never sent: the checks compare the update's decoded call data with it."""
-    return attrs.field(default=None, eq=False, repr=False, metadata={_LOCAL: True})
+# ``call``: the function and arguments ``from_call`` made the call data from (None: raw
+# bytes were given). Never sent: the checks compare the update's decoded call data with it.
+_TYPED_CALL: Final = {_LOCAL: True}
 
 
 @attrs.frozen(kw_only=True)
@@ -335,7 +334,7 @@ class NewContract(Command):
     call_data: str = attrs.field(**_required(_BYTEARRAY))
     block_hash: str | None = _optional(_BLOCK_HASH)
     meta: Sequence[str] | None = _optional(_META, sequence=True)
-    call: DecodedCall | None = _typed_call()
+    call: DecodedCall | None = attrs.field(default=None, eq=False, repr=False, metadata=_TYPED_CALL)
 
     @classmethod
     def from_call(
@@ -407,7 +406,7 @@ class CallContract(_OffChainCall):
     METHOD: ClassVar[str] = "channels.update.call_contract"
     KIND: ClassVar[CommandKind] = CommandKind.OPERATION
 
-    call: DecodedCall | None = _typed_call()
+    call: DecodedCall | None = attrs.field(default=None, eq=False, repr=False, metadata=_TYPED_CALL)
 
     @classmethod
     def from_call(

@@ -18,6 +18,7 @@ from .codec import JSON
 from .commands import Command
 from .crypto import Signer
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
+from .fate.describe import UpdateCall
 from .rpc import SignTag
 from .state import ChannelState, Input
 from .trees import StateTrees
@@ -312,6 +313,11 @@ class SignRequest(Event):
     ``checks`` is what the channel verified about the tx before offering it; :meth:`sign`
     refuses a request whose checks failed. ``operation`` is our own operation this request
     belongs to, or None when the peer (or the open handshake) started it.
+
+    ``calls`` has one entry per update: the decoded call of a create or call update (its
+    function, arguments and coins, printed as ``main(42) with 5 aettos on ct_...``), or None
+    for any other update, for a call to a contract the channel does not know, or for call data
+    no FATE VM would run (the ``contract_call`` check then says why).
     """
 
     tag: SignTag
@@ -319,6 +325,7 @@ class SignRequest(Event):
     tx: str
     updates: tuple[OffChainUpdate, ...]
     checks: CheckReport
+    calls: tuple[UpdateCall | None, ...]
     operation: Operation | None
     _responder: SignResponder = attrs.field(alias="responder", repr=False, eq=False)
 

@@ -2,8 +2,9 @@
 
 The ledger is the channel's memory for the checks (:mod:`.checks`): the latest co-signed state
 with its round and balances, the inner tx we signed for each round not yet co-signed (so a
-second, different state for that round is never signed), and the sign request on offer. It
-turns that into the :class:`~sansio_channels.checks.SigningContext` the checks read.
+second, different state for that round is never signed), the sign request on offer, and the
+code of every contract a co-signed state created. It turns that into the
+:class:`~sansio_channels.checks.SigningContext` the checks read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .checks import CheckReport, LatestState, PendingOperation, SigningContext
 from .codec import ChainObject
 from .encoding import Id
 from .errors import ChannelError, LocalProtocolError
+from .fate.describe import created_contract_id
 from .fees import FeePolicy
 from .offchain import OffChainState
 from .operations import Ends, operation_for_method, operation_for_tag
@@ -30,6 +32,7 @@ from .txs import (
     ChannelCreateTxV1,
     GAMetaTx,
     GAMetaTxV1,
+    OffChainNewContract,
     OffChainUpdate,
     SignedTx,
     decode_signed_tx,
@@ -62,6 +65,7 @@ def round_of(tx: ChainObject) -> int | None:
 
 
 _NO_SIGNERS: Final[Mapping[bytes, Id]] = types.MappingProxyType({})
+_NO_CONTRACTS: Final[Mapping[str, bytes]] = types.MappingProxyType({})
 
 
 @attrs.frozen
@@ -97,6 +101,8 @@ class SignedRound:
     # The signed tx we sent, as an object: the same text coming back co-signed is not decoded
     # again (None after a restore).
     sent: SignedTx | None = None
+    # The contracts its updates create (ct_ id -> code): known once it is co-signed.
+    created: Mapping[str, bytes] = _NO_CONTRACTS
 
 
 @attrs.define
@@ -106,6 +112,10 @@ class Ledger:
     signed_rounds: dict[int, SignedRound] = attrs.Factory(dict)
     offered_state: OffChainState | None = None  # the state the offered request leads to
     offered_signers: Mapping[bytes, Id] = _NO_SIGNERS  # the offered request's, verified
+    offered_contracts: Mapping[str, bytes] = _NO_CONTRACTS  # the ones its updates create
+    # The code of every contract a co-signed state created, by ct_ id. Replaced, never changed
+    # in place, so that a context keeps the contracts known when it was made.
+    contracts: Mapping[str, bytes] = _NO_CONTRACTS
     own_round: int | None = None  # the round our own operation's signature is for
     # The mutual close tx we signed (a tx_ string): it has no round, so it is kept apart; after
     # a crash during the close it tells the application which tx to look for on chain.
@@ -165,6 +175,7 @@ class Ledger:
             pending=self._pending_operation(who, operation),
             known_signers={s.inner: s.signers for s in self.signed_rounds.values() if s.signers},
             fee_policy=fee_policy,
+            contracts=self.contracts,
             named=self._named(who, latest),
         )
 
@@ -230,6 +241,7 @@ class Ledger:
         inner = crypto.inner_tx(signed)
         self.offered_state = None
         self.offered_signers = checks.signers
+        self.offered_contracts = _created(updates, round_of(inner))
         try:
             if isinstance(inner, _CREATE):
                 push = self.options.push_amount if self.options is not None else 0
@@ -286,19 +298,23 @@ class Ledger:
                 state=self.offered_state,
                 signers=types.MappingProxyType(signers) if signers else _NO_SIGNERS,
                 sent=signed,
+                created=self.offered_contracts,
             )
             if own:
                 self.own_round = round_
         elif _closes_mutually(tag):
             self.closing = text
+        self._offer_gone()
+
+    def _offer_gone(self) -> None:
         self.offered_state = None
         self.offered_signers = _NO_SIGNERS
+        self.offered_contracts = _NO_CONTRACTS
 
     def aborted(self, *, own: bool) -> None:
         """We aborted a sign request; ``own``: the request of our operation under way."""
         self.last_abort_was_own = own
-        self.offered_state = None
-        self.offered_signers = _NO_SIGNERS
+        self._offer_gone()
 
     # --- co-signed states -------------------------------------------------------------------
 
@@ -314,6 +330,8 @@ class Ledger:
         ours = self.signed_rounds.get(round_)
         if ours is not None and ours.inner == inner.serialize():
             state = ours.state
+            if ours.created:
+                self.contracts = types.MappingProxyType({**self.contracts, **ours.created})
         elif self._is_latest(round_, inner):
             assert self.latest is not None
             state = self.latest.state
@@ -379,8 +397,7 @@ class Ledger:
         half-signed state stays with the peer's node; see docs/checks.md).
         """
         self.signed_rounds = {r: s for r, s in self.signed_rounds.items() if r <= round_}
-        self.offered_state = None
-        self.offered_signers = _NO_SIGNERS
+        self._offer_gone()
 
     def new_fsm(self) -> None:
         """A new FSM took over the channel: it knows only co-signed states."""
@@ -401,8 +418,8 @@ class Ledger:
         """Forget every stored state, as a client does that has none stored."""
         self.latest = None
         self.signed_rounds.clear()
-        self.offered_state = None
-        self.offered_signers = _NO_SIGNERS
+        self.contracts = _NO_CONTRACTS
+        self._offer_gone()
 
     # --- the record -------------------------------------------------------------------------
 
@@ -412,12 +429,19 @@ class Ledger:
     def signed_ahead(self) -> dict[int, str]:
         return {r: s.tx for r, s in self.signed_rounds.items()}
 
+    def contracts_api(self) -> dict[str, str]:
+        """The known contracts' codes as ``cb_`` text, by ``ct_`` id."""
+        return {ct: encoding.encode("cb", code) for ct, code in self.contracts.items()}
+
     def signed_ahead_balances(self) -> dict[int, dict[str, int]]:
         found = {r: _balances_api(s.state) for r, s in self.signed_rounds.items()}
         return {r: balances for r, balances in found.items() if balances is not None}
 
     def restore(self, record: ChannelRecord) -> None:
         self.closing = record.closing
+        self.contracts = types.MappingProxyType(
+            {ct: encoding.decode(code, "cb") for ct, code in record.contracts.items()}
+        )
         if record.latest_state is not None and record.latest_round is not None:
             self.latest = Latest(
                 round=record.latest_round,
@@ -431,6 +455,19 @@ class Ledger:
             inner = crypto.inner_tx(decode_signed_tx(text)).serialize()
             state = _record_state(record, record.signed_ahead_balances.get(round_))
             self.signed_rounds[round_] = SignedRound(inner=inner, tx=text, state=state)
+
+
+def _created(updates: tuple[OffChainUpdate, ...], round_: int | None) -> Mapping[str, bytes]:
+    """The contracts the create updates of the state of ``round_`` make, by the ids the node
+    gives them."""
+    if round_ is None:
+        return _NO_CONTRACTS
+    found = {
+        created_contract_id(update, round_): update.code
+        for update in updates
+        if isinstance(update, OffChainNewContract)
+    }
+    return types.MappingProxyType(found) if found else _NO_CONTRACTS
 
 
 def _balances_api(state: OffChainState | None) -> dict[str, int] | None:

@@ -169,6 +169,14 @@ SETTLED: Final = _r(_STATE, "final_amounts", "our balances")
 AMOUNT: Final = _r(_ASKED, "own_operation", "amount=", "amount")
 SHOWN_AMOUNT: Final = _r(_SHOWN, None, "what the peer moves; the application sees it")
 PARTICIPANT: Final = _r(_STATE, "updates", "a participant, as the node applies it")
+CALL_DATA: Final = _r(
+    _ASKED,
+    "contract_call",
+    "the function and arguments of from_call, decoded; else call_data=",
+    "call",
+    "call_data",
+)
+PEER_CALL_DATA: Final = _r(_SHOWN, "contract_call", "the peer's call, decoded if the code is known")
 
 _ON_CHAIN_TAIL: Final = {"ttl": TTL, "fee": FEE, "nonce": NONCE}
 _OWN_UPDATES: Final[_Fields] = {
@@ -182,7 +190,7 @@ _OWN_UPDATES: Final[_Fields] = {
         "ct_version": _r(_ASKED, "own_operation", "vm_version=, abi_version=", "ct_version"),
         "code": _r(_ASKED, "own_operation", "code=", "code"),
         "deposit": _r(_ASKED, "own_operation", "deposit=", "deposit"),
-        "call_data": _r(_ASKED, "own_operation", "call_data=", "call_data"),
+        "call_data": CALL_DATA,
     },
     t.OffChainCallContract: {
         "caller_id": OUR_ACCOUNT,
@@ -193,7 +201,7 @@ _OWN_UPDATES: Final[_Fields] = {
         "gas_price": _r(
             _SHOWN, "own_operation", "gas_price= if asked; off-chain the node's 1", "gas_price"
         ),
-        "call_data": _r(_ASKED, "own_operation", "call_data=", "call_data"),
+        "call_data": CALL_DATA,
         "call_stack": _r(_SHOWN, None, "the contracts on the call's stack, as the node keeps it"),
     },
     t.OffChainMeta: {"data": _r(_ASKED, "own_operation", "meta=", "meta")},
@@ -204,14 +212,15 @@ _PEER_UPDATES: Final[_Fields] = {
         "owner_id": PARTICIPANT,
         **{name: _r(_SHOWN, None, "the peer's contract") for name in ("ct_version", "code")},
         "deposit": SHOWN_AMOUNT,
-        "call_data": _r(_SHOWN, None, "the peer's call"),
+        "call_data": PEER_CALL_DATA,
     },
     t.OffChainCallContract: {
         "caller_id": PARTICIPANT,
         **{
             name: _r(_SHOWN, None, "the peer's call")
-            for name in ("contract_id", "abi_version", "gas", "gas_price", "call_data")
+            for name in ("contract_id", "abi_version", "gas", "gas_price")
         },
+        "call_data": PEER_CALL_DATA,
         "amount": SHOWN_AMOUNT,
         "call_stack": _r(_SHOWN, None, "the contracts on the call's stack, as the node keeps it"),
     },

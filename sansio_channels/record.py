@@ -2,9 +2,9 @@
 
 A record holds the channel id, the fsm id of the latest ``fsm_up`` (without it the node cannot
 restore the channel), the connect parameters, the life-cycle state, the latest co-signed state
-with its round and the balances in it, and what we signed that is not co-signed yet (written
-ahead of the signature leaving). It never holds a secret key. It is JSON-able, so any store can
-keep it.
+with its round and the balances in it, what we signed that is not co-signed yet (written
+ahead of the signature leaving), and the code of the contracts co-signed states created. It
+never holds a secret key. It is JSON-able, so any store can keep it.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ class ChannelRecord:
     # node's report that made it due: a resumed channel carries it on.
     dispute: str | None = None
     dispute_info: str | None = None
+    # The code of every contract a co-signed state created (ct_ -> cb_), so that a resumed
+    # channel still decodes calls to them. Records made before it was kept load as none.
+    contracts: Mapping[str, str] = attrs.field(factory=dict, hash=False)
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelRecord:
@@ -82,6 +85,7 @@ class ChannelRecord:
             closing=ledger.closing,
             dispute=None if channel.dispute.due is None else channel.dispute.due.value,
             dispute_info=channel.dispute.info or None,
+            contracts=ledger.contracts_api(),
         )
 
     @property
@@ -111,6 +115,7 @@ class ChannelRecord:
         view["signed_ahead_balances"] = {
             str(k): dict(v) for k, v in self.signed_ahead_balances.items()
         }
+        view["contracts"] = dict(self.contracts)
         return view
 
     @classmethod
@@ -123,7 +128,15 @@ class ChannelRecord:
             ahead_balances = {
                 int(k): dict(v) for k, v in dict(view.get("signed_ahead_balances") or {}).items()
             }
-            return cls(**{**view, "signed_ahead": ahead, "signed_ahead_balances": ahead_balances})
+            contracts = {str(k): str(v) for k, v in dict(view.get("contracts") or {}).items()}
+            return cls(
+                **{
+                    **view,
+                    "signed_ahead": ahead,
+                    "signed_ahead_balances": ahead_balances,
+                    "contracts": contracts,
+                }
+            )
         except (TypeError, ValueError) as exc:
             raise LocalProtocolError(f"malformed channel record: {exc}") from None
 

@@ -17,7 +17,9 @@ import attrs
 from . import txs as t
 from .codec import ChainObject
 from .encoding import Id, IdTag
-from .errors import LocalProtocolError
+from .errors import DecodingError, LocalProtocolError
+from .fate.calldata import DecodedCall
+from .fate.describe import UpdateCall, describe_update
 from .fees import FeePolicy
 from .offchain import OffChainState
 from .operations import OperationKind
@@ -28,6 +30,7 @@ __all__ = [
     "OperationKind",
     "PendingOperation",
     "SigningContext",
+    "decoded_calls",
     "named_participants",
 ]
 
@@ -76,6 +79,8 @@ class PendingOperation:
     code: bytes | None = attrs.field(default=None, validator=_is(bytes, _NONE))
     deposit: int | None = _uint()
     call_data: bytes | None = attrs.field(default=None, validator=_is(bytes, _NONE))
+    # The function and arguments the call data was made from, when we gave the typed form.
+    call: DecodedCall | None = attrs.field(default=None, validator=_is(DecodedCall, _NONE))
     meta: tuple[bytes, ...] = attrs.field(default=(), converter=tuple)
 
 
@@ -92,6 +97,14 @@ class LatestState:
 def _rounds(value: Mapping[int, bytes]) -> Mapping[int, bytes]:
     if not isinstance(value, Mapping):
         raise LocalProtocolError("signed_rounds: a mapping of round -> inner tx bytes is required")
+    return types.MappingProxyType(dict(value))
+
+
+def _contracts(value: Mapping[str, bytes]) -> Mapping[str, bytes]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, bytes) for k, v in value.items()
+    ):
+        raise LocalProtocolError("contracts: a mapping of ct_ id -> contract code bytes")
     return types.MappingProxyType(dict(value))
 
 
@@ -120,7 +133,9 @@ class SigningContext:
     is our own operation, if one is under way. ``known_signers`` maps the inner tx bytes of
     a state we signed to who made each signature over it that is known valid (verified when
     its request was checked, or made by us), so a co-signed state costs one verification.
-    ``fee_policy`` bounds every fee, gas and gas price the node chose.
+    ``fee_policy`` bounds every fee, gas and gas price the node chose. ``contracts`` holds
+    the code of every contract a co-signed state created, by ``ct_`` id, so that a call to
+    one decodes.
     """
 
     network_id: str = attrs.field(validator=_is(str))
@@ -138,6 +153,7 @@ class SigningContext:
         factory=dict, converter=_known, hash=False
     )
     fee_policy: FeePolicy = attrs.field(factory=FeePolicy, validator=_is(FeePolicy))
+    contracts: Mapping[str, bytes] = attrs.field(factory=dict, converter=_contracts, hash=False)
 
     @classmethod
     def of_ledger(
@@ -154,6 +170,7 @@ class SigningContext:
         pending: PendingOperation | None,
         known_signers: dict[bytes, Mapping[bytes, Id]],
         fee_policy: FeePolicy,
+        contracts: Mapping[str, bytes],
         named: tuple[Id, ...] | None = None,
     ) -> SigningContext:
         """The same context as the plain constructor gives, from the ledger's own values.
@@ -161,7 +178,8 @@ class SigningContext:
         They are of the types the fields name by construction (the channel's and the ledger's
         own, typed), so the per-field validators are skipped: built for every request and
         co-signed state, they were most of the context's cost. The two fresh dicts are wrapped
-        read-only as the converters would (their copies are not needed: nobody else holds them).
+        read-only as the converters would (their copies are not needed: nobody else holds them);
+        ``contracts`` is the ledger's own read-only view.
         ``named``: the participants :func:`named_participants` gives for these values, when
         the ledger kept them from an earlier context (the same until the peer or the latest
         state's participants change).
@@ -178,6 +196,7 @@ class SigningContext:
         _set_pending(context, pending)
         _set_known_signers(context, types.MappingProxyType(known_signers))
         _set_fee_policy(context, fee_policy)
+        _set_contracts(context, contracts)
         if named is not None:
             _set(context, "_named", named)
         return context
@@ -199,6 +218,26 @@ class SigningContext:
         others = self.participants(tx)[1:]  # we come first, and once
         return others[0] if len(others) == 1 else self.peer
 
+    def calls(self, updates: tuple[t.OffChainUpdate, ...]) -> tuple[UpdateCall | None, ...]:
+        """What each update calls, for the sign request (:func:`decoded_calls`)."""
+        return decoded_calls(updates, self.contracts)
+
+
+def decoded_calls(
+    updates: tuple[t.OffChainUpdate, ...], contracts: Mapping[str, bytes]
+) -> tuple[UpdateCall | None, ...]:
+    """One entry per update: the decoded call of a create or call update, or None (another
+    update, a contract whose code is not in ``contracts``, or code or call data that no FATE
+    VM would run: the ``contract_call`` check says which)."""
+    return tuple(_decoded(update, contracts) for update in updates)
+
+
+def _decoded(update: t.OffChainUpdate, contracts: Mapping[str, bytes]) -> UpdateCall | None:
+    try:
+        return describe_update(update, contracts)
+    except DecodingError:
+        return None
+
 
 # Each field's slot, filled in by of_ledger: the slot's own setter is the quickest way in.
 (
@@ -213,11 +252,12 @@ class SigningContext:
     _set_pending,
     _set_known_signers,
     _set_fee_policy,
+    _set_contracts,
 ) = (
     SigningContext.__dict__[name].__set__
     for name in (
         *("network_id", "role", "account", "peer", "channel_id", "options", "latest"),
-        *("signed_rounds", "pending", "known_signers", "fee_policy"),
+        *("signed_rounds", "pending", "known_signers", "fee_policy", "contracts"),
     )
 )
 

@@ -450,9 +450,7 @@ def test_system_actions() -> None:
 
 # -- hostile frames -----------------------------------------------------------------------------
 
-PARAM_NAMES = sorted(
-    {param_name(f) for cls in ALL_COMMANDS for f in sent_fields(cls)} | {"action"}
-)
+PARAM_NAMES = sorted({param_name(f) for cls in ALL_COMMANDS for f in sent_fields(cls)} | {"action"})
 METHODS = sorted({cls.METHOD for cls in ALL_COMMANDS})
 SAMPLES = [ALICE, BOB, CONTRACT, KEY_BLOCK, MICRO_BLOCK, TX_HASH, CODE, CALL_DATA, "ping", "stop"]
 

@@ -179,6 +179,7 @@ def test_a_context_of_the_ledger_names_its_participants_itself() -> None:
         pending=context.pending,
         known_signers=dict(context.known_signers),
         fee_policy=context.fee_policy,
+        contracts=context.contracts,
     )
     assert again == context
     assert again.participants() == context.participants()

@@ -68,9 +68,11 @@ def test_the_typed_form_is_kept_for_the_checks_and_never_sent() -> None:
     assert "call" not in call.params()
     # Read back from its params, the command has the same call data but no typed form.
     again = CallContract.from_params(call.params())
-    assert again == call and again.call is None
+    assert again == call
+    assert again.call is None
     create = NewContract.from_call(code=CODE, deposit=10, vm_version=7)
-    assert create.call is not None and create.call.function == "init"
+    assert create.call is not None
+    assert create.call.function == "init"
     assert "call" not in create.params()
     raw = CallContract(contract_id=CONTRACT, abi_version=3, amount=0, call_data=call.call_data)
     assert raw.call is None
