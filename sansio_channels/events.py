@@ -13,12 +13,15 @@ from typing import Any, Protocol
 
 import attrs
 
+from . import encoding
 from .checks import CheckReport
 from .codec import JSON
-from .commands import Command
+from .commands import Command, DryRunCallContract, GetContract, GetContractCall
 from .crypto import Signer
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
-from .fate.describe import UpdateCall
+from .fate.calldata import Interface
+from .fate.describe import UpdateCall, decode_contract_call_result
+from .fate.store import ContractStore, decode_contract_state
 from .rpc import SignTag
 from .state import ChannelState, Input
 from .trees import StateTrees
@@ -206,6 +209,46 @@ class QueryResult(Event):
             balances[account] = balance
         return balances
 
+    def contract_call_result(
+        self, contracts: Mapping[str, bytes], function: str | None = None
+    ) -> JSON | None:
+        """The return value of a ``get.contract_call`` or ``dry_run.call_contract`` answer, as
+        JSON (a revert's or an error's message when the call failed), decoded with the code of
+        the queried contract in ``contracts`` (``ct_`` id -> code, as the channel knows them:
+        ``channel.signing_context().contracts``); None when that contract is not there.
+
+        ``function`` names the function called; a dry run's own call data names it. The
+        answer not decoding as that function's is a :class:`RemoteProtocolError`.
+        """
+        command = self.operation.command
+        if not isinstance(command, (GetContractCall, DryRunCallContract)):
+            raise LocalProtocolError(f"not a contract call query: {command.METHOD}")
+        code = contracts.get(command.contract_id)
+        if code is None:
+            return None
+        interface = Interface.from_code(code)
+        if function is None:
+            function = _dry_run_function(command, interface)
+        try:
+            if not isinstance(self.result, Mapping):
+                raise DecodingError("contract call result: not an object")
+            return decode_contract_call_result(self.result, interface, function)
+        except DecodingError as exc:
+            raise RemoteProtocolError(f"{command.METHOD} answer: {exc}") from None
+
+    @property
+    def contract_store(self) -> ContractStore:
+        """The store of the contract a ``get.contract`` answer holds; its state is
+        ``contract_store.state``. :class:`RemoteProtocolError` when it does not decode."""
+        if not isinstance(self.operation.command, GetContract):
+            raise LocalProtocolError(f"not a get.contract query: {self.operation.command.METHOD}")
+        try:
+            if not isinstance(self.result, Mapping):
+                raise DecodingError("not an object")
+            return decode_contract_state(self.result)
+        except DecodingError as exc:
+            raise RemoteProtocolError(f"channels.get.contract answer: {exc}") from None
+
 
 @attrs.frozen(kw_only=True)
 class OffChainStateFetched(Event):
@@ -290,6 +333,15 @@ class ProtocolViolation(Event):
 
     reason: str
     frame: Any = attrs.field(hash=False)
+
+
+def _dry_run_function(command: Command, interface: Interface) -> str:
+    if not isinstance(command, DryRunCallContract):
+        raise LocalProtocolError("name the function the queried call called")
+    try:
+        return interface.decode_call(encoding.decode(command.call_data, "cb")).name
+    except DecodingError as exc:
+        raise LocalProtocolError(f"the dry run's call data: {exc}") from None
 
 
 class SignResponder(Protocol):

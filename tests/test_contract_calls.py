@@ -20,9 +20,16 @@ from sansio_channels.checks import (
     check_co_signed_state,
     check_sign_request,
 )
-from sansio_channels.commands import CallContract
+from sansio_channels.commands import (
+    CallContract,
+    DryRunCallContract,
+    GetBalances,
+    GetContract,
+    GetContractCall,
+)
 from sansio_channels.encoding import Id
-from sansio_channels.errors import LocalProtocolError
+from sansio_channels.errors import LocalProtocolError, RemoteProtocolError
+from sansio_channels.events import Operation, QueryResult
 from sansio_channels.fate.calldata import Interface
 from sansio_channels.fate.describe import created_contract_id
 from sansio_channels.fees import FeePolicy
@@ -40,6 +47,8 @@ from sansio_channels.txs import (
     OffChainUpdate,
 )
 
+from .fate.test_describe_cli import CODE as RECORDED_CODE
+from .fate.test_describe_cli import CONTRACT as RECORDED_CONTRACT
 from .test_checks import (
     ALICE,
     BOB,
@@ -326,3 +335,66 @@ def test_the_record_keeps_the_known_contracts_and_old_records_load() -> None:
     assert dict(restored.contracts) == {CONTRACT: CODE}
     with pytest.raises(LocalProtocolError, match="malformed"):
         ChannelRecord.from_json({**view, "contracts": [1]})
+
+
+# --- queries -----------------------------------------------------------------------------------
+
+CALLER = "ak_x2mdjJG7A7ocKf9T5qiDT1AGzE2RdKeKmH1wntYeDDY113eha"
+# The recorded answers of the contracts session: main(42) returned 42 (a FATE int).
+RECORDED_CALL = {
+    "caller_id": CALLER,
+    "caller_nonce": 4,
+    "contract_id": RECORDED_CONTRACT,
+    "gas_price": 1,
+    "gas_used": 11,
+    "height": 4,
+    "log": [],
+    "return_type": "ok",
+    "return_value": "cb_VNLOFXc=",
+}
+RECORDED_KNOWN = {RECORDED_CONTRACT: encoding.decode(RECORDED_CODE, "cb")}
+
+
+def answer(command: Any, result: Any) -> QueryResult:
+    return QueryResult(operation=Operation(id=1, command=command), result=result)
+
+
+def test_a_contract_call_answer_decodes_when_the_contract_is_known() -> None:
+    query = GetContractCall(contract_id=RECORDED_CONTRACT, caller_id=CALLER, round=3)
+    found = answer(query, RECORDED_CALL)
+    assert found.contract_call_result(RECORDED_KNOWN, "main") == 42
+    assert found.contract_call_result({}, "main") is None  # not known: not decoded
+    reverted = {**RECORDED_CALL, "return_type": "revert", "return_value": "cb_VNLOFXc="}
+    with pytest.raises(RemoteProtocolError, match=r"get\.contract_call answer"):
+        answer(query, reverted).contract_call_result(RECORDED_KNOWN, "main")  # 42 is no string
+    with pytest.raises(RemoteProtocolError, match="not an object"):
+        answer(query, [1]).contract_call_result(RECORDED_KNOWN, "main")
+    with pytest.raises(LocalProtocolError, match="name the function"):
+        found.contract_call_result(RECORDED_KNOWN)
+    with pytest.raises(LocalProtocolError, match="not a contract call query"):
+        answer(GetBalances(accounts=[CALLER]), []).contract_call_result(RECORDED_KNOWN, "main")
+
+
+def test_a_dry_run_answer_names_its_function_by_its_call_data() -> None:
+    interface = Interface.from_code(RECORDED_CODE)
+    call_data = encoding.encode("cb", interface.encode_call("main", [42]))
+    dry_run = DryRunCallContract(
+        contract_id=RECORDED_CONTRACT, abi_version=3, amount=0, call_data=call_data
+    )
+    assert answer(dry_run, RECORDED_CALL).contract_call_result(RECORDED_KNOWN) == 42
+    not_a_call = attrs.evolve(dry_run, call_data=encoding.encode("cb", b"\x01"))
+    with pytest.raises(LocalProtocolError, match="the dry run's call data"):
+        answer(not_a_call, RECORDED_CALL).contract_call_result(RECORDED_KNOWN)
+
+
+def test_a_get_contract_answer_gives_the_store() -> None:
+    query = GetContract(pubkey=RECORDED_CONTRACT)
+    state = {encoding.encode("ck", b"\x00\x01"): encoding.encode("cv", bytes.fromhex("2e"))}
+    store = answer(query, {"contract": {"id": RECORDED_CONTRACT}, "contract_state": state})
+    assert store.contract_store.state == 23
+    with pytest.raises(RemoteProtocolError, match="no contract_state"):
+        _ = answer(query, {}).contract_store
+    with pytest.raises(RemoteProtocolError, match="not an object"):
+        _ = answer(query, "x").contract_store
+    with pytest.raises(LocalProtocolError, match=r"not a get\.contract query"):
+        _ = answer(GetBalances(accounts=[CALLER]), []).contract_store
