@@ -7,12 +7,14 @@ a small FATE one with ``init()`` and ``main(int) : int``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
 import pytest
 
 from sansio_channels import encoding
+from sansio_channels.channel import Channel
 from sansio_channels.checks import (
     CheckReport,
     Outcome,
@@ -27,17 +29,20 @@ from sansio_channels.commands import (
     GetContract,
     GetContractCall,
 )
+from sansio_channels.crypto import sign
 from sansio_channels.encoding import Id
 from sansio_channels.errors import LocalProtocolError, RemoteProtocolError
-from sansio_channels.events import Operation, QueryResult
+from sansio_channels.events import CoSignedState, Operation, QueryResult, SignRequest
 from sansio_channels.fate.calldata import Interface
 from sansio_channels.fate.describe import created_contract_id
 from sansio_channels.fees import FeePolicy
 from sansio_channels.ledger import Latest, Ledger, Participants
+from sansio_channels.offchain import updates_to_json
 from sansio_channels.operations import OperationKind
 from sansio_channels.options import Role
 from sansio_channels.record import ChannelRecord
 from sansio_channels.signing_context import SigningContext, decoded_calls
+from sansio_channels.simulator.harness import Pair, Participant
 from sansio_channels.txs import (
     ChannelCloseMutualTx,
     ChannelOffChainTx,
@@ -45,6 +50,8 @@ from sansio_channels.txs import (
     OffChainDeposit,
     OffChainNewContract,
     OffChainUpdate,
+    SignedTx,
+    encode_tx,
 )
 
 from .fate.test_describe_cli import CODE as RECORDED_CODE
@@ -398,3 +405,62 @@ def test_a_get_contract_answer_gives_the_store() -> None:
         _ = answer(query, "x").contract_store
     with pytest.raises(LocalProtocolError, match=r"not a get\.contract query"):
         _ = answer(GetBalances(accounts=[CALLER]), []).contract_store
+
+
+# --- over the in-memory pair -------------------------------------------------------------------
+
+
+def sign_request(side: Participant, tag: str, signed: SignedTx, update: Any) -> SignRequest:
+    """The sign request a node's ``channels.sign.<tag>`` for ``update`` gives ``side``."""
+    data = {"signed_tx": encode_tx(signed), "updates": updates_to_json([update])}
+    params = {"channel_id": side.channel.channel_id, "data": data}
+    side.channel.receive_frame(
+        {"jsonrpc": "2.0", "method": f"channels.sign.{tag}", "params": params}
+    )
+    (found,) = [e for e in side.channel.events() if isinstance(e, SignRequest)]
+    return found
+
+
+def test_a_peer_call_over_the_pair_shows_its_decoded_call_also_after_a_restore() -> None:
+    pair = Pair.open()
+    pair.run()
+    alice, bob = pair.initiator, pair.responder
+    bob.clear()
+    owner = Id.account(alice.address)
+    create = attrs.evolve(CREATE, owner_id=owner)
+    assert bob.channel.channel_id is not None
+    channel = Id.from_api(bob.channel.channel_id)
+    state = ChannelOffChainTx(channel_id=channel, round=2, state_hash=bytes(32))  # the VM's
+    offered = sign(SignedTx(signatures=(), transaction=state), alice.keys, "ae_dev")
+    request = sign_request(bob, "update_ack", offered, create)
+    assert [str(c) for c in request.calls if c is not None] == ["init() with 10 aettos"]
+    request.sign(bob.keys)
+    (reply,) = bob.channel.frames_to_send()
+    co_signed = reply["params"]["signed_tx"]
+    params = {"channel_id": bob.channel.channel_id, "data": {"state": co_signed}}
+    bob.channel.receive_frame({"jsonrpc": "2.0", "method": "channels.update", "params": params})
+    (state_event,) = [e for e in bob.channel.events() if isinstance(e, CoSignedState)]
+    assert state_event.accepted
+    contract = created_contract_id(create, 2)
+    assert contract in bob.channel.signing_context().contracts
+
+    peer_call = attrs.evolve(call(42), caller_id=owner, contract_id=Id.from_api(contract))
+    state = ChannelOffChainTx(channel_id=channel, round=3, state_hash=bytes(32))
+    offered = sign(SignedTx(signatures=(), transaction=state), alice.keys, "ae_dev")
+    request = sign_request(bob, "update_ack", offered, peer_call)
+    (shown,) = request.calls
+    assert shown is not None
+    assert (shown.call.function, shown.call.arguments, shown.amount) == ("main", (42,), 5)
+    assert shown.contract == contract
+    check = request.checks.get("contract_call")
+    assert check is not None
+    assert (check.outcome, check.detail) == (
+        Outcome.PASSED,
+        f"main(42) with 5 aettos on {contract}",
+    )
+
+    # The record keeps the contract: a channel resumed from it still decodes the call.
+    record = ChannelRecord.from_json(json.loads(json.dumps(bob.channel.record().to_json())))
+    restored = Channel.restore(record)
+    assert restored.signing_context().contracts == {contract: CODE}
+    assert [str(c) for c in restored.signing_context().calls((peer_call,))] == [str(shown)]
