@@ -165,12 +165,18 @@ def layout() -> Drawing:
         rows[depth[state]].append(state)
     framed_rows = {depth[state] for state in frame.states}
     side = [s for s in ChannelState if depth[s] in framed_rows and s not in frame.states]
-    pitch = max(width for width, _ in sizes.values()) + COLUMN_GAP
-    inner = [[s for s in rows[index] if s in frame.states] for index in sorted(framed_rows)]
-    frame_width = max((len(row) for row in inner), default=1) * pitch
+
+    def extent(row: Iterable[ChannelState]) -> float:
+        """A row's width: its boxes side by side, COLUMN_GAP apart."""
+        widths = [sizes[state][0] for state in row]
+        return sum(widths) + COLUMN_GAP * (len(widths) - 1)
+
     heading = frame.heading() if frame.states else []
+    inner = [extent(s for s in rows[index] if s not in side) for index in rows]
+    frame_width = max([*inner, max((len(line) for line in heading), default=0) * CHAR])
     left = MARGIN + (PAD if frame.states else 0)
-    side_x = left + frame_width + PAD + COLUMN_GAP / 2 + pitch / 2
+    side_width = max((sizes[state][0] for state in side), default=0)
+    side_x = left + frame_width + PAD + COLUMN_GAP + side_width / 2
     neighbours: dict[ChannelState, list[ChannelState]] = defaultdict(list)
     for state, target in edges:
         neighbours[state].append(target)
@@ -192,9 +198,10 @@ def layout() -> Drawing:
             return sum(near) / len(near) if near else middle
 
         row.sort(key=pull)
-        start = middle - len(row) * pitch / 2 + pitch / 2
-        for position, state in enumerate(row):
-            x[state] = start + position * pitch
+        cursor = middle - extent(row) / 2
+        for state in row:
+            x[state] = cursor + sizes[state][0] / 2
+            cursor += sizes[state][0] + COLUMN_GAP
         height = max(sizes[state][1] for state in rows[index])
         for state in rows[index]:
             width, own = sizes[state]
