@@ -79,33 +79,28 @@ def external_loads(site: Path) -> dict[str, list[str]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_site(out: Path) -> None:
     build = pytest.importorskip(
         "mkdocs.commands.build", reason="the site needs the docs extra: pip install -e '.[docs]'"
     )
     config_module = pytest.importorskip("mkdocs.config")
-    out = tmp_path_factory.mktemp("site")
     old = Path.cwd()
     os.chdir(ROOT)  # mkdocs.yml names its paths from the project's root
     try:
-        config = config_module.load_config(str(ROOT / "mkdocs.yml"), site_dir=str(out))
-        build.build(config)
+        build.build(config_module.load_config(str(ROOT / "mkdocs.yml"), site_dir=str(out)))
     finally:
         os.chdir(old)
-    return out
 
 
-def test_no_page_loads_anything_from_outside_the_site(site: Path) -> None:
-    pages = list(site.rglob("*.html"))
+# One test builds the site once (a build takes seconds) and checks all that needs it.
+def test_the_built_site_loads_nothing_from_outside_and_draws_the_diagram(tmp_path: Path) -> None:
+    build_site(tmp_path)
+    pages = list(tmp_path.rglob("*.html"))
     assert len(pages) > 20  # the whole site was built
-    assert external_loads(site) == {}
-
-
-def test_the_diagram_page_holds_the_drawing(site: Path) -> None:
-    page = (site / "state-diagram" / "index.html").read_text(encoding="utf-8")
-    assert render_svg() in page
-    assert "stateDiagram-v2" not in page  # the Mermaid source is not what the reader sees
+    assert external_loads(tmp_path) == {}
+    diagram = (tmp_path / "state-diagram" / "index.html").read_text(encoding="utf-8")
+    assert render_svg() in diagram
+    assert "stateDiagram-v2" not in diagram  # the Mermaid source is not what the reader sees
 
 
 def test_the_check_finds_what_a_page_would_load(tmp_path: Path) -> None:
