@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import ssl
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, Final, Generic, TypeAlias, TypeVar
@@ -21,8 +22,11 @@ import attrs
 from sansio_channels import commands as cmd
 from sansio_channels.channel import Channel
 from sansio_channels.crypto import Signer
+from sansio_channels.dispute import DisputePolicy
 from sansio_channels.errors import ChannelError, LocalProtocolError
 from sansio_channels.events import (
+    ChannelErrorReported,
+    Conflict,
     Event,
     FsmUp,
     NodeError,
@@ -33,7 +37,7 @@ from sansio_channels.events import (
     SignRequest,
 )
 from sansio_channels.options import OpenOptions
-from sansio_channels.policy import DefaultPolicy, Policy, answer
+from sansio_channels.policy import DefaultPolicy, Policy, answer, checks_summary
 from sansio_channels.record import ChannelRecord
 from sansio_channels.rpc import AbortCode
 from sansio_channels.state import ChannelState
@@ -43,12 +47,14 @@ from sansio_channels.txs import SignedTx
 __all__ = [
     "DEFAULT_SETTINGS",
     "AdapterError",
+    "Answer",
     "AnswerNeeded",
     "Backoff",
     "ClosedWithoutMessage",
     "ConnectFailed",
     "ConnectionLost",
     "Disconnected",
+    "Done",
     "FellBehind",
     "NodeRefused",
     "Outcome",
@@ -57,11 +63,18 @@ __all__ = [
 ]
 
 Outcome: TypeAlias = OperationAccepted | OperationFailed | QueryResult
+# What an update, a notice or a close ends in: taken by the node (and co-signed), or failed.
+Done: TypeAlias = OperationAccepted | OperationFailed
+# What a query ends in: the node's answer, or a failure.
+Answer: TypeAlias = QueryResult | OperationFailed
 _OUTCOMES: Final = (OperationAccepted, OperationFailed, QueryResult)
 # The code a sign request is refused with when the application says only "abort".
 DEFAULT_ABORT: Final = AbortCode.ABORT
 # After these the node's FSM is gone (left, died, closed): a lost socket ends the stream.
 _ENDED: Final = (ChannelState.CLOSED, ChannelState.FSM_DOWN)
+# Connections, reconnects, the node's refusals, the application's sign answers and store saves
+# (docs/logging.md). Never a key: only addresses, states, rounds, reasons.
+_log = logging.getLogger("sansio_channels.adapters")
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -167,20 +180,25 @@ class Backoff:
 class Settings:
     """How an adapter drives its socket. Times are in seconds."""
 
-    # WebSocket pings: the node drops a socket silent for about a minute, and the JS SDK pings
-    # every 10 s and gives up after 5 s without a pong. None: no WebSocket pings
-    # (the channel still sends channels.system pings when quiet).
     ping_interval: float | None = attrs.field(default=15.0, validator=_positive_or_none)
+    """WebSocket pings every this many seconds; None: none (the channel still sends
+    ``channels.system`` pings when quiet). The node drops a socket silent for about a minute;
+    the JS SDK pings every 10 s."""
     ping_timeout: float = attrs.field(default=10.0, validator=_positive)
+    """No pong within this long: the socket is dropped and the client reconnects."""
     open_timeout: float = attrs.field(default=10.0, validator=_positive)
+    """For opening a socket (TCP, TLS and the WebSocket handshake), and for a send."""
     close_timeout: float = attrs.field(default=5.0, validator=_positive)
-    # Events not read yet beyond this many: FellBehind.
+    """For the closing handshake."""
     max_queued_events: int = attrs.field(default=1000, validator=_positive)
+    """Events not read yet beyond this many: the client stops with :class:`FellBehind`."""
     max_message_bytes: int = attrs.field(default=16 * 2**20, validator=_positive)
-    # None: never reconnect; a lost connection ends the client with Disconnected.
+    """The largest message taken from the node."""
     reconnect: Backoff | None = Backoff()
-    # For wss:// URLs; None takes ssl.create_default_context().
+    """Delays between reconnect tries; None: never reconnect (a lost connection ends the
+    client with :class:`Disconnected`)."""
     ssl_context: ssl.SSLContext | None = None
+    """For ``wss://`` URLs; None takes ``ssl.create_default_context()``."""
 
 
 DEFAULT_SETTINGS: Final = Settings()
@@ -220,6 +238,8 @@ class Pump:
         self._frames_seen = 0  # on the current socket
         self._attempt = 0  # reconnect tries since the last fsm_up
         self.store = store
+        # Who speaks in the log: role and account, as two clients may share a process.
+        self.who = f"{channel.role.value} {channel.account.api}"
         # The record last saved to the store (replaced under a new key when the channel id
         # becomes known).
         self._saved: ChannelRecord | None = channel.restored_from
@@ -240,20 +260,26 @@ class Pump:
         return self.settings.ssl_context or ssl.create_default_context()
 
     def connect_failed(self, exc: BaseException) -> ConnectFailed:
-        return ConnectFailed(f"cannot connect to {self.base_url}: {describe(exc)}")
+        failed = ConnectFailed(f"cannot connect to {self.base_url}: {describe(exc)}")
+        _log.warning("%s: %s", self.who, failed)
+        return failed
 
     def opened(self) -> None:
         """A socket is open; tell the application if it replaces a lost one."""
         self._frames_seen = 0
         self._refusal, self._up = None, False
         if self._attempt:
+            _log.info("%s: reconnected to %s (try %d)", self.who, self.base_url, self._attempt)
             self._push(Reconnected(attempt=self._attempt))
+        else:
+            _log.info("%s: connected to %s", self.who, self.base_url)
 
     def lost(self, reason: str) -> float | None:
         """The socket went away: seconds to wait before the next try, or None (no more)."""
         self.channel.connection_lost()
         self._take_events()
         if self.closing or self.failure is not None:
+            _log.info("%s: connection closed (%s)", self.who, reason)
             self.finished = True
             return None
         if self._frames_seen == 0:
@@ -263,6 +289,12 @@ class Pump:
             self.fail(NodeRefused(self._refusal))
             return None
         if self.channel.state in _ENDED:
+            _log.info(
+                "%s: connection ended (%s); the channel is %s",
+                self.who,
+                reason,
+                self.channel.state.value,
+            )
             self._push(ConnectionLost(reason=reason, reconnecting=False))
             self.finished = True
             return None
@@ -274,6 +306,7 @@ class Pump:
         except LocalProtocolError as exc:  # no channel id or fsm id yet: nothing to come to
             self.fail(Disconnected(f"connection lost ({reason}); {exc}"))
             return None
+        _log.warning("%s: connection lost (%s); reconnecting", self.who, reason)
         self._push(ConnectionLost(reason=reason, reconnecting=True))
         return self.retry(reason)
 
@@ -284,15 +317,19 @@ class Pump:
         delay = self.settings.reconnect.delay(self._attempt)
         if delay is None:
             self.fail(Disconnected(f"gave up after {self._attempt - 1} tries: {reason}"))
+        else:
+            _log.info("%s: reconnect try %d in %.3g s", self.who, self._attempt, delay)
         return delay
 
     def fail(self, failure: Exception) -> None:
         """The client stops; the application gets ``failure`` once it has read every event."""
         if self.failure is None:
+            _log.error("%s: the client stops: %s", self.who, describe(failure))
             self.failure = failure
         self.finished = True
 
     def close(self) -> None:
+        _log.debug("%s: closing, as the application asked", self.who)
         self.closing = True
 
     # --- frames in and out ----------------------------------------------------------------
@@ -369,14 +406,23 @@ class Pump:
         if signer is None:
             raise LocalProtocolError("no signer: pass one here or to the client")
         request.sign(signer, accept_failed_checks=accept_failed_checks)
+        # Signing over failed checks is the application's call, and worth a warning.
+        level = logging.WARNING if request.checks.failed else logging.INFO
+        if _log.isEnabledFor(level):
+            summary = checks_summary(request)
+            _log.log(
+                level, "%s: %s signed by the application%s", self.who, request.tag.tag, summary
+            )
         self._answered(request)
 
     def respond(self, request: SignRequest, signed_tx: str | SignedTx) -> None:
         request.respond(signed_tx)
+        _log.info("%s: %s answered with a tx signed elsewhere", self.who, request.tag.tag)
         self._answered(request)
 
     def abort(self, request: SignRequest, code: int) -> None:
         request.abort(code)
+        _log.info("%s: %s aborted by the application (code %d)", self.who, request.tag.tag, code)
         self._answered(request)
 
     def _answered(self, request: SignRequest) -> None:
@@ -390,6 +436,7 @@ class Pump:
         for event in self.channel.events():
             if isinstance(event, SignRequest) and self._answer(event):
                 continue
+            _log_event(self.who, event)
             if isinstance(event, FsmUp):
                 self._attempt, self._refusal, self._up = 0, None, True
             elif isinstance(event, NodeError) and event.operation is None and not self._up:
@@ -418,6 +465,9 @@ class Pump:
         # same transaction: a crash never leaves a stale opening record beside it.
         previous = None if self._saved is None else record_key(self._saved)
         self.store.save(record, replaces=None if previous == record_key(record) else previous)
+        if _log.isEnabledFor(logging.DEBUG):
+            key, round_ = record_key(record), record.latest_round
+            _log.debug("%s: saved %s (%s, round %s)", self.who, key, record.state, round_)
         self._saved = record
 
     def _answer(self, request: SignRequest) -> bool:
@@ -436,6 +486,30 @@ class Pump:
         self._events.append(event)
 
 
+def _log_event(who: str, event: Event) -> None:
+    """The events an operator looks for in a log: the node's FSM, its refusals, conflicts."""
+    if isinstance(event, FsmUp):
+        how = "reattached" if event.reconnected else "new"
+        _log.info("%s: fsm up: %s (%s)", who, event.fsm_id, how)
+    elif isinstance(event, NodeError):
+        detail = ", ".join(f"{code} {text}" for code, text in event.data) or event.message
+        method = (event.request or {}).get("method", "a request")
+        _log.warning("%s: the node refused %s: %s%s", who, method, detail, _cause(event))
+    elif isinstance(event, ChannelErrorReported):
+        _log.warning("%s: the node reports an error: %s%s", who, event.message, _cause(event))
+    elif isinstance(event, Conflict):
+        _log.warning(
+            "%s: conflict: the node rolled back to round %d: %s",
+            who,
+            event.round,
+            event.error_msg,
+        )
+
+
+def _cause(event: NodeError | ChannelErrorReported) -> str:
+    return f"; likely cause: {event.likely_cause}" if event.likely_cause else ""
+
+
 def describe(exc: BaseException) -> str:
     """An exception as a reason: its type, and its message if it has one."""
     text = str(exc)
@@ -444,14 +518,35 @@ def describe(exc: BaseException) -> str:
 
 # --- what the three clients have in common ------------------------------------------------
 
-R = TypeVar("R")
-C = TypeVar("C", bound="ClientBase[Any]")
+
+def done(outcome: Outcome) -> Done:
+    """The outcome of an operation that is not a query, typed as such."""
+    # The channel answers with a QueryResult only the operations of a query command.
+    assert not isinstance(outcome, QueryResult), outcome
+    return outcome
 
 
-class ClientBase(Generic[R]):
-    """A client's channel and pump, its constructors, and the common commands as verbs;
-    ``R`` is what ``submit`` gives (an awaitable outcome, or the outcome). An adapter makes
-    its transport's own state in ``_init_transport``, so the constructor is written once."""
+def answered(outcome: Outcome) -> Answer:
+    """The outcome of a query, typed as such."""
+    # A query ends in its answer or a failure, never in an accepted update.
+    assert not isinstance(outcome, OperationAccepted), outcome
+    return outcome
+
+
+# What the verbs give: Done and Answer for the blocking client, awaitables of them for asyncio
+# and trio (named for the reference pages, which show them as they are written here).
+DoneT = TypeVar("DoneT")
+AnswerT = TypeVar("AnswerT")
+C = TypeVar("C", bound="ClientBase[Any, Any]")
+
+
+class ClientBase(Generic[DoneT, AnswerT]):
+    """A client's channel and pump, its constructors, and the common commands as verbs.
+
+    ``DoneT`` is what an update verb gives (:data:`Done`, or an awaitable of it), ``AnswerT``
+    what a query verb gives (:data:`Answer`, or an awaitable of it). An adapter makes its
+    transport's own state in ``_init_transport``, so the constructor is written once.
+    """
 
     def __init__(
         self,
@@ -484,10 +579,12 @@ class ClientBase(Generic[R]):
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
         store: ChannelStore | None = None,
+        dispute: DisputePolicy | None = None,
     ) -> C:
         """A client that opens a new channel (not connected until entered); with ``store``
-        its record is kept there from the first ``fsm_up`` on."""
-        channel = Channel(options, network_id=network_id)
+        its record is kept there from the first ``fsm_up`` on. ``dispute`` is the channel's
+        (:class:`~sansio_channels.dispute.DisputePolicy`; by default it slashes and settles)."""
+        channel = Channel(options, network_id=network_id, dispute=dispute)
         return cls(channel, base_url, signer=signer, policy=policy, settings=settings, store=store)
 
     @classmethod
@@ -500,10 +597,11 @@ class ClientBase(Generic[R]):
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
         store: ChannelStore | None = None,
+        dispute: DisputePolicy | None = None,
     ) -> C:
         """A client that comes back to a channel from its record (reconnect or reestablish,
-        as the node's answer says)."""
-        channel = Channel.restore(record)
+        as the node's answer says); a dispute the record has due goes on."""
+        channel = Channel.restore(record, dispute=dispute)
         return cls(channel, base_url, signer=signer, policy=policy, settings=settings, store=store)
 
     @classmethod
@@ -515,11 +613,20 @@ class ClientBase(Generic[R]):
         signer: Signer | None = None,
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
+        dispute: DisputePolicy | None = None,
     ) -> list[C]:
         """A client (not connected until entered) for every channel in ``store`` that can be
         come back to, each keeping its record there (:attr:`ChannelRecord.resumable`)."""
         return [
-            cls.resume(base_url, r, signer=signer, policy=policy, settings=settings, store=store)
+            cls.resume(
+                base_url,
+                r,
+                signer=signer,
+                policy=policy,
+                settings=settings,
+                store=store,
+                dispute=dispute,
+            )
             for r in store.records()
             if r.resumable
         ]
@@ -528,7 +635,12 @@ class ClientBase(Generic[R]):
         """The channel's durable record (store it after every co-signed state)."""
         return self.channel.record()
 
-    def submit(self, command: cmd.Command) -> R:
+    def _update(self, command: cmd.Command) -> DoneT:
+        """Send ``command`` (not a query) and give its :data:`Done` outcome."""
+        raise NotImplementedError
+
+    def _query(self, command: cmd.Command) -> AnswerT:
+        """Send the query ``command`` and give its :data:`Answer`."""
         raise NotImplementedError
 
     def transfer(
@@ -539,9 +651,9 @@ class ClientBase(Generic[R]):
         from_id: str | None = None,
         block_hash: str | None = None,
         meta: Sequence[str] | None = None,
-    ) -> R:
+    ) -> DoneT:
         """Move ``amount`` off-chain (from our account unless ``from_id`` says otherwise)."""
-        return self.submit(
+        return self._update(
             cmd.Transfer(
                 from_id=from_id or self.channel.account.api,
                 to_id=to_id,
@@ -551,53 +663,55 @@ class ClientBase(Generic[R]):
             )
         )
 
-    def message(self, to_id: str, info: str) -> R:
+    def message(self, to_id: str, info: str) -> DoneT:
         """A generic message to ``to_id`` (the peer)."""
-        return self.submit(cmd.Message(to_id=to_id, info=info))
+        return self._update(cmd.Message(to_id=to_id, info=info))
 
-    def get_balances(self, accounts: Sequence[str] | None = None) -> R:
+    def get_balances(self, accounts: Sequence[str] | None = None) -> AnswerT:
         """The balances of ``accounts`` (default: both participants, as far as known)."""
         if accounts is None:
             peer = self.channel.peer
             accounts = [self.channel.account.api, *([peer.api] if peer else [])]
-        return self.submit(cmd.GetBalances(accounts=accounts))
+        return self._query(cmd.GetBalances(accounts=accounts))
 
-    def deposit(self, amount: int) -> R:
-        return self.submit(cmd.Deposit(amount=amount))
+    def deposit(self, amount: int) -> DoneT:
+        """Move ``amount`` from our account on chain into the channel."""
+        return self._update(cmd.Deposit(amount=amount))
 
-    def withdraw(self, amount: int) -> R:
-        return self.submit(cmd.Withdraw(amount=amount))
+    def withdraw(self, amount: int) -> DoneT:
+        """Move ``amount`` from the channel to our account on chain."""
+        return self._update(cmd.Withdraw(amount=amount))
 
-    def shutdown(self) -> R:
+    def shutdown(self) -> DoneT:
         """Close the channel mutually."""
-        return self.submit(cmd.Shutdown())
+        return self._update(cmd.Shutdown())
 
-    def leave(self) -> R:
+    def leave(self) -> DoneT:
         """Both FSMs stop and keep the state; resume later from the record."""
-        return self.submit(cmd.Leave())
+        return self._update(cmd.Leave())
 
-    def close_solo(self, **tx_params: int) -> R:
+    def close_solo(self, **tx_params: int) -> DoneT:
         """Close alone, putting our latest co-signed state on chain; settle after the lock
         period. ``tx_params``: ``fee``, ``gas_price``, ``nonce`` (the FSM picks the rest)."""
-        return self.submit(cmd.CloseSolo(**tx_params))
+        return self._update(cmd.CloseSolo(**tx_params))
 
-    def slash(self, **tx_params: int) -> R:
+    def slash(self, **tx_params: int) -> DoneT:
         """Answer an older state the peer put on chain with our latest one."""
-        return self.submit(cmd.Slash(**tx_params))
+        return self._update(cmd.Slash(**tx_params))
 
-    def settle(self, **tx_params: int) -> R:
+    def settle(self, **tx_params: int) -> DoneT:
         """Pay out a solo-closed channel (the node holds the tx until the lock period ends)."""
-        return self.submit(cmd.Settle(**tx_params))
+        return self._update(cmd.Settle(**tx_params))
 
-    def snapshot_solo(self, **tx_params: int) -> R:
+    def snapshot_solo(self, **tx_params: int) -> DoneT:
         """Put our latest co-signed state on chain; the channel stays open."""
-        return self.submit(cmd.SnapshotSolo(**tx_params))
+        return self._update(cmd.SnapshotSolo(**tx_params))
 
 
 A = TypeVar("A", bound="AsyncClient")
 
 
-class AsyncClient(ClientBase[Coroutine[Any, Any, Outcome]]):
+class AsyncClient(ClientBase[Coroutine[Any, Any, Done], Coroutine[Any, Any, Answer]]):
     """The application's side of the asyncio and trio clients: events, commands and answers
     to sign requests, as coroutines.
 
@@ -643,6 +757,12 @@ class AsyncClient(ClientBase[Coroutine[Any, Any, Outcome]]):
             self._pump.forget(operation)
         return outcome
 
+    async def _update(self, command: cmd.Command) -> Done:
+        return done(await self.submit(command))
+
+    async def _query(self, command: cmd.Command) -> Answer:
+        return answered(await self.submit(command))
+
     async def sign(
         self,
         request: SignRequest,
@@ -660,5 +780,6 @@ class AsyncClient(ClientBase[Coroutine[Any, Any, Outcome]]):
         await self._flush()
 
     async def abort(self, request: SignRequest, code: int = DEFAULT_ABORT) -> None:
+        """Refuse a sign request handed to the application, with ``code``."""
         self._pump.abort(request, code)
         await self._flush()

@@ -152,4 +152,6 @@ class ChannelClient(AsyncClient):
 
 
 open_channel = ChannelClient.open
+"""A client that opens a new channel: :meth:`ChannelClient.open`."""
 resume_channel = ChannelClient.resume
+"""A client that comes back to a channel from its record: :meth:`ChannelClient.resume`."""

@@ -29,16 +29,20 @@ from sansio_channels.txs import SignedTx
 from ._blocking import BlockingSocket, Lost, earliest
 from ._common import (
     DEFAULT_ABORT,
+    Answer,
     AnswerNeeded,
     ClientBase,
     ConnectFailed,
+    Done,
     Outcome,
+    answered,
+    done,
 )
 
 __all__ = ["ChannelClient", "open_channel", "resume_channel"]
 
 
-class ChannelClient(ClientBase[Outcome]):
+class ChannelClient(ClientBase[Done, Answer]):
     """One channel on one (re)connecting WebSocket, driven by the application's calls.
 
     Sign requests the policy answers with ``signer`` never reach the application; every
@@ -101,6 +105,12 @@ class ChannelClient(ClientBase[Outcome]):
             self._pump.forget(operation)
         return outcome
 
+    def _update(self, command: cmd.Command) -> Done:
+        return done(self.submit(command))
+
+    def _query(self, command: cmd.Command) -> Answer:
+        return answered(self.submit(command))
+
     def poll(self, timeout: float = 0.0) -> None:
         """Do the client's I/O for up to ``timeout`` s; events wait in the queue."""
         until = time.monotonic() + timeout
@@ -124,6 +134,7 @@ class ChannelClient(ClientBase[Outcome]):
         self._flush()
 
     def abort(self, request: SignRequest, code: int = DEFAULT_ABORT) -> None:
+        """Refuse a sign request handed to the application, with ``code``."""
         self._pump.abort(request, code)
         self._flush()
 
@@ -207,4 +218,6 @@ def _until(timeout: float | None) -> float | None:
 
 
 open_channel = ChannelClient.open
+"""A client that opens a new channel: :meth:`ChannelClient.open`."""
 resume_channel = ChannelClient.resume
+"""A client that comes back to a channel from its record: :meth:`ChannelClient.resume`."""

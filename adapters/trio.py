@@ -248,4 +248,6 @@ def _leaf(exc: BaseException) -> BaseException:
 
 
 open_channel = ChannelClient.open
+"""A client that opens a new channel: :meth:`ChannelClient.open`."""
 resume_channel = ChannelClient.resume
+"""A client that comes back to a channel from its record: :meth:`ChannelClient.resume`."""

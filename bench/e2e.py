@@ -128,12 +128,15 @@ def opened(event: Event) -> bool:
 
 
 class Clock:
-    """Starts when every channel is open, stops when every channel has made its transfers."""
+    """Starts when every channel is open, stops when every channel has made its transfers.
+    It reads this process's CPU time too: both participants of every channel run here, the
+    simulator in a process of its own."""
 
     def __init__(self, channels: int) -> None:
         self.channels = channels
         self.open = self.done = 0
         self.started = self.stopped = 0.0
+        self.cpu_started = self.cpu_stopped = 0.0
         self.lock = threading.Lock()
 
     def channel_open(self) -> bool:
@@ -142,6 +145,7 @@ class Clock:
             self.open += 1
             if self.open == self.channels:
                 self.started = time.perf_counter()
+                self.cpu_started = time.process_time()
             return self.open == self.channels
 
     def channel_done(self) -> None:
@@ -149,6 +153,7 @@ class Clock:
             self.done += 1
             if self.done == self.channels:
                 self.stopped = time.perf_counter()
+                self.cpu_stopped = time.process_time()
 
 
 def check(outcome: object, n: int) -> None:
@@ -320,18 +325,26 @@ def measure(adapter: str, channels: int, transfers: int) -> float:
     """Transfers per second through ``adapter`` (asyncio, trio or sync) with ``channels``
     channels open at once, each making ``transfers`` transfers, against the simulator's
     server on loopback. Raises :class:`BenchFailed` if any transfer is not accepted."""
-    module = load_adapter(adapter)
     with Server() as server:
-        if adapter == "asyncio":
-            clock = asyncio.run(run_asyncio(module, server, channels, transfers))
-        elif adapter == "trio":
-            trio = importlib.import_module("trio")
-            clock = trio.run(run_trio, module, server, channels, transfers)
-        else:
-            clock = run_sync(module, server, channels, transfers)
+        rate, _ = measure_on(server, adapter, channels, transfers)
+    return rate
+
+
+def measure_on(server: Server, adapter: str, channels: int, transfers: int) -> tuple[float, float]:
+    """The same against a running ``server`` (its channels of earlier runs are closed): the
+    transfers per second, and the clients' CPU seconds per transfer."""
+    module = load_adapter(adapter)
+    if adapter == "asyncio":
+        clock = asyncio.run(run_asyncio(module, server, channels, transfers))
+    elif adapter == "trio":
+        trio = importlib.import_module("trio")
+        clock = trio.run(run_trio, module, server, channels, transfers)
+    else:
+        clock = run_sync(module, server, channels, transfers)
     if clock.done != channels:
         raise BenchFailed(f"{clock.done} of {channels} channels made their transfers")
-    return channels * transfers / (clock.stopped - clock.started)
+    count = channels * transfers
+    return count / (clock.stopped - clock.started), (clock.cpu_stopped - clock.cpu_started) / count
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,12 @@
 - end to end over loopback against the simulator's server, per adapter (bench/e2e.py): transfers
   per second for one channel and for 100 channels at once (``SECTIONS``; ``--no-e2e`` skips them);
 - the floor under both ratios (bench/floor.py): the same transfers, on the same frames, checked
-  and signed by straight-line code that does only the unavoidable work.
+  and signed by straight-line code that does only the unavoidable work;
+- next to the JavaScript SDK (bench/js_sdk.py, when node and tests/interop's modules are
+  there): against one simulator, the runs alternating, ours divided by the SDK's for transfers
+  per second with one and with 100 channels (``e2e_vs_js_sdk``,
+  ``e2e_100_channels_vs_js_sdk``), and the SDK's client CPU time per transfer divided by ours
+  (``cpu_per_transfer_vs_js_sdk``); higher is better.
 
 Transfers (``--repeat`` x ``--rounds`` of each kind) are timed in chunks, each right after as
 many baseline steps, and the medians over the chunks are reported: the ratio of each chunk is
@@ -41,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import e2e  # bench/e2e.py, beside this file
 import floor  # bench/floor.py, beside this file
+import js_sdk  # bench/js_sdk.py, beside this file
 
 from sansio_channels import commands as cmd
 from sansio_channels import txs
@@ -264,6 +270,10 @@ def measure(rounds: int, repeat: int, e2e_sections: bool = True) -> dict[str, An
     if e2e_sections:
         for name, section in SECTIONS.items():
             figures[name] = section()
+        if (reason := js_sdk.missing()) is None:
+            figures.update(js_sdk.measure())
+        else:
+            print(f"bench: no comparison with the JavaScript SDK: {reason}", file=sys.stderr)
     return figures
 
 

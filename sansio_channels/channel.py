@@ -22,6 +22,7 @@ import attrs
 from . import commands as cmd
 from . import crypto, encoding, rpc
 from .checks import CheckReport, check_co_signed_state, check_sign_request, sign_tag_for
+from .dispute import DisputeActionDue, DisputePolicy, DisputeWatch, action_of, command_for
 from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -114,11 +115,14 @@ class Channel:
         network_id: str,
         account: str | None = None,
         ping_interval: float | None = DEFAULT_PING_INTERVAL,
+        dispute: DisputePolicy | None = None,
     ) -> None:
         """A channel to open (:class:`OpenOptions`) or to come back to.
 
         For :class:`ReestablishOptions` (which do not name the participants) pass ``account``,
-        or better, use :meth:`restore` with the channel's record.
+        or better, use :meth:`restore` with the channel's record. ``dispute`` says what the
+        channel does when it is closing on chain (:mod:`.dispute`; by default it slashes an
+        older state and settles by itself).
         """
         if not isinstance(network_id, str) or not network_id:
             raise LocalProtocolError("network_id: a non-empty string is required")
@@ -126,6 +130,7 @@ class Channel:
         self.network_id = network_id
         self.role: Role = options.role
         self.ping_interval = ping_interval
+        self.dispute = DisputeWatch(dispute or DisputePolicy())
         self.state = ChannelState.NEW
         self.connected = False
         self.fsm_id: str | None = None
@@ -253,14 +258,29 @@ class Channel:
     # --- time -------------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """When :meth:`handle_timer` wants to be called (a keep-alive ping), or None."""
-        if not self.connected or self.ping_interval is None or self._last_activity is None:
+        """When :meth:`handle_timer` wants to be called (a keep-alive ping, or a dispute
+        action the application was asked to take), or None."""
+        if not self.connected:
+            return None
+        deadlines = [d for d in (self._ping_deadline(), self.dispute.deadline) if d is not None]
+        return min(deadlines, default=None)
+
+    def _ping_deadline(self) -> float | None:
+        if self.ping_interval is None or self._last_activity is None:
             return None
         return self._last_activity + self.ping_interval
 
     def handle_timer(self, now: float) -> None:
-        """Send what is due at ``now``: a keep-alive ping after a quiet ``ping_interval``."""
-        deadline = self.next_deadline()
+        """Send what is due at ``now``: a keep-alive ping after a quiet ``ping_interval``; a
+        dispute action whose deadline passed."""
+        if not self.connected:
+            return
+        action = self.dispute.timer(now)
+        if action is not None:
+            self._take_dispute_action(
+                DisputeActionDue(info=self.dispute.info, action=action, operation=None)
+            )
+        deadline = self._ping_deadline()
         if deadline is not None and now >= deadline:
             self.submit(cmd.Ping())
             self._last_activity = now
@@ -324,8 +344,11 @@ class Channel:
             self._end_current_if(aborted=True)
         self._events.append(Info(event=event, data=data))
         transition = _INFO_INPUTS.get(event)
+        previous = self.state
         if transition is not None:
             self._move(transition)
+        if previous is ChannelState.REESTABLISHING and self.state is ChannelState.SOLO_CLOSING:
+            self._on_closing_again()
         if event == "died":
             self._channel_gone("the node's FSM stopped")
 
@@ -355,6 +378,8 @@ class Channel:
             # learn whether what we signed ahead was co-signed).
             self._settling = self.submit(cmd.GetOffchainState())
         self._send_next_operation()
+        if reconnected and self._settling is None:
+            self._resume_dispute()
 
     def _move(self, transition: Input) -> None:
         target = next_state(self.state, transition)
@@ -378,6 +403,10 @@ class Channel:
         transition = _ON_CHAIN_INPUTS.get(info)
         if transition is not None:
             self._move(transition)
+        if self.state is ChannelState.CLOSED:
+            self.dispute.closed()
+        elif self.state is ChannelState.SOLO_CLOSING:
+            self._dispute_due(self.dispute.reported(info, self._last_activity))
 
     def _on_co_signed_state(self, data: Mapping[str, Any], *, left: bool = False) -> None:
         text = _str(data, "state", "channels.update")
@@ -450,8 +479,17 @@ class Channel:
         )
 
     def _on_channel_error(self, data: Mapping[str, Any]) -> None:
-        message = data.get("message")
-        self._events.append(ChannelErrorReported(message=str(message)))
+        message = str(data.get("message"))
+        cause = self._bad_signature_cause() if message == "bad_signature" else None
+        self._events.append(ChannelErrorReported(message=message, likely_cause=cause))
+
+    def _bad_signature_cause(self) -> str:
+        # A signature made for another network id fails every check the node makes, and the
+        # node says no more than "bad signature": name the network id we signed for.
+        return (
+            f"our signatures are made for network id {self.network_id!r}; a node of another "
+            "network (ae_mainnet, ae_uat, ae_dev, ...) finds every one of them bad"
+        )
 
     def _on_debug(self, data: Mapping[str, Any]) -> None:
         self._events.append(Info(event="debug", data=data))
@@ -487,6 +525,11 @@ class Channel:
                 data=reply.data,
                 request=reply.request,
                 operation=operation,
+                likely_cause=(
+                    self._bad_signature_cause()
+                    if rpc.ErrorDataCode.BAD_SIGNATURE in (code for code, _ in reply.data)
+                    else None
+                ),
             )
         )
         if operation is None:
@@ -519,6 +562,7 @@ class Channel:
                 in_flight = self.ledger.own_state_in_flight(result)
                 self._after_reattach(fetched, result)
                 self._settle_current(in_flight=in_flight)
+                self._resume_dispute()  # once what was under way is settled
             self._events.append(
                 OffChainStateFetched(
                     operation=operation,
@@ -689,6 +733,7 @@ class Channel:
         operation = Operation(id=self._next_operation, command=command)
         self._next_operation += 1
         if command.KIND is cmd.CommandKind.OPERATION:
+            self.dispute.taken(command)
             self._queue.append(operation)
             if self._current is not None:
                 self._events.append(OperationQueued(operation=operation, ahead=len(self._queue)))
@@ -763,6 +808,45 @@ class Channel:
         self._events.append(
             OperationFailed(operation=operation, reason=reason, detail=detail, error_code=code)
         )
+        if reason in (FailureReason.NODE_ERROR, FailureReason.ABORTED):
+            by_node = reason is FailureReason.NODE_ERROR
+            now = self._last_activity
+            self._dispute_due(self.dispute.failed(operation.command, by_node=by_node, now=now))
+
+    # --- disputes -----------------------------------------------------------------------------
+
+    def _resume_dispute(self) -> None:
+        # The FSM kept the channel closing while we were away: the dispute goes on.
+        if self.dispute.due is not None and self.state is ChannelState.SOLO_CLOSING:
+            self._dispute_due(self.dispute.again(self._last_activity))
+
+    def _on_closing_again(self) -> None:
+        """A reestablish found the channel closing on chain; the node does not say with which
+        state. A dispute the record knows goes on; otherwise a slash is tried."""
+        now = self._last_activity
+        due = self.dispute.again(now) if self.dispute.due else None
+        self._dispute_due(due or self.dispute.reported("closing", now))
+
+    def _dispute_due(self, due: DisputeActionDue | None) -> None:
+        """Announce an action a close on chain makes due; start it if the policy says so."""
+        if due is None:
+            return
+        if self.dispute.act_now():
+            self._take_dispute_action(due)
+        else:
+            self._events.append(due)
+
+    def _take_dispute_action(self, due: DisputeActionDue) -> None:
+        # A slash or settle already under way or waiting (ours or the application's) is not
+        # started twice.
+        for operation in (self._current, *self._queue):
+            if operation is not None and action_of(operation.command) is due.action:
+                return
+        if self.state is not ChannelState.SOLO_CLOSING:
+            self.dispute.closed()  # closed, or open again (a snapshot): nothing is due
+            return
+        operation = self.submit(command_for(due.action))
+        self._events.append(attrs.evolve(due, operation=operation, deadline=None))
 
     def _channel_gone(self, detail: str) -> None:
         for operation in [*([self._current] if self._current else []), *self._queue]:
@@ -799,15 +883,19 @@ class Channel:
 
     @classmethod
     def restore(
-        cls, record: ChannelRecord, *, ping_interval: float | None = DEFAULT_PING_INTERVAL
+        cls,
+        record: ChannelRecord,
+        *,
+        ping_interval: float | None = DEFAULT_PING_INTERVAL,
+        dispute: DisputePolicy | None = None,
     ) -> Channel:
         """A channel resumed from its record, disconnected; :meth:`reconnect` comes next.
 
-        The network id, account and options are the record's; only how the channel runs
-        here (``ping_interval``) is chosen anew."""
+        The network id, account and options are the record's, and so is a dispute action
+        due; only how the channel runs here (``ping_interval``, ``dispute``) is chosen anew."""
         if not isinstance(record, ChannelRecord):
             raise LocalProtocolError(f"a ChannelRecord is required, got {type(record).__name__}")
-        return record.restore(cls, ping_interval=ping_interval)
+        return record.restore(cls, ping_interval=ping_interval, dispute=dispute)
 
 
 def _api_balances(trees: StateTrees) -> dict[str, int]:

@@ -24,6 +24,11 @@ import attrs
 
 from . import encoding, rpc
 from .errors import DecodingError, LocalProtocolError
+from .fate.aci import Aci
+from .fate.calldata import Interface
+
+# The ABI of FATE contracts (the one the typed commands make call data for).
+FATE_ABI_VERSION: Final = 3
 
 __all__ = [
     "HISTORY_TAGS",
@@ -317,6 +322,44 @@ class NewContract(Command):
     block_hash: str | None = _optional(_BLOCK_HASH)
     meta: Sequence[str] | None = _optional(_META, sequence=True)
 
+    @classmethod
+    def from_call(
+        cls,
+        *,
+        code: str,
+        arguments: Sequence[Any] = (),
+        deposit: int,
+        vm_version: int,
+        aci: Aci | None = None,
+        block_hash: str | None = None,
+        meta: Sequence[str] | None = None,
+    ) -> NewContract:
+        """A create of FATE ``code`` whose ``init`` call data is made from ``arguments``
+        (Python values or their JSON form), checked against the types of the code's ``init``."""
+        call_data = _call_data(_interface(code, aci), "init", arguments)
+        return cls(
+            vm_version=vm_version,
+            abi_version=FATE_ABI_VERSION,
+            deposit=deposit,
+            code=code,
+            call_data=call_data,
+            block_hash=block_hash,
+            meta=meta,
+        )
+
+
+def _interface(code: str | Interface, aci: Aci | None = None) -> Interface:
+    if isinstance(code, Interface):
+        return code
+    try:
+        return Interface.from_code(code, aci)
+    except DecodingError as exc:
+        raise LocalProtocolError(f"code: {exc}") from None
+
+
+def _call_data(interface: Interface, function: str, arguments: Sequence[Any]) -> str:
+    return encoding.encode("cb", interface.encode_call(function, arguments))
+
 
 @attrs.frozen(kw_only=True)
 class _ContractCall(Command):
@@ -343,6 +386,30 @@ class CallContract(_OffChainCall):
 
     METHOD: ClassVar[str] = "channels.update.call_contract"
     KIND: ClassVar[CommandKind] = CommandKind.OPERATION
+
+    @classmethod
+    def from_call(
+        cls,
+        *,
+        contract_id: str,
+        contract: str | Interface,
+        function: str,
+        arguments: Sequence[Any] = (),
+        amount: int = 0,
+        block_hash: str | None = None,
+        meta: Sequence[str] | None = None,
+    ) -> CallContract:
+        """A call of ``function`` of the FATE contract ``contract_id`` (its code, or an
+        :class:`~sansio_channels.fate.calldata.Interface` of it), with call data made from
+        ``arguments`` checked against the function's types."""
+        return cls(
+            contract_id=contract_id,
+            abi_version=FATE_ABI_VERSION,
+            amount=amount,
+            call_data=_call_data(_interface(contract), function, arguments),
+            block_hash=block_hash,
+            meta=meta,
+        )
 
 
 @attrs.frozen(kw_only=True)

@@ -14,9 +14,10 @@ from typing import Any, Protocol
 import attrs
 
 from .checks import CheckReport
+from .codec import JSON
 from .commands import Command
 from .crypto import Signer
-from .errors import DecodingError, LocalProtocolError
+from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .rpc import SignTag
 from .state import ChannelState
 from .trees import StateTrees
@@ -165,10 +166,34 @@ class OperationFailed(Event):
 
 @attrs.frozen(kw_only=True)
 class QueryResult(Event):
-    """The answer to a query (``get_balances``, ``dry_run``, ...), as the node sent it."""
+    """The answer to a query (``get_balances``, ``dry_run``, ...), as the node sent it.
+
+    ``result`` is the reply's decoded JSON; :attr:`balances` reads a ``get_balances`` answer.
+    """
 
     operation: Operation
-    result: Any = attrs.field(hash=False)
+    result: JSON = attrs.field(hash=False)
+
+    @property
+    def balances(self) -> dict[str, int]:
+        """A ``get_balances`` answer by account: ``{"ak_...": balance}``.
+
+        These are the node's word, which nothing in the answer lets the client check (the
+        balances of :class:`OffChainStateFetched` are checked). :class:`RemoteProtocolError`
+        when ``result`` is not a list of ``{"account": ..., "balance": ...}``.
+        """
+        problem = RemoteProtocolError(f"not a get_balances answer: {self.result!r:.200}")
+        if not isinstance(self.result, list):
+            raise problem
+        balances: dict[str, int] = {}
+        for row in self.result:
+            if not isinstance(row, dict):
+                raise problem
+            account, balance = row.get("account"), row.get("balance")
+            if not isinstance(account, str) or type(balance) is not int:
+                raise problem
+            balances[account] = balance
+        return balances
 
 
 @attrs.frozen(kw_only=True)
@@ -193,7 +218,9 @@ class OffChainStateFetched(Event):
 class NodeError(Event):
     """The node refused something with an error reply.
 
-    ``operation`` is the operation it answers, when the channel could tell which.
+    ``operation`` is the operation it answers, when the channel could tell which;
+    ``likely_cause`` what most often leads to the error, when the channel can tell (for a bad
+    signature, the network id our signatures were made for).
     """
 
     code: int
@@ -201,6 +228,7 @@ class NodeError(Event):
     data: tuple[tuple[int, str], ...]
     request: Mapping[str, Any] | None = attrs.field(hash=False)
     operation: Operation | None
+    likely_cause: str | None = None
 
     @property
     def data_codes(self) -> tuple[int, ...]:
@@ -218,9 +246,14 @@ class Conflict(Event):
 
 @attrs.frozen(kw_only=True)
 class ChannelErrorReported(Event):
-    """``channels.error``: the node's FSM reports an error, e.g. a bad signature in a reply."""
+    """``channels.error``: the node's FSM reports an error, e.g. a bad signature in a reply.
+
+    ``likely_cause``, when the channel can tell one, says what most often leads to
+    ``message``: for ``bad_signature``, the network id our signatures were made for.
+    """
 
     message: str
+    likely_cause: str | None = None
 
 
 @attrs.frozen(kw_only=True)

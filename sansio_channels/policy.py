@@ -9,6 +9,7 @@ and is routine: the open handshake we asked for, our own operations, and payment
 from __future__ import annotations
 
 import enum
+import logging
 from typing import Final, Protocol
 
 import attrs
@@ -39,6 +40,7 @@ class Policy(Protocol):
 
 
 _OPENING: Final = frozenset({"initiator_sign", "responder_sign"})
+_log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -85,13 +87,41 @@ def _pays_us(request: SignRequest, account: str) -> bool:
     )
 
 
+# How a decision is logged: its level (routine signing is DEBUG, a request handed to the
+# application INFO, a refusal WARNING) and what was done.
+_LOGGED: Final = {
+    Decision.SIGN: (logging.DEBUG, "signed"),
+    Decision.ASK: (logging.INFO, "handed to the application"),
+    Decision.ABORT: (logging.WARNING, "aborted"),
+}
+
+
+def checks_summary(request: SignRequest) -> str:
+    """The checks of ``request`` that failed or could not be made, as a log line's tail."""
+    failed = "; ".join(f"{check.name}: {check.detail}" for check in request.checks.failed)
+    unchecked = ", ".join(check.name for check in request.checks.not_checked)
+    return (f"; failed: {failed}" if failed else "") + (
+        f"; not checked: {unchecked}" if unchecked else ""
+    )
+
+
 def answer(request: SignRequest, policy: Policy, signer: Signer) -> bool:
     """Carry out the policy's decision; False when the application must answer itself."""
     decision = policy.decide(request, signer.address)
     if decision is Decision.SIGN:
         request.sign(signer)
-        return True
-    if decision is Decision.ABORT:
+    elif decision is Decision.ABORT:
         request.abort(AbortCode.VALIDATION)
-        return True
-    return False
+    # Who decided what, on which checks: the record of every decision made for the application.
+    level, done = _LOGGED[decision]
+    if _log.isEnabledFor(level):
+        _log.log(
+            level,
+            "%s: %s %s by %s%s",
+            signer.address,
+            request.tag.tag,
+            done,
+            type(policy).__name__,
+            checks_summary(request),
+        )
+    return decision is not Decision.ASK

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .checks import derived_channel_id
+from .dispute import DisputeAction, DisputePolicy
 from .encoding import Id
 from .errors import LocalProtocolError
 from .options import OpenOptions, ReestablishOptions, from_query_params
@@ -54,6 +55,10 @@ class ChannelRecord:
     # refuses to come back to a channel after a crash during its close may have closed it on
     # chain: this is the tx to look for there.
     closing: str | None = None
+    # The dispute action due on a channel closing on chain ("slash" or "settle") and the
+    # node's report that made it due: a resumed channel carries it on.
+    dispute: str | None = None
+    dispute_info: str | None = None
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelRecord:
@@ -75,6 +80,8 @@ class ChannelRecord:
             signed_ahead=ledger.signed_ahead(),
             signed_ahead_balances=ledger.signed_ahead_balances(),
             closing=ledger.closing,
+            dispute=None if channel.dispute.due is None else channel.dispute.due.value,
+            dispute_info=channel.dispute.info or None,
         )
 
     @property
@@ -120,7 +127,13 @@ class ChannelRecord:
         except (TypeError, ValueError) as exc:
             raise LocalProtocolError(f"malformed channel record: {exc}") from None
 
-    def restore(self, channel_type: type[Channel], *, ping_interval: float | None) -> Channel:
+    def restore(
+        self,
+        channel_type: type[Channel],
+        *,
+        ping_interval: float | None,
+        dispute: DisputePolicy | None = None,
+    ) -> Channel:
         """A channel of ``channel_type`` resumed from this record, not connected
         (:meth:`Channel.restore` calls this)."""
         options = from_query_params(self.options)
@@ -137,9 +150,16 @@ class ChannelRecord:
         if not isinstance(options, ReestablishOptions):
             raise LocalProtocolError("the record has no channel id and fsm id to come back to")
         channel = channel_type(
-            options, network_id=self.network_id, account=self.account, ping_interval=ping_interval
+            options,
+            network_id=self.network_id,
+            account=self.account,
+            ping_interval=ping_interval,
+            dispute=dispute,
         )
         channel.state = ChannelState(self.state)
+        if self.dispute is not None:
+            channel.dispute.due = DisputeAction(self.dispute)
+            channel.dispute.info = self.dispute_info or ""
         channel.ledger.restore(self)
         if self.peer is not None:
             channel.peer = Id.account(self.peer)

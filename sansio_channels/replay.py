@@ -9,9 +9,14 @@ For each role the replay plays the client the recording shows:
 * each frame the client sent is reproduced through the typed API (a sign reply by
   ``respond()`` with the recorded signed tx, or ``abort(code)``; anything else by the command
   read from the recorded method and params) and the frame the library emits must equal the
-  recorded one in method and params. Ids are set aside: the node's replies are fed with the
-  ids the library chose. A recorded frame the typed API refuses to build conforms only if the
-  node answered it with an error.
+  recorded one in method and params, in the recorded order: each frame the library emits is
+  matched with the oldest recorded frame of that role not yet emitted, and with no other. Ids
+  are set aside: the node's replies are fed with the ids the library chose. A recorded frame
+  the typed API refuses to build conforms only if the node answered it with an error.
+
+Each file's report also counts the checks that could not be made (NOT_CHECKED) on the sign
+requests and co-signed states the node's frames produced: a replay in which every frame
+matched may still have taken some facts on trust, and ``not_checked`` says how many.
 
 Consecutive files continue one session (a group's preamble, then one of its cases). Cases in
 between may be left out, so at a file boundary the channel keeps its id and fsm id but forgets
@@ -29,6 +34,7 @@ import attrs
 
 from . import commands, rpc, transcript
 from .channel import Channel
+from .dispute import DisputePolicy
 from .errors import ChannelError, LocalProtocolError
 from .events import (
     ChannelErrorReported,
@@ -62,10 +68,16 @@ class FileReport:
     mismatches: list[str] = attrs.Factory(list)
     # How many events of each kind the node's frames produced (verified fetches, ...).
     events: collections.Counter[str] = attrs.Factory(collections.Counter)
+    # The checks of sign requests and co-signed states that could not be made, by name.
+    unchecked: collections.Counter[str] = attrs.Factory(collections.Counter)
 
     @property
     def mismatched(self) -> int:
         return len(self.mismatches)
+
+    @property
+    def not_checked(self) -> int:
+        return sum(self.unchecked.values())
 
 
 @attrs.define
@@ -84,6 +96,10 @@ class ReplayReport:
     def mismatched(self) -> int:
         return sum(f.mismatched for f in self.files)
 
+    @property
+    def not_checked(self) -> int:
+        return sum(f.not_checked for f in self.files)
+
 
 class _RoleReplay:
     """One role's client, played through the library across the files of a session."""
@@ -94,7 +110,8 @@ class _RoleReplay:
         self.channel: Channel | None = None
         self.account: str | None = None
         self.ids: dict[Any, Any] = {}  # recorded request id -> the id the library sent
-        self.expected: list[tuple[dict[str, Any], int]] = []  # frames queued by the channel
+        # The recorded frames this role sent that the library has not emitted yet, oldest first.
+        self.expected: list[tuple[dict[str, Any], int]] = []
         self.refused = False  # the current connection is one the library refused to make
 
     def new_file(self) -> None:
@@ -140,12 +157,15 @@ class _RoleReplay:
         if isinstance(options, OpenOptions):
             own = options.initiator_id if self.role == "initiator" else options.responder_id
             self.account = own if own != "any" else self.account
-            self.channel = Channel(options, network_id=self.network_id)
+            # The recorded client sent its own slashes and settles: the replay sends none.
+            self.channel = Channel(options, network_id=self.network_id, dispute=_REPORT_ONLY)
         elif self.channel is not None:
             self.channel.connection_lost()
             self.channel.reconnect(options)
         else:
-            self.channel = Channel(options, network_id=self.network_id, account=self.account)
+            self.channel = Channel(
+                options, network_id=self.network_id, account=self.account, dispute=_REPORT_ONLY
+            )
         self.ids.clear()
 
     # --- frames from the node -----------------------------------------------------------
@@ -166,6 +186,9 @@ class _RoleReplay:
         self.channel.receive_frame(frame)
         events = list(self.channel.events())
         report.events.update(_kind(event) for event in events)
+        for event in events:
+            if isinstance(event, (SignRequest, CoSignedState)):
+                report.unchecked.update(check.name for check in event.checks.not_checked)
         self._match_emitted(report)
         problem = _problem(frame, events)
         if problem:
@@ -220,11 +243,12 @@ class _RoleReplay:
         self.channel.submit(commands.command_from_frame(recorded))
 
     def _match_emitted(self, report: FileReport) -> None:
-        """Match what the channel emitted with the recorded frames it reproduces.
+        """Match what the channel emitted with the recorded frames it reproduces, in order.
 
-        A frame may leave later than its API call (an operation waits its turn) and one call
-        may release another's frame, so each emitted frame is matched with the oldest recorded
-        one equal to it.
+        A frame may leave later than its API call (an operation waits its turn), so a recorded
+        frame waits in ``expected`` until the library emits it. Each emitted frame must equal
+        the oldest one waiting: a frame emitted ahead of an older one is out of order, even if
+        it equals a frame recorded later.
         """
         assert self.channel is not None
         for frame in self.channel.frames_to_send():
@@ -235,8 +259,15 @@ class _RoleReplay:
             if found is None:
                 report.mismatches.append(f"emitted, but not recorded: {frame}")
                 continue
+            if found:  # reported once; the frame then counts as the later one it equals
+                older, line = self.expected[0]
+                report.mismatches.append(
+                    f"line {self.expected[found][1]}: emitted out of order: "
+                    f"{frame.get('method')} before {older.get('method')} of line {line}"
+                )
+            else:
+                report.matched += 1
             recorded, _ = self.expected.pop(found)
-            report.matched += 1
             if "id" in recorded and "id" in frame:
                 self.ids[recorded["id"]] = frame["id"]
 
@@ -247,6 +278,7 @@ class _RoleReplay:
 
 
 # The event a frame from the node must produce, by its method (replies: by their kind).
+_REPORT_ONLY: Final = DisputePolicy.off()
 _MEANS: Final[Mapping[str, type[Event]]] = {
     "channels.info": Info,
     "channels.on_chain_tx": OnChainTx,

@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 from sansio_channels import transcript, txs
+from sansio_channels.cli import main
 from sansio_channels.replay import replay_files
 from sansio_channels.transcript import Entry, EntryKind
 
@@ -97,3 +98,61 @@ def test_a_connect_url_the_library_would_not_build(tmp_path: Path) -> None:
 def test_another_network_id_breaks_every_signature(tmp_path: Path, network: str) -> None:
     report = replay_files([str(SOURCE)], network)
     assert report.mismatched > 0
+
+
+def test_frames_emitted_out_of_the_recorded_order(tmp_path: Path) -> None:
+    """The recorded client asks for a second transfer, then signs the first; the library keeps
+    the second until the first has ended, so it emits the signed reply first. The frames are
+    the recorded ones, in another order: a mismatch at the reply."""
+    source = TRANSCRIPTS / "sc_ws_update_with_meta.md"
+    entries = transcript.parse_file(str(source))
+    # The initiator's last transfer, its sign request and reply; the file is cut before the
+    # responder's next one, so that nothing answers the second transfer.
+    new = max(
+        i
+        for i, e in enumerate(entries)
+        if e.role == "initiator"
+        and e.kind is EntryKind.SENT
+        and e.frame.get("method") == "channels.update.new"
+    )
+    reply = first_after(entries, new, EntryKind.SENT, "channels.update")
+    end = first_after(entries, reply, EntryKind.SENT, "channels.update.new")
+    path = tmp_path / "cut.md"
+    path.write_text(transcript.render(entries[:end]), encoding="utf-8")
+    assert replay_files([str(path)], NETWORK).mismatched == 0
+    doctored_entries = [*entries[: new + 1], entries[new], *entries[new + 1 : end]]
+    path.write_text(transcript.render(doctored_entries), encoding="utf-8")
+    (file,) = replay_files([str(path)], NETWORK).files
+    assert file.mismatches != []
+    assert "out of order" in file.mismatches[0]
+    assert "channels.update" in file.mismatches[0]
+
+
+def first_after(entries: list[Entry], index: int, kind: EntryKind, method: str) -> int:
+    return next(
+        i
+        for i, e in enumerate(entries)
+        if i > index and e.kind is kind and e.frame.get("method") == method
+    )
+
+
+SOLO_CLOSE = TRANSCRIPTS / "abort_updates" / "sc_ws_abort_settle.md"
+
+
+def test_the_checks_that_could_not_be_made_are_counted() -> None:
+    (file,) = replay_files([str(SOLO_CLOSE)], NETWORK).files
+    assert (file.mismatched, file.not_checked, dict(file.unchecked)) == (0, 1, {"poi": 1})
+    (clean,) = replay_files([str(SOURCE)], NETWORK).files
+    assert (clean.mismatched, clean.not_checked) == (0, 0)
+
+
+def test_require_checked_fails_a_file_with_a_check_not_made(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["replay", "--network-id", NETWORK, str(SOLO_CLOSE)]
+    assert main(args) == 0
+    assert "  not checked: poi 1\n" in capsys.readouterr().out
+    assert main([*args[:-1], "--require-checked", args[-1]]) == 1
+    assert "FAILED: --require-checked" in capsys.readouterr().out
+    assert main(["replay", "--network-id", NETWORK, "--require-checked", str(SOURCE)]) == 0
+    assert capsys.readouterr().out.endswith("0 mismatched, 0 not checked\n")

@@ -16,7 +16,9 @@ DEFAULT_STORE = "channels.sqlite3"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("list", "show", "export"))
     parser.add_argument("id", nargs="?", metavar="ID", help="a channel id (ch_...) or store key")
-    parser.add_argument("--store", metavar="PATH", default=DEFAULT_STORE)
+    parser.add_argument(
+        "--store", metavar="PATH", default=DEFAULT_STORE, help="the SQLite file of the channels"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

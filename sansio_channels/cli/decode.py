@@ -8,6 +8,7 @@ import json
 from ..codec import JSON
 from ..crypto import signed_layers, signer_of
 from ..encoding import Id, IdTag, encode
+from ..fate.describe import decoded_calls
 from ..txs import decode_tx
 
 
@@ -30,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     obj = decode_tx(args.tx)
     view = obj.to_json()
+    calls: list[JSON] = list(decoded_calls(obj))
+    if calls:
+        view["decoded_calls"] = calls
     if args.network_id is not None:
         checked: list[JSON] = []
         for signed in signed_layers(obj):

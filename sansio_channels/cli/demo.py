@@ -69,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.transcript:
+        # A path that cannot be written fails now, not after the whole life has run.
+        with open(args.transcript, "w", encoding="utf-8"):
+            pass
     run_demo(args.adapter, args.transcript, print)
     return 0
 
@@ -132,10 +136,12 @@ class ServerThread:
             raise RuntimeError(f"the simulator's server did not start: {self._error!r}")
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(WAIT)
+        if kind is None and self._error is not None:
+            raise self._error  # the server failed on the way out (writing the transcript, ...)
 
     def drop(self, role: str) -> None:
         """Cut ``role``'s connections on the node's side, as a network fault would."""

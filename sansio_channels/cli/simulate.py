@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import signal
 import sys
 
@@ -21,7 +22,8 @@ from ..simulator.simulator import DEFAULT_NETWORK_ID
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=3014, help="port to listen on (3014)")
+    # Read as text and checked in run(): a bad value is one "error:" line, as a busy port is.
+    parser.add_argument("--port", default="3014", help="port to listen on (3014; 0: any free)")
     parser.add_argument(
         "--network-id",
         metavar="ID",
@@ -31,7 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--block-interval",
         metavar="S",
-        type=float,
         default=None,
         help="mine a block every S seconds (default: as soon as something waits for one)",
     )
@@ -58,14 +59,41 @@ def _accounts(path: str | None) -> dict[str, int] | None:
     return accounts
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise LocalProtocolError(f"--port: not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise LocalProtocolError(f"--port: must be 0 to 65535, got {port}")
+    return port
+
+
+def _block_interval(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise LocalProtocolError(f"--block-interval: not a number of seconds: {text!r}") from None
+    # Zero or less would mine without end in one go, and the server could not stop.
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise LocalProtocolError(f"--block-interval: must be more than 0 seconds, got {text}")
+    return seconds
+
+
 def run(args: argparse.Namespace) -> int:
     from ..simulator.server import SimulatorServer  # the only I/O in the package
 
+    port = _port(args.port)
+    block_interval = _block_interval(args.block_interval)
+    if not args.network_id:
+        raise LocalProtocolError("--network-id: must not be empty")
     sim = Simulator(
         network_id=args.network_id,
         accounts=_accounts(args.accounts),
-        auto_mine=args.block_interval is None,
-        block_interval=args.block_interval,
+        auto_mine=block_interval is None,
+        block_interval=block_interval,
     )
 
     async def main() -> None:
@@ -74,11 +102,17 @@ def run(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # not on Windows
                 loop.add_signal_handler(signum, stop.set)
-        async with SimulatorServer(
-            sim, host=args.host, port=args.port, transcript=args.transcript
-        ) as server:
+        server = SimulatorServer(sim, host=args.host, port=port, transcript=args.transcript)
+        try:
+            await server.start()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise LocalProtocolError(f"cannot listen on {args.host}:{port}: {reason}") from None
+        try:
             print(f"simulator: listening on {server.url()} ({args.network_id})", flush=True)
-            await stop.wait()  # the transcript is written on the way out
+            await stop.wait()
+        finally:
+            await server.stop()  # closes the clients' sockets; writes the transcript
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

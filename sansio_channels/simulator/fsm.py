@@ -24,6 +24,7 @@ from . import closing, frames, opening, updates
 from . import link as m
 from .chain import MIN_GAS_PRICE, FakeChain
 from .frames import NodeError
+from .signatures import Signatures
 from .state import (
     DEFAULT_TIMEOUTS,
     OPENING,
@@ -45,6 +46,7 @@ class Node(Protocol):
     chain: FakeChain
     network_id: str
     now: float
+    signatures: Signatures
 
     def to_client(self, fsm: Fsm, frame: dict[str, Any]) -> None: ...
 
@@ -340,19 +342,15 @@ class Fsm:
         message = pending.signed.transaction.serialize()
         if signed.transaction.serialize() != message:
             return "not_the_same_tx"
-        if not any(
-            crypto.verify(s, message, self.node.network_id, self.account) for s in signed.signatures
-        ):
+        if not self.node.signatures.signed_by(signed.signatures, message, self.account):
             return "bad_signature"
         return None
 
     def verified(self, signed: t.SignedTx, keys: tuple[bytes, ...]) -> bool:
         """Whether each of ``keys`` signed the tx, under our network id."""
         message = signed.transaction.serialize()
-        network = self.node.network_id
-        return all(
-            any(crypto.verify(s, message, network, key) for s in signed.signatures) for key in keys
-        )
+        signatures = self.node.signatures
+        return all(signatures.signed_by(signed.signatures, message, key) for key in keys)
 
     def signed(self, pending: Pending, signed: t.SignedTx) -> None:
         """Our client signed what the FSM asked for (or it carried our signature already)."""

@@ -24,6 +24,7 @@ import attrs
 
 from ..channel import Channel
 from ..crypto import KeyPair, blake2b_256
+from ..dispute import DisputePolicy
 from ..events import CoSignedState, Event, SignRequest
 from ..options import OpenOptions, Role
 from .simulator import Connection, Simulator
@@ -120,11 +121,14 @@ class Pair:
         lock_period: int = 10,
         port: int = 3014,
         connect: bool = True,
+        dispute: DisputePolicy | None = None,
         **options: Any,
     ) -> Pair:
         """A pair about to open a channel (both connected, initiator first); :meth:`run` opens
         it. ``options`` go to both sides' :class:`OpenOptions` (``timeouts``, ``minimum_depth``,
-        ...); a responder's own options can be given as ``responder_options={...}``."""
+        ...); a responder's own options can be given as ``responder_options={...}``.
+        ``dispute`` is both channels' dispute policy (each side's ``channel.dispute.policy``
+        can be set apart)."""
         sim = sim or Simulator()
         initiator_keys = initiator_keys or keypair(f"initiator {port}")
         responder_keys = responder_keys or keypair(f"responder {port}")
@@ -146,7 +150,7 @@ class Pair:
             (Role.RESPONDER, responder_keys, responder_only),
         ):
             opts = OpenOptions(role=role, **{**common, **extra})
-            channel = Channel(opts, network_id=sim.network_id, ping_interval=None)
+            channel = Channel(opts, network_id=sim.network_id, ping_interval=None, dispute=dispute)
             sides[role] = Participant(role=role, keys=keys, channel=channel)
         pair = cls(sim, sides[Role.INITIATOR], sides[Role.RESPONDER])
         if connect:
@@ -240,9 +244,12 @@ class Pair:
     # --- time and the chain ----------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:
-        """Let ``seconds`` pass: the nodes' timers fire, then the frames move."""
+        """Let ``seconds`` pass: the nodes' timers fire, then the channels' (a dispute action
+        whose deadline passed), then the frames move."""
         self.now += seconds
         self.sim.advance(self.now)
+        for side in self.participants:
+            side.channel.handle_timer(self.now)
         self.run()
 
     def mine(self, blocks: int = 1) -> None:

@@ -208,7 +208,8 @@ def on_leave_ack(fsm: Fsm, message: m.LeaveAck) -> None:
 
 def on_reestablish(fsm: Fsm, message: m.Reestablish) -> None:
     fresh = fsm.state is State.AWAITING_REESTABLISH
-    if not fresh and fsm.state is not State.OPEN:
+    # A running FSM takes the peer back while open, and while its channel is solo-closing.
+    if not fresh and fsm.state not in (State.OPEN, State.CHANNEL_CLOSING):
         return
     reestablished(fsm, report=fresh)
     fsm.to_peer(m.ReestablishAck())

@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from ..crypto import Signer
+from ..txs import SignedTx
 from .simulator import Connection, Simulator
 
 __all__ = ["SimulatorServer"]
@@ -55,7 +58,8 @@ class SimulatorServer:
         return f"ws://{self.host}:{self.bound_port}/channel"
 
     async def start(self) -> None:
-        self._server = await serve(self._serve, self.host, self.port)
+        # No permessage-deflate: on loopback it only costs CPU at both ends.
+        self._server = await serve(self._serve, self.host, self.port, compression=None)
         self._clock = asyncio.get_running_loop().create_task(self._run_clock())
 
     async def stop(self) -> None:
@@ -77,6 +81,15 @@ class SimulatorServer:
         for websocket in cut:
             websocket.transport.abort()
         return len(cut)
+
+    async def post_close_solo(
+        self, state: SignedTx | str, balances: Mapping[str, int], signer: Signer
+    ) -> str:
+        """Play a cheating peer: close the channel on chain alone with a co-signed ``state``
+        (an old one), as :meth:`Simulator.post_close_solo` does; the clients hear of it."""
+        tx_hash = self.sim.post_close_solo(state, balances, signer)
+        await self._flush()
+        return tx_hash
 
     def save(self) -> None:
         """Write the recorded session so far to ``transcript`` (when one was given)."""
@@ -116,15 +129,28 @@ class SimulatorServer:
             await self._flush()
 
     async def _flush(self) -> None:
-        """Send every connection what the simulator has for it; close what the node closed."""
-        for connection, websocket in list(self._sockets.items()):
-            for frame in self.sim.frames_for(connection):
+        """Send what the simulator has, across clients in the order the nodes sent it; close
+        what the node closed."""
+        for connection, frame in self.sim.outbound():
+            websocket = self._sockets.get(connection)
+            if websocket is not None:
                 with contextlib.suppress(ConnectionClosed):
                     await websocket.send(_dumps(frame))
+        for connection, websocket in list(self._sockets.items()):
             if self.sim.is_closed(connection):
                 self._sockets.pop(connection, None)
+                reason = self.sim.close_reason(connection)
+                # A refusal the node makes without a word: say why in the close frame
+                # (1008, policy violation; the reason is cut to what a close frame holds).
+                closing = (
+                    websocket.close()
+                    if reason is None
+                    else websocket.close(1008, reason.encode()[:120].decode(errors="ignore"))
+                )
                 # Not awaited here: the close handshake must not hold up the other clients.
-                self._closing.add(asyncio.ensure_future(websocket.close()))
+                task = asyncio.ensure_future(closing)
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
         self._wake.set()  # a new timer may be due sooner
 
     async def _run_clock(self) -> None:

@@ -17,13 +17,12 @@ import hashlib
 import heapq
 import itertools
 import json
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 
-from .. import crypto, encoding
+from .. import crypto
 from .. import txs as t
 from ..encoding import Id, IdTag
 from ..errors import DecodingError, LocalProtocolError
@@ -32,15 +31,15 @@ from ..options import (
     OpenOptions,
     ReestablishOptions,
     Role,
-    parse_connect_url,
 )
 from ..rpc import ErrorDataCode
 from ..transcript import Entry, EntryKind, frame_text, render
-from . import frames
+from . import frames, params
 from . import link as m
 from .chain import FakeChain, pick_fee
 from .frames import NodeError
 from .fsm import Fsm
+from .signatures import Signatures
 from .state import CoSigned, Request, State
 from .trees import poi_bytes
 
@@ -49,14 +48,6 @@ __all__ = ["Connection", "Simulator"]
 DEFAULT_NETWORK_ID: Final = "ae_dev"
 # Blocks an auto-mining simulator mines at most in one go (a lock period, minimum depths).
 _MAX_AUTO_BLOCKS: Final = 10_000
-# Open params the node checks for "Value too low" (data code 105) before anything else.
-_AMOUNTS: Final = (
-    "initiator_amount",
-    "responder_amount",
-    "channel_reserve",
-    "push_amount",
-    "lock_period",
-)
 
 
 @attrs.frozen
@@ -70,9 +61,11 @@ class Connection:
 @attrs.define(eq=False)
 class _Socket:
     handle: Connection
-    outbox: list[dict[str, Any]] = attrs.Factory(list)
+    # (send order, frame): the order across every socket is the order the nodes sent in.
+    outbox: list[tuple[int, dict[str, Any]]] = attrs.Factory(list)
     fsm: Fsm | None = None
     closed: bool = False  # by the node (after died, or a refused connect) or by the client
+    reason: str | None = None  # why the node refused a connect without an error frame
 
 
 @attrs.frozen(kw_only=True)
@@ -107,16 +100,24 @@ class Simulator:
             pinned = {Id.account(key).key: value for key, value in accounts.items()}
         self.network_id = network_id
         self.chain = FakeChain(network_id, pinned)
+        self.signatures = Signatures(network_id)
         self.link = m.Link()
         self.auto_mine = auto_mine
         self.block_interval = block_interval
         self.now = now
         self.next_block_at = None if block_interval is None else now + block_interval
-        self.entries: list[Entry] = []
+        # Every step as (role, kind, URL or frame); a frame is rendered as text only when the
+        # transcript is asked for, so a server nobody records pays nothing for it.
+        self._log: list[tuple[str, EntryKind, Any]] = []
         self._seed = seed
         self._fsm_count = 0
         self._next_connection = 1
         self._sockets: dict[int, _Socket] = {}
+        # Every frame for a client gets the next number, so that a transport can send the
+        # frames of one step to both participants in the order the nodes sent them
+        # (outbound()); the sockets that hold frames, so that it walks only those.
+        self._sent = itertools.count()
+        self._waiting: dict[int, _Socket] = {}
         self._clients: dict[Fsm, _Socket] = {}
         self._ports: dict[Fsm, int] = {}
         self._cache: dict[tuple[bytes, Role], _Cached] = {}
@@ -140,60 +141,35 @@ class Simulator:
     def connect(self, url: str, *, now: float | None = None) -> Connection:
         """A client opens a WebSocket on ``url``; its first frames wait in :meth:`frames_for`."""
         self._tick(now)
-        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        try:
+            query = params.query(url)
+        except params.Refused:
+            query = {}
         role = query.get("role", "initiator")
         handle = Connection(self._next_connection, role)
         self._next_connection += 1
         socket = _Socket(handle)
         self._sockets[handle.id] = socket
-        self.entries.append(Entry(role=role, kind=EntryKind.CONNECT, text=url))
+        self._log.append((role, EntryKind.CONNECT, url))
         try:
-            self._open(socket, url, query)
+            self._open(socket, params.query(url))
         except NodeError as problem:
-            socket.outbox.append(frames.error(None, None, problem, {}))
+            # The node's explained refusals: an error frame, then the close.
+            self._queue(socket, frames.error(None, None, problem, {}))
             socket.closed = True
-        except (LocalProtocolError, DecodingError, ValueError):
-            socket.closed = True  # a bad connect param: the node closes without a word
+        except (params.Refused, LocalProtocolError, DecodingError, ValueError) as problem:
+            # The node closes without a word; the close frame's reason says why.
+            socket.closed = True
+            socket.reason = str(problem)
         self.deliver()
         return handle
 
-    def _open(self, socket: _Socket, url: str, query: Mapping[str, str]) -> None:
-        if query.get("protocol") != "json-rpc" or query.get("role") not in (
-            "initiator",
-            "responder",
-        ):
-            raise LocalProtocolError("no protocol or role")
-        if "existing_channel_id" in query:
-            fsm_id = query.get("existing_fsm_id")
-            if fsm_id is None:
-                raise NodeError.rejected(ErrorDataCode.MISSING_FSM_ID)
-            try:
-                if len(encoding.decode(fsm_id, "ba")) != 32:
-                    raise DecodingError("size")
-            except DecodingError:
-                raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID) from None
-        else:
-            self._check_amounts(query)
-        options = parse_connect_url(url)
+    def _open(self, socket: _Socket, query: Mapping[str, str]) -> None:
+        options = params.read(query)
         if isinstance(options, OpenOptions):
             self._start(socket, options)
         else:
             self._come_back(socket, options)
-
-    def _check_amounts(self, query: Mapping[str, str]) -> None:
-        values: dict[str, int] = {}
-        for name in _AMOUNTS:
-            try:
-                values[name] = int(query.get(name, "0"))
-            except ValueError:
-                raise LocalProtocolError(name) from None
-        push, reserve = values["push_amount"], values["channel_reserve"]
-        if (
-            any(value < 0 for value in values.values())
-            or values["initiator_amount"] - push < reserve
-            or values["responder_amount"] + push < reserve
-        ):
-            raise NodeError.rejected(ErrorDataCode.VALUE_TOO_LOW)
 
     def _start(self, socket: _Socket, options: OpenOptions) -> None:
         ids = [options.responder_id]
@@ -237,7 +213,7 @@ class Simulator:
         cached = self._cache.get((channel_id, role))
         if cached is None:
             if self.chain.channel(channel_id) is None:
-                raise LocalProtocolError("no such channel on chain")
+                raise LocalProtocolError("existing_channel_id: no such channel on chain")
             raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID)
         if options.existing_fsm_id != cached.fsm_id:
             raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID)
@@ -341,13 +317,18 @@ class Simulator:
         """The client's socket went away (closed by either side)."""
         self._tick(now)
         socket = self._sockets[connection.id]
-        self.entries.append(Entry(role=connection.role, kind=EntryKind.DISCONNECT))
+        self._log.append((connection.role, EntryKind.DISCONNECT, ""))
         socket.closed = True
         fsm = socket.fsm
         if fsm is not None and self._clients.get(fsm) is socket:
             del self._clients[fsm]
             fsm.client_gone()
         self.deliver()
+
+    def close_reason(self, connection: Connection) -> str | None:
+        """Why a connect was refused with no error frame (the node says nothing; a transport
+        can put this in its close frame), or None."""
+        return self._sockets[connection.id].reason
 
     def is_closed(self, connection: Connection) -> bool:
         """Whether the socket is closed (the node closes it after ``died`` and refusals)."""
@@ -362,9 +343,7 @@ class Simulator:
         each other until :meth:`deliver` (so that two clients' requests can cross)."""
         self._tick(now)
         socket = self._sockets[connection.id]
-        self.entries.append(
-            Entry(role=connection.role, kind=EntryKind.SENT, text=frame_text(frame))
-        )
+        self._log.append((connection.role, EntryKind.SENT, frame))
         if socket.closed or socket.fsm is None:
             return
         for item in frame if isinstance(frame, list) else [frame]:
@@ -403,18 +382,40 @@ class Simulator:
         """The frames to send to the client now, oldest first."""
         socket = self._sockets[connection.id]
         out, socket.outbox = socket.outbox, []
-        self.entries.extend(
-            Entry(role=connection.role, kind=EntryKind.RECEIVED, text=frame_text(frame))
-            for frame in out
-        )
-        return out
+        self._waiting.pop(connection.id, None)
+        frames_out = [frame for _, frame in out]
+        received = EntryKind.RECEIVED
+        self._log.extend((connection.role, received, frame) for frame in frames_out)
+        return frames_out
+
+    def outbound(self) -> list[tuple[Connection, dict[str, Any]]]:
+        """Every frame to send now, to whichever client, in the order the nodes sent them.
+
+        A node reports to its own client before its peer hears of the step (the side that
+        acknowledges an update gets its ``channels.update`` first): a transport that sends
+        in this order lets no client's reaction overtake a report to the other.
+        """
+        waiting = list(self._waiting.values())
+        self._waiting.clear()
+        merged: list[tuple[int, Connection, dict[str, Any]]] = []
+        for socket in waiting:
+            merged.extend((number, socket.handle, frame) for number, frame in socket.outbox)
+            socket.outbox = []
+        merged.sort(key=lambda item: item[0])
+        received = EntryKind.RECEIVED
+        self._log.extend((handle.role, received, frame) for _, handle, frame in merged)
+        return [(handle, frame) for _, handle, frame in merged]
+
+    def _queue(self, socket: _Socket, frame: dict[str, Any]) -> None:
+        socket.outbox.append((next(self._sent), frame))
+        self._waiting[socket.handle.id] = socket
 
     # --- what the FSMs need (the Node protocol) --------------------------------------------
 
     def to_client(self, fsm: Fsm, frame: dict[str, Any]) -> None:
         socket = self._clients.get(fsm)
         if socket is not None and not socket.closed:
-            socket.outbox.append(frame)
+            self._queue(socket, frame)
 
     def to_requester(self, fsm: Fsm, req: Request, frame: dict[str, Any]) -> None:
         # The node replies to the socket handler that made the call: a request postponed
@@ -590,6 +591,15 @@ class Simulator:
         return tx_hash
 
     # --- recording -------------------------------------------------------------------------
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every step so far (connects, frames each way, disconnects), oldest first."""
+        framed = (EntryKind.SENT, EntryKind.RECEIVED)
+        return [
+            Entry(role=role, kind=kind, text=frame_text(item) if kind in framed else item)
+            for role, kind, item in self._log
+        ]
 
     def transcript(self) -> str:
         """Every frame so far, in the recorded-session format (:mod:`..transcript`)."""

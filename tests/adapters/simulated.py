@@ -12,19 +12,23 @@ import json
 import threading
 from typing import Final
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from sansio_channels.channel import Channel
-from sansio_channels.events import Event, SignRequest
+from sansio_channels.commands import Command, Transfer
+from sansio_channels.dispute import DisputePolicy
+from sansio_channels.events import CoSignedState, Event, SignRequest
 from sansio_channels.options import OpenOptions, Role
 from sansio_channels.simulator import Simulator, harness
 from sansio_channels.simulator.harness import keypair
 from sansio_channels.simulator.server import SimulatorServer
+from sansio_channels.transcript import EntryKind
 
 INITIATOR: Final = keypair("adapter initiator")
 RESPONDER: Final = keypair("adapter responder")
 AMOUNT: Final = 10**18
+_REPORT_ONLY: Final = DisputePolicy.off()
 
 
 def open_options(role: Role) -> OpenOptions:
@@ -37,7 +41,10 @@ class SimulatedNode:
     def __init__(self, lifetime: float = 30.0) -> None:
         self.sim = Simulator()
         self.lifetime = lifetime
-        self.responder = Channel(open_options(Role.RESPONDER), network_id=self.sim.network_id)
+        # The responder plays the cheat in the dispute tests: it never slashes or settles.
+        self.responder = Channel(
+            open_options(Role.RESPONDER), network_id=self.sim.network_id, dispute=_REPORT_ONLY
+        )
         self.responder_events: list[Event] = []
         self.errors: list[BaseException] = []
         self._ready = threading.Event()
@@ -46,6 +53,7 @@ class SimulatedNode:
         self._stop: asyncio.Event | None = None
         self._server: SimulatorServer | None = None
         self._url = ""
+        self._socket: ClientConnection | None = None
 
     @property
     def base_url(self) -> str:
@@ -64,6 +72,38 @@ class SimulatedNode:
         assert self._loop is not None
         assert self._server is not None
         self._loop.call_soon_threadsafe(self._server.drop, role)
+
+    def pay_initiator(self, amounts: tuple[int, ...]) -> None:
+        """The responder pays the initiator each of ``amounts`` in turn (not waited for)."""
+        assert self._loop is not None
+        for amount in amounts:
+            transfer = Transfer(from_id=RESPONDER.address, to_id=INITIATOR.address, amount=amount)
+            asyncio.run_coroutine_threadsafe(self._submit(transfer), self._loop).result(5)
+
+    def post_old_state(self, round_: int) -> None:
+        """The responder cheats: it closes the channel on chain with its co-signed state of
+        ``round_`` through the server."""
+        assert self._loop is not None
+        assert self._server is not None
+        (state,) = [
+            e
+            for e in self.responder_events
+            if isinstance(e, CoSignedState) and e.accepted and e.round == round_
+        ]
+        assert state.balances is not None
+        post = self._server.post_close_solo(state.signed_tx, state.balances, RESPONDER)
+        asyncio.run_coroutine_threadsafe(post, self._loop).result(5)
+
+    def sent_by(self, role: str) -> int:
+        """How many frames ``role``'s client has sent the node so far."""
+        entries = list(self.sim.entries)
+        return sum(1 for e in entries if e.role == role and e.kind is EntryKind.SENT)
+
+    async def _submit(self, command: Command) -> None:
+        assert self._socket is not None
+        self.responder.submit(command)
+        for frame in self.responder.frames_to_send():
+            await self._socket.send(json.dumps(frame))
 
     def __enter__(self) -> SimulatedNode:
         self._thread.start()
@@ -102,6 +142,7 @@ class SimulatedNode:
         """The responder's client: sign every request, until the node closes the socket."""
         channel = self.responder
         async with connect(channel.connect_url(base_url)) as socket:
+            self._socket = socket
             self._ready.set()  # the responder is there: the initiator may come
             try:
                 async for text in socket:

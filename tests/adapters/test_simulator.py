@@ -23,6 +23,7 @@ from sansio_channels.adapters import (
     Settings,
 )
 from sansio_channels.channel import Channel
+from sansio_channels.dispute import DisputePolicy
 from sansio_channels.events import (
     CoSignedState,
     Event,
@@ -154,7 +155,9 @@ def test_a_whole_life_with_a_kill_a_leave_and_a_solo_close(driver: Driver) -> No
             assert channel.state is ChannelState.FSM_DOWN
             assert record.latest_round == 7
 
-            async with driver.resume(node.base_url, record, **options) as client:
+            # The application closes and settles by hand here: the channel only reports.
+            manual = {**options, "dispute": DisputePolicy.off()}
+            async with driver.resume(node.base_url, record, **manual) as client:
                 up = await until(client, FsmUp)
                 assert not up.reconnected  # reestablished: a new FSM, from the record
                 assert up.fsm_id != fsm_id

@@ -37,6 +37,8 @@ CHAIN_DRIVEN = frozenset(
     }
 )
 MAX_BLOCKS = 50
+# Where a client's frame, a connect or a disconnect starts a new step in the both-roles streams.
+STEP = "|"
 
 
 def label(frame: Any) -> str | None:
@@ -68,12 +70,19 @@ class Session:
 
     recorded: dict[str, list[str]] = attrs.Factory(lambda: {"initiator": [], "responder": []})
     simulated: dict[str, list[str]] = attrs.Factory(lambda: {"initiator": [], "responder": []})
+    # Both roles in one stream, in the order the frames came: "role label".
+    recorded_both: list[str] = attrs.Factory(list)
+    simulated_both: list[str] = attrs.Factory(list)
 
 
 class Player:
     """One recorded session (a group's preamble, then its case files) against a simulator."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, by_connection: bool = False) -> None:
+        # by_connection: take each connection's frames in turn, in connect order (how the
+        # server sent them before it kept the nodes' order across roles), to show that the
+        # comparison of both roles' order sees the difference.
+        self.by_connection = by_connection
         self.keys = {"initiator": keypair("recorded initiator"), "responder": keypair("rec r")}
         funded = {key.address: 10**30 for key in self.keys.values()}
         # Blocks come when the recording shows what they bring (see _mine_until).
@@ -98,6 +107,10 @@ class Player:
 
     def _step(self, entry: Entry, following: Entry | None) -> None:
         role = entry.role
+        if entry.kind is not EntryKind.RECEIVED:
+            # A client acts: what the node sends from here on is the next step's.
+            self.session.recorded_both.append(STEP)
+            self.session.simulated_both.append(STEP)
         if entry.kind is EntryKind.CONNECT:
             self._learn_accounts(entry.text)
             self.connections[role] = self.sim.connect(self._url(entry.text))
@@ -114,6 +127,7 @@ class Player:
             self._learn_ids(role, entry.frame)
             if (found := label(entry.frame)) is not None:
                 self.session.recorded[role].append(found)
+                self.session.recorded_both.append(f"{role} {found}")
             if found == "info:timeout":
                 self.sim.advance(self.sim.now + 3600)  # the recording waited for the timer
             if found == "on_chain:can_slash":
@@ -147,11 +161,17 @@ class Player:
             self.sim.post_close_solo(old[0][0], old[0][1], self.keys["initiator"])
 
     def _collect(self) -> None:
-        for role, connection in self._all:
-            for frame in self.sim.frames_for(connection):
-                self._learn_ours(role, frame)
-                if (found := label(frame)) is not None:
-                    self.session.simulated[role].append(found)
+        # In the order the simulator sent them, across both roles.
+        sent = self.sim.outbound()
+        if self.by_connection:
+            order = [connection for _, connection in self._all]
+            sent.sort(key=lambda item: order.index(item[0]))
+        for connection, frame in sent:
+            role = connection.role
+            self._learn_ours(role, frame)
+            if (found := label(frame)) is not None:
+                self.session.simulated[role].append(found)
+                self.session.simulated_both.append(f"{role} {found}")
 
     # --- ids -------------------------------------------------------------------------------
 
@@ -236,11 +256,36 @@ def _ids_in(role: str, frame: Any) -> Iterator[tuple[str, str]]:
         yield f"ba_{role}", data["fsm_id"]
 
 
-def play(entries_of_files: Sequence[Sequence[Entry]]) -> Session:
-    player = Player()
+def play(entries_of_files: Sequence[Sequence[Entry]], *, by_connection: bool = False) -> Session:
+    player = Player(by_connection=by_connection)
     for entries in entries_of_files:
         player.play(entries)
     return player.session
+
+
+# Reports that follow a block both nodes see at once: which node reports first is timing.
+_AFTER_BLOCK = frozenset({"info:open", "info:deposit_locked", "info:withdraw_locked"})
+
+
+def step_ends(both: Sequence[str]) -> list[str]:
+    """The reports that end a step, from the stream of both roles, in their order across
+    the roles: ``channels.update``, ``channels.leave`` and conflicts. A node reports to its
+    own client before its peer hears of the step, so the order between the roles is the
+    node's (the side that acknowledges an update gets its ``channels.update`` first). Left
+    out: the updates after a lock (both nodes act on the same block; the order is timing)."""
+    last: dict[str, str] = {}
+    out = []
+    for item in both:
+        if item == STEP:
+            continue
+        role, found = item.split(" ", 1)
+        after_block = found == "channels.update" and last.get(role) in _AFTER_BLOCK
+        if not after_block and (
+            found in ("channels.update", "channels.leave") or found.startswith("conflict:")
+        ):
+            out.append(item)
+        last[role] = found
+    return out
 
 
 def canonical(labels: Sequence[str]) -> list[str]:

@@ -12,6 +12,7 @@ from sansio_channels.commands import (
     SnapshotSolo,
     Transfer,
 )
+from sansio_channels.dispute import DisputePolicy
 from sansio_channels.events import (
     Conflict,
     FsmUp,
@@ -114,8 +115,15 @@ def test_reconnect_errors() -> None:
         assert pair.sim.is_closed(connection)
 
 
+def report_only(pair: Pair) -> None:
+    """The application slashes and settles itself (the channel would by default)."""
+    for side in pair.participants:
+        side.channel.dispute.policy = DisputePolicy.off()
+
+
 def test_solo_close_and_settle(pair: Pair) -> None:
     i, r = pair.initiator, pair.responder
+    report_only(pair)
     transfer(pair, 10)
     i.clear()
     r.clear()
@@ -141,6 +149,7 @@ def test_solo_close_and_settle(pair: Pair) -> None:
 
 def test_slash_an_old_state(pair: Pair) -> None:
     i, r = pair.initiator, pair.responder
+    report_only(pair)
     transfer(pair, 10)
     transfer(pair, 20)
     for side in pair.participants:

@@ -50,6 +50,7 @@ from hypothesis.stateful import (
 from sansio_channels import commands as cmd
 from sansio_channels.channel import NOT_TAKEN, Channel
 from sansio_channels.crypto import KeyPair
+from sansio_channels.dispute import DisputePolicy
 from sansio_channels.encoding import Id, IdTag
 from sansio_channels.events import (
     CoSignedState,
@@ -230,6 +231,7 @@ class ChannelMachine(RuleBasedStateMachine):
             channel_reserve=RESERVE,
             timeouts=TIMEOUTS,
             responder_options={"keep_running": keep_running},
+            dispute=DisputePolicy.off(),  # the machine slashes and settles by its own rules
         )
         for side in self.pair.participants:
             self.signers[side.role] = CountingSigner(side.keys)
@@ -547,7 +549,9 @@ class ChannelMachine(RuleBasedStateMachine):
         stored = json.loads(json.dumps(side.channel.record().to_json()))  # as a store keeps it
         if side.connection is not None:
             self.pair.drop(side)
-        side.channel = Channel.restore(ChannelRecord.from_json(stored), ping_interval=None)
+        side.channel = Channel.restore(
+            ChannelRecord.from_json(stored), ping_interval=None, dispute=DisputePolicy.off()
+        )
         self.generation[side.role] += 1
         self.pair.reconnect(side)
         self._run()
