@@ -310,7 +310,8 @@ def main() -> None:
             print(f"{name:34} {value:14.2f}")
     if not args.no_e2e:
         print(f"e2e: one channel x {E2E_TRANSFERS} transfers; {E2E_MANY[0]} channels x")
-        print(f"{E2E_MANY[1]} transfers at once; sync driven by {e2e.DRIVEN['sync']}")
+        print(f"{E2E_MANY[1]} transfers at once; sync driven by")
+        print(e2e.DRIVEN["sync"])
 
 
 if __name__ == "__main__":

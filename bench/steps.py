@@ -116,12 +116,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300, help="transfers of each kind")
     args = parser.parse_args()
+    print(f"µs, the shortest of {args.rounds}:")
     for kind, measure in (("own", own_steps), ("acknowledged", ack_steps), ("", baseline_steps)):
         timings = measure(args.rounds)
         shortest = {name: min(times) * 1e6 for name, times in timings.items()}
         shown = ", ".join(f"{name} {us:.1f}" for name, us in shortest.items())
         total = f"; total {sum(shortest.values()):.1f}" if kind else ""
-        print(f"{kind or 'baseline'}: {shown}{total} (µs, shortest of {args.rounds})")
+        print(f"{kind or 'baseline'}: {shown}{total}")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,11 @@ PYTHON: Final = frozenset({"python"})
 SHELL_LANGS: Final = frozenset({"sh"})
 ILLUSTRATION: Final = frozenset({"text", "mermaid", "json"})
 OUTPUT_MARK: Final = "<!-- output -->"
+# What the site's content area shows of a code block without scrolling, in characters.
+TEXT_WIDTH: Final = 85
+# A word no wrap can break (an API string such as a signature, a path): longer than this, it
+# may run past TEXT_WIDTH, as long as the rest of its line fits.
+UNBREAKABLE: Final = 30
 FENCE: Final = re.compile(r"^```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
 
 # Blocks that are not run here, each with the reason. The key is the page and the block's
@@ -212,6 +217,32 @@ def test_every_block_runs(page: Path, tmp_path: Path) -> None:
     # The pages run in a scratch directory, so a file an example writes goes nowhere.
     with in_directory(tmp_path):
         run_page(page)
+
+
+def too_wide(body: str) -> list[str]:
+    """The lines of an output or illustration block a reader would have to scroll to see."""
+    wide = []
+    for line in body.splitlines():
+        rest = " ".join(word for word in line.split(" ") if len(word) <= UNBREAKABLE)
+        if len(line) > TEXT_WIDTH and len(rest) > TEXT_WIDTH:
+            wide.append(line)
+    return wide
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
+def test_text_blocks_fit_the_content_area(page: Path) -> None:
+    """Output and illustrations are read, not scrolled: no line wider than the content area."""
+    wide = {block.where: too_wide(block.body) for block in blocks(page) if block.lang == "text"}
+    assert not {where: lines for where, lines in wide.items() if lines}, (
+        f"wider than {TEXT_WIDTH} columns"
+    )
+
+
+def test_the_width_check_tells_a_long_line_from_a_long_word() -> None:
+    signature = "sg_" + "x" * 90
+    assert too_wide("a " * 43) == ["a " * 43]
+    assert too_wide(f'  "signature": "{signature}",') == []
+    assert too_wide("word " * 17) == []
 
 
 def test_not_run_blocks_exist_and_say_why() -> None:

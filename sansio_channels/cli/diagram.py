@@ -11,7 +11,9 @@ HEADER = """# The channel's life cycle
 
 Drawn by `python -m sansio_channels diagram` from `sansio_channels.state.TRANSITIONS`, the one
 table every life-cycle rule lives in (a test keeps this page equal to its output). A report
-that has no arrow from the current state does not move it.
+that has no arrow from the current state does not move it. On the documentation site the
+drawing is made from the same table when the site is built (`sansio_channels.cli.lifecycle_svg`),
+so the page needs no script to show it.
 
 """
 

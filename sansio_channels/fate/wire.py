@@ -90,6 +90,8 @@ class Reader:
     def rlp_int(self) -> int:
         """An unsigned integer written as the RLP of its shortest big-endian bytes."""
         raw = self.rlp_bytes()
+        if not raw:
+            raise self.error("an integer as no bytes (the node writes 0 as one zero byte)")
         if len(raw) > 1 and raw[0] == 0:
             raise self.error("an integer with a leading zero byte")
         return int.from_bytes(raw, "big")

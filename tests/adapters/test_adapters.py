@@ -90,8 +90,8 @@ async def until(client: Client, kind: type[E], seen: list[Event] | None = None) 
 async def until_open(client: Client, seen: list[Event] | None = None) -> None:
     """Read events until the channel is open with its first state co-signed.
 
-    The default policy asks about the create tx: the channel id in it cannot be checked before
-    the open names it, and the policy signs only what passed every check. We answer it here.
+    The default policy signs the create tx of the channel we open; a client with another
+    policy (or none) is asked about it, and we answer it here.
     """
     seen = [] if seen is None else seen
     while True:

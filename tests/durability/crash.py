@@ -363,9 +363,9 @@ class Figures:
         lines = [f"seed {self.seed}: {self.total_kills} kills over {self.lives} channel lives"]
         lines.append(
             f"{self.runs} client runs, {self.opens_restarted} opens started over, "
-            f"{self.node_ahead} resumes found the node a round ahead of the store, "
             f"{self.checks} agreement checks passed, {self.seconds:.1f} s"
         )
+        lines.append(f"{self.node_ahead} resumes found the node a round ahead of the store")
         for key, count in sorted(self.kills.items()):
             lines.append(f"  {count:4}  {key}")
         return "\n".join(lines)

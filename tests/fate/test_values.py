@@ -155,3 +155,11 @@ def test_values_that_are_no_fate_values_are_refused() -> None:
         encode_value({StoreMap(1): 1})
     with pytest.raises(ValueError, match="has arity 1, got 0 values"):
         Variant((1,), 0, ())
+
+
+def test_an_integer_written_as_no_bytes_is_refused() -> None:
+    # The node writes a map's size 0 as one zero byte; an empty RLP string decodes to the same
+    # number but would re-encode differently.
+    assert decode_value(b"\x2f\x00") == {}
+    with pytest.raises(DecodingError, match="as no bytes"):
+        decode_value(b"\x2f\x80")

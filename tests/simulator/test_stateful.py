@@ -73,6 +73,8 @@ from sansio_channels.simulator.harness import Pair, Participant, keypair
 from sansio_channels.simulator.state import State
 from sansio_channels.state import ChannelState
 
+from ..profile import PROFILE
+
 # On-chain funds of each participant: enough for dozens of deposits' fees (about 2e13 each),
 # little enough that a deposit of TOO_MUCH is refused.
 ON_CHAIN: Final = 10**15
@@ -723,7 +725,7 @@ class ChannelMachine(RuleBasedStateMachine):
 
 
 ChannelMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("STATEFUL_EXAMPLES", "150")),
+    max_examples=int(os.environ.get("STATEFUL_EXAMPLES", PROFILE.stateful_examples)),
     stateful_step_count=50,
     deadline=None,
 )
