@@ -30,7 +30,7 @@ import asyncio
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Final
 
@@ -39,7 +39,7 @@ import attrs
 from sansio_channels.crypto import Signer
 from sansio_channels.events import Event
 from sansio_channels.lease import LeasedStore
-from sansio_channels.options import OpenOptions
+from sansio_channels.options import OpenOptions, Role
 from sansio_channels.policy import Policy
 from sansio_channels.record import ChannelRecord
 from sansio_channels.state import ChannelState
@@ -53,6 +53,15 @@ __all__ = ["ChannelStopped", "Handler", "Hub", "OpenAbandoned", "default_owner"]
 # Before these, the channel was never open: a node that no longer knows it means the open
 # cannot finish.
 _OPENING: Final = (ChannelState.NEW.value, ChannelState.OPENING.value)
+
+
+def _never_open(record: ChannelRecord) -> bool:
+    """An open that never got to a co-signed state, not given up yet."""
+    return (
+        record.abandoned is None
+        and record.latest_round is None
+        and record.state != ChannelState.CLOSED.value
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -105,6 +114,10 @@ class _Driven:
 class Hub:
     """Every channel of ``store`` this process can lease, driven on one event loop.
 
+    ``signer`` signs for the hub's account; a mapping from ``ak_`` addresses to signers
+    serves a hub with an account per channel (a channel of an account it has no signer for
+    is left alone).
+
     ``lease_seconds``: how long a lease lasts without renewal, so how long a dead owner's
     channels wait before another hub takes them; ``renew_every`` (default a third of it):
     how often leases are renewed; ``scan_every`` (default ``renew_every``): how often the
@@ -116,7 +129,7 @@ class Hub:
         base_url: str,
         store: LeasingStore,
         *,
-        signer: Signer,
+        signer: Signer | Mapping[str, Signer],
         handler: Handler | None = None,
         policy: Policy | None = None,
         settings: Settings = DEFAULT_SETTINGS,
@@ -159,11 +172,12 @@ class Hub:
     def open(self, options: OpenOptions, *, network_id: str) -> ChannelClient:
         """Open a new channel, driven by this hub; its lease is taken with its first save."""
         leased = LeasedStore(self.store, self.owner, seconds=self.lease_seconds)
+        account = options.initiator_id if options.role is Role.INITIATOR else options.responder_id
         client = ChannelClient.open(
             self.base_url,
             options,
             network_id=network_id,
-            signer=self.signer,
+            signer=self._signer(account),
             policy=self.policy,
             settings=self.settings,
             store=leased,
@@ -190,12 +204,14 @@ class Hub:
             key = record_key(record)
             if key in ours or record.abandoned is not None:
                 continue
+            if self._signer(record.account) is None:
+                continue
             if record.resumable:
                 self._take(key)
-            elif record.state in _OPENING and record.fsm_id is not None:
-                # Not resumable while opening: no create tx signed, so no channel to come back
-                # to. Its opener holds the lease while it lives; a free lease means it died.
-                self._abandon_unleased(key, "its opener stopped before a create tx was signed")
+            elif _never_open(record):
+                # No create tx signed, so no channel to come back to: its opener holds the
+                # lease while it lives and can go on; a free lease means it stopped.
+                self._abandon_unleased(key, "the open stopped before a create tx was signed")
 
     def renew(self) -> None:
         """Renew every lease held (called every ``renew_every``)."""
@@ -225,12 +241,17 @@ class Hub:
         client = ChannelClient.resume(
             self.base_url,
             record,
-            signer=self.signer,
+            signer=self._signer(record.account),
             policy=self.policy,
             settings=self.settings,
             store=leased,
         )
         self._start(client, leased)
+
+    def _signer(self, account: str) -> Signer | None:
+        if isinstance(self.signer, Mapping):
+            return self.signer.get(account)
+        return self.signer if self.signer.address == account else None
 
     def _abandon_unleased(self, key: str, reason: str) -> None:
         lease = self.store.acquire(key, self.owner, seconds=self.lease_seconds)
@@ -238,7 +259,7 @@ class Hub:
             return
         try:
             record = self.store.load(key)
-            if record is not None and record.abandoned is None and not record.resumable:
+            if record is not None and _never_open(record) and not record.resumable:
                 self._abandon(record, lease, reason)
         finally:
             self.store.release(lease)

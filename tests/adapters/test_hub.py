@@ -176,7 +176,7 @@ def test_an_open_that_cannot_finish_is_marked_and_reported_once(tmp_path: Path) 
         store.save(record)
         (abandoned,) = asyncio.run(abandon(store))
         assert abandoned.key == record_key(record)
-        assert abandoned.reason.startswith("its opener stopped")
+        assert abandoned.reason.startswith("the open stopped")
         kept = store.load(record_key(record))
         assert kept is not None
         assert kept.abandoned == abandoned.reason
