@@ -25,6 +25,7 @@ from sansio_channels.simulator.server import SimulatorServer
 from sansio_channels.state import ChannelState
 from sansio_channels.store import LeasingStore, SQLiteStore, record_key
 
+from ..scripted_node import INITIATOR as SCRIPTED_INITIATOR
 from ..scripted_node import NETWORK, ScriptedNode, ba, feed
 from ..scripted_node import open_options as scripted_options
 from .simulated import INITIATOR, RESPONDER, open_options
@@ -154,7 +155,7 @@ async def abandon(store: LeasingStore) -> list[OpenAbandoned]:
     hub = Hub(
         "ws://127.0.0.1:9/channel",
         store,
-        signer=INITIATOR,
+        signer=SCRIPTED_INITIATOR,
         handler=seen,
         settings=SETTINGS,
         lease_seconds=1.0,
@@ -200,7 +201,7 @@ async def abandon_nothing(store: LeasingStore) -> list[OpenAbandoned]:
     hub = Hub(
         "ws://127.0.0.1:9/channel",
         store,
-        signer=INITIATOR,
+        signer=SCRIPTED_INITIATOR,
         handler=seen,
         settings=SETTINGS,
         lease_seconds=1.0,
