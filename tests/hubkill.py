@@ -14,6 +14,8 @@ Processes, all on loopback:
 - a **thief**: now and then tries to take the lease of a random channel it does not hold;
 - the **parent** (:func:`run`): SIGKILLs a random worker every so often and starts a new one
   in its place, until every channel is closed; then checks the logs and the node's report.
+  Now and then it pauses a worker instead (SIGSTOP) for longer than a lease and lets it go
+  on: its channels were taken meanwhile, and the saves it tries on waking are refused.
 
 What it checks: no two processes ever saved for one channel at the same time (per channel,
 the tokens of accepted saves never go back: a save under an older token after one under a
@@ -53,6 +55,7 @@ from sansio_channels.events import (
     CoSignedState,
     Event,
     FsmUp,
+    OffChainStateFetched,
     OperationAccepted,
     OperationFailed,
     SignRequest,
@@ -74,9 +77,11 @@ WITHDRAWAL: Final = 4 * 10**15
 PORTS: Final = 20_000  # channel n meets its responder under port PORTS + n
 # The node rolls back a request whose signer died after this; long enough for a loaded
 # machine's saves.
-SIGN_TIMEOUT_MS: Final = 3000
+SIGN_TIMEOUT_MS: Final = 8000
 LEASE_SECONDS: Final = 1.5
 SETTINGS: Final = Settings(ping_interval=None, open_timeout=30.0)
+KILL_EVERY: Final = (0.3, 1.2)  # seconds between two actions on the workers
+PAUSE_SHARE: Final = 0.2  # of the actions on a worker, pauses past a lease (the rest kills)
 OP_BOUND: Final = 20.0  # an operation that takes longer is abandoned and tried again later
 
 
@@ -157,7 +162,7 @@ async def respond(base_url: str, party: Responder) -> None:
     was killed before it signed) is waited for again, with a new channel."""
     while True:
         await respond_once(base_url, party)
-        if party.channel.state is ChannelState.CLOSED or party.channel.channel_id is not None:
+        if party.channel.state is ChannelState.CLOSED or party.channel.ledger.latest is not None:
             return
         party.channel = Channel(options(Role.RESPONDER, party.n), network_id=party.network_id)
 
@@ -237,6 +242,7 @@ class LoggedStore:
         self, record: ChannelRecord, *, replaces: str | None = None, lease: Lease | None = None
     ) -> None:
         entry = {
+            "start": time.time(),
             "pid": os.getpid(),
             "key": record_key(record),
             "token": None if lease is None else lease.token,
@@ -271,7 +277,10 @@ class Driver:
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def handler(self, client: ChannelClient | None, event: Event) -> None:
-        if client is not None and isinstance(event, FsmUp):
+        # A new channel is driven from its FsmUp on; a resumed one once the node's latest
+        # state is fetched and taken (its record may be a round behind the node).
+        resumed = client is not None and client.channel.restored_from is not None
+        if client is not None and isinstance(event, OffChainStateFetched if resumed else FsmUp):
             self.up.add(id(client))
         if isinstance(event, OpenAbandoned):  # its worker was killed: open it again
             n = self.slots[event.record.account]
@@ -323,7 +332,7 @@ class Driver:
             return cmd.Deposit(amount=DEPOSIT)
         if round_ == 5:
             return cmd.Withdraw(amount=WITHDRAWAL)
-        if round_ == 6:
+        if round_ >= 6:
             return cmd.Shutdown()
         return None  # round 3: the responder pays back
 
@@ -356,8 +365,10 @@ async def worker_main(store_url: str, node: dict[str, Any], opens: list[int], lo
         driver = Driver(hub, inner, node["network_id"], channels)
         hub.handler = driver.handler
         async with hub:
-            for n in opens:
+            for n in opens:  # a few at a time, as a hub takes on new customers
                 hub.open(options(Role.INITIATOR, n), network_id=node["network_id"])
+                await asyncio.sleep(0.05)
+                driver.step()
             while True:
                 driver.step()
                 await asyncio.sleep(0.05)
@@ -367,22 +378,38 @@ async def worker_main(store_url: str, node: dict[str, Any], opens: list[int], lo
 
 
 def thief_main(store_url: str, log: Path) -> None:
+    """Tries to take leases it does not hold; with a lease it once held and that another
+    owner has taken since, tries to save: the store must refuse every such save."""
     store = open_store(store_url)
     rng = random.Random(os.getpid())
-    tries = taken = 0
+    figures = {"tries": 0, "taken": 0, "stale_saves": 0, "stale_accepted": 0}
+    old: list[Lease] = []
     while True:
         time.sleep(rng.uniform(0.05, 0.3))
         records = store.records()
         if not records:
             continue
         key = record_key(rng.choice(records))
-        tries += 1
+        figures["tries"] += 1
         lease = store.acquire(key, f"thief {os.getpid()}", seconds=0.2)
         if lease is not None:  # its owner was gone: hold it a moment, then give it back
-            taken += 1
+            figures["taken"] += 1
             time.sleep(0.05)
             store.release(lease)
-        log.write_text(json.dumps({"tries": tries, "taken": taken}))
+            old.append(lease)
+        stale = [a for a in old if (now := store.lease(a.key)) and now.token != a.token]
+        if stale:
+            lease = rng.choice(stale)
+            record = store.load(lease.key)
+            if record is not None:
+                figures["stale_saves"] += 1
+                try:
+                    store.save(record, lease=lease)
+                    figures["stale_accepted"] += 1
+                except LeaseLost:
+                    pass
+                old.remove(lease)
+        log.write_text(json.dumps(figures))
 
 
 # --- the parent ---------------------------------------------------------------------------------
@@ -391,6 +418,7 @@ def thief_main(store_url: str, log: Path) -> None:
 @attrs.define
 class Outcome:
     channels: int
+    seed: int
     closed: int = 0
     kills: int = 0
     fenced_saves: int = 0
@@ -398,8 +426,10 @@ class Outcome:
     double_signed: int = 0
     lost: int = 0
     saves: int = 0
+    pauses: int = 0
     thief_tries: int = 0
     thief_taken: int = 0
+    thief_stale_saves: int = 0  # saves under a lease taken over since: all refused
     transfers: int = 0
     seconds: float = 0.0
     problems: list[str] = attrs.Factory(list)
@@ -431,7 +461,7 @@ def run(
 ) -> Outcome:
     seed = random.randrange(2**32) if seed is None else seed
     rng = random.Random(seed)
-    outcome = Outcome(channels=channels)
+    outcome = Outcome(channels=channels, seed=seed)
     with tempfile.TemporaryDirectory(prefix="hubkill-") as tmp:
         home = Path(tmp)
         ready, stop, report = home / "ready", home / "stop", home / "report"
@@ -446,6 +476,7 @@ def run(
         info = {**json.loads(ready.read_text()), "channels": channels}
         config = json.dumps(info)
         procs: dict[int, subprocess.Popen[bytes]] = {}
+        paused: dict[int, float] = {}  # worker -> when it goes on
         started = time.monotonic()
         for w in range(workers):
             opens = ",".join(str(n) for n in range(w, channels, workers))
@@ -469,23 +500,35 @@ def run(
                 # Kills start once every channel is open (a kill during an open is the crash
                 # test's business); from then on they land anywhere in the channels' use.
                 opened = sum(r.latest_round is not None for r in records) == channels
-                if opened and time.monotonic() >= next_kill and closed < channels:
-                    w = rng.randrange(workers)
-                    procs[w].send_signal(signal.SIGKILL)
-                    procs[w].wait()
-                    outcome.kills += 1
-                    procs[w] = _spawn(
-                        "worker", store_url, config, "", str(home / f"w{w}.log"), log=errors
-                    )
-                    next_kill = time.monotonic() + rng.uniform(0.2, 1.0)
+                now = time.monotonic()
+                for w, until in list(paused.items()):
+                    if now >= until:
+                        procs[w].send_signal(signal.SIGCONT)
+                        del paused[w]
+                if opened and now >= next_kill and closed < channels:
+                    w = rng.choice([w for w in range(workers) if w not in paused])
+                    if rng.random() < PAUSE_SHARE:
+                        procs[w].send_signal(signal.SIGSTOP)
+                        paused[w] = now + LEASE_SECONDS * 2
+                        outcome.pauses += 1
+                    else:
+                        procs[w].send_signal(signal.SIGKILL)
+                        procs[w].wait()
+                        outcome.kills += 1
+                        procs[w] = _spawn(
+                            "worker", store_url, config, "", str(home / f"w{w}.log"), log=errors
+                        )
+                    next_kill = now + rng.uniform(*KILL_EVERY)
                 if closed == channels and outcome.kills < kills:
                     outcome.problems.append(f"every channel closed after {outcome.kills} kills")
                     break
+                if outcome.kills >= kills:
+                    next_kill = float("inf")  # enough: the channels finish in peace
                 time.sleep(0.1)
             outcome.seconds = time.monotonic() - started
         finally:
             for proc in [*procs.values(), thief]:
-                proc.send_signal(signal.SIGKILL)
+                proc.send_signal(signal.SIGKILL)  # a stopped process dies of it too
                 proc.wait()
             stop.write_text("stop")
             try:
@@ -510,24 +553,33 @@ def _saves(home: Path, workers: int) -> Iterator[dict[str, Any]]:
 
 
 def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path) -> None:
-    saves = sorted(_saves(home, workers), key=lambda s: s["at"])
+    saves = list(_saves(home, workers))
     outcome.saves = sum(not s["refused"] for s in saves)
     outcome.fenced_saves = sum(s["refused"] for s in saves)
-    newest: dict[str, int] = {}
+    # A save commits between its start and its end (a process paused in between logs a late
+    # end). Two owners drove one channel at once if a save under an older token started after
+    # one under a newer token had ended: the older one committed after the newer.
+    by_key: dict[str, list[dict[str, Any]]] = {}
     for save in saves:
-        if save["refused"] or save["token"] is None:
-            continue
-        if save["token"] < newest.get(save["key"], -1):
-            outcome.double_driven += 1
-            outcome.problems.append(
-                f"{save['key']}: a save under token {save['token']} after "
-                f"one under {newest[save['key']]}"
-            )
-        newest[save["key"]] = max(save["token"], newest.get(save["key"], -1))
+        if not save["refused"] and save["token"] is not None:
+            by_key.setdefault(save["key"], []).append(save)
+    for key, accepted in by_key.items():
+        for old in accepted:
+            for new in accepted:
+                if old["token"] < new["token"] and old["start"] > new["at"]:
+                    outcome.double_driven += 1
+                    outcome.problems.append(
+                        f"{key}: a save under token {old['token']} after one under {new['token']}"
+                    )
     thief = home / "thief.json"
     if thief.exists():
         figures = json.loads(thief.read_text() or "{}")
         outcome.thief_tries, outcome.thief_taken = figures.get("tries", 0), figures.get("taken", 0)
+        outcome.thief_stale_saves = figures.get("stale_saves", 0)
+        outcome.fenced_saves += outcome.thief_stale_saves - figures.get("stale_accepted", 0)
+        if figures.get("stale_accepted"):
+            outcome.double_driven += figures["stale_accepted"]
+            outcome.problems.append(f"{figures['stale_accepted']} stale saves of the thief kept")
     if not report.exists():
         outcome.problems.append("the node wrote no report")
         return
@@ -545,7 +597,12 @@ def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path)
         if closed:
             outcome.closed += 1
         else:
-            outcome.problems.append(f"channel {n}: {record.state}, on chain {row['on_chain']}")
+            lease = store.lease(record_key(record))
+            holder = None if lease is None else (lease.owner, round(lease.expires - time.time()))
+            outcome.problems.append(
+                f"channel {n}: {record.state} at round {record.latest_round}, on chain "
+                f"{row['on_chain']}, lease {holder}, signed ahead {sorted(record.signed_ahead)}"
+            )
         if record.latest_round != row["round"] or dict(record.balances or {}) != row["balances"]:
             outcome.lost += 1
             outcome.problems.append(
