@@ -80,7 +80,7 @@ PORTS: Final = 20_000  # channel n meets its responder under port PORTS + n
 SIGN_TIMEOUT_MS: Final = 8000
 LEASE_SECONDS: Final = 1.5
 SETTINGS: Final = Settings(ping_interval=None, open_timeout=30.0)
-KILL_EVERY: Final = (0.3, 1.2)  # seconds between two actions on the workers
+KILL_EVERY: Final = (0.2, 0.8)  # seconds between two actions on the workers
 PAUSE_SHARE: Final = 0.2  # of the actions on a worker, pauses past a lease (the rest kills)
 OP_BOUND: Final = 20.0  # an operation that takes longer is abandoned and tried again later
 
@@ -442,12 +442,13 @@ class Outcome:
 
 
 def _spawn(*args: str, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.hubkill", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("ab"),
-        cwd=Path(__file__).resolve().parent.parent,
-    )
+    with log.open("ab") as stderr:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.hubkill", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
 
 
 def run(
