@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
@@ -150,6 +149,10 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
 }
 
 
+# The time by sqlite's clock, in seconds since the epoch (to the millisecond).
+_NOW: Final = "SELECT (julianday('now') - 2440587.5) * 86400.0"
+
+
 def checked_save(record: ChannelRecord, replaces: str | None, lease: Lease | None) -> str:
     """The key ``record`` is kept under, once the arguments of a save are found sound."""
     if not isinstance(record, ChannelRecord):
@@ -170,12 +173,17 @@ class SQLiteStore:
 
     Every process of one machine may open the same file; writes take the file's write lock
     for their whole transaction, so a lease check and the save it guards are one step.
-    ``clock`` gives the time leases are measured in (seconds since the epoch)."""
+    Leases are timed by sqlite's own clock (the machine's, in seconds since the epoch), or by
+    ``clock`` when one is given."""
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] | None = None) -> None:
         self.path = Path(path)
-        self._clock = clock
         self._db = _open(self.path)
+        self._clock = clock or self._now
+
+    def _now(self) -> float:
+        (now,) = self._db.execute(_NOW).fetchone()
+        return float(now)
 
     def save(
         self, record: ChannelRecord, *, replaces: str | None = None, lease: Lease | None = None
