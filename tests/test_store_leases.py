@@ -329,3 +329,34 @@ def test_store_urls(tmp_path: Path) -> None:
         open_store("redis://x")
     with pytest.raises(StoreError, match="cannot connect"):
         open_store(f"postgresql:///nothing?host={tmp_path}")
+
+
+def test_a_leased_store_takes_the_lease_with_the_first_save_and_carries_it(
+    leasing: tuple[LeasingStore, Wait],
+) -> None:
+    from sansio_channels.lease import LeasedStore
+
+    store, _ = leasing
+    record = a_record()
+    opening = attrs.evolve(record, channel_id=None, signed_ahead={})
+    leased = LeasedStore(store, "a", seconds=60)
+    assert leased.renew() is None  # nothing held before the first save
+    leased.save(opening)
+    assert leased.lease is not None
+    assert leased.lease.key == record_key(opening)
+    leased.save(record, replaces=record_key(opening))  # the lease moves with the record
+    assert leased.lease.key == record_key(record)
+    assert leased.load(record_key(record)) == record
+    assert leased.records() == [record]
+    renewed = leased.renew()
+    assert renewed is not None
+    assert renewed.token == leased.lease.token
+    leased.release()
+    other = LeasedStore(store, "b", seconds=60)
+    other.save(record)  # free after the release: the next owner takes it
+    with pytest.raises(LeaseLost):
+        leased.save(record)
+    with pytest.raises(LeaseLost):
+        LeasedStore(store, "c", seconds=60).save(record)  # held by b
+    leased.delete(record_key(record))
+    assert store.records() == []
