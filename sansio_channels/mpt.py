@@ -19,7 +19,6 @@ a branch's value slot.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from typing import Final, NamedTuple, TypeAlias
 
@@ -75,8 +74,7 @@ def sorted_root_hash(keys: list[bytes], values: list[bytes]) -> bytes:
 
 
 # Keys of one length (accounts: 32 bytes, calls: 64) are never a prefix of one another, so
-# no branch holds a value and the recursion is at most two calls a nibble deep. Bounded, so
-# that the shapes of pairs kept (:func:`_pair_shape`) stay small whatever the input.
+# no branch holds a value and the recursion is at most two calls a nibble deep.
 _MAX_FIXED_KEY: Final = 64
 
 
@@ -107,8 +105,8 @@ def _fixed_node(keys: list[str], values: list[bytes], lo: int, hi: int, depth: i
 def _pair_root(first: bytes, second: bytes, first_value: bytes, second_value: bytes) -> bytes:
     """:func:`sorted_root_hash` of two distinct keys of one length (a channel's two accounts):
     a branch where their paths part, over their two leaves, under an extension if they
-    share a prefix. What :func:`_fixed_node` makes, the trie's shape worked out once for
-    the keys."""
+    share a prefix. What :func:`_fixed_node` makes, the trie's shape worked out from the
+    keys' bits."""
     first_slot, first_path, second_slot, second_path, extension_path = _pair_shape(first, second)
     branch = [_EMPTY] * 17
     branch[first_slot] = _child_reference(rlp_list([first_path, rlp_bytes(first_value)]))
@@ -127,14 +125,21 @@ class _PairShape(NamedTuple):
     extension_path: bytes  # the RLP of the packed path of the extension, b"" when none
 
 
-@functools.lru_cache(maxsize=1024)
+# Worked out on every call, with integer arithmetic: a cache of shapes by key pair would make
+# the cost of a state hash depend on how many channels the process holds (a miss once they
+# outnumber it), and the work is a few integer operations.
 def _pair_shape(first: bytes, second: bytes) -> _PairShape:
-    """The shape of the trie of ``first`` and ``second``: worked out once, since a channel's
-    two accounts keep their keys from one state to the next."""
+    """The shape of the trie of ``first`` and ``second``."""
+    bits = len(first) * 8
+    first_int = int.from_bytes(first, "big")
     # The nibble where the paths part holds the highest bit in which the keys differ.
-    differing = (int.from_bytes(first, "big") ^ int.from_bytes(second, "big")).bit_length()
-    depth = (len(first) * 8 - differing) // 4
-    extension = rlp_bytes(_packed(first.hex()[:depth], _EXTENSION_FLAG)) if depth else b""
+    depth = (bits - (first_int ^ int.from_bytes(second, "big")).bit_length()) // 4
+    extension = b""
+    if depth:
+        # The shared nibbles behind the extension's flag nibble (and a pad nibble if even).
+        shared = first_int >> (bits - 4 * depth)
+        head = (_EXTENSION_FLAG + 1) << (4 * depth) if depth % 2 else 0
+        extension = rlp_bytes((head | shared).to_bytes(depth // 2 + 1, "big"))
     return _PairShape(*_leaf_under(first, depth), *_leaf_under(second, depth), extension)
 
 

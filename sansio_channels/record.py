@@ -62,6 +62,9 @@ class ChannelRecord:
     # The code of every contract a co-signed state created (ct_ -> cb_), so that a resumed
     # channel still decodes calls to them. Records made before it was kept load as none.
     contracts: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    # Why an open that can never finish was given up (its FSM is gone and nothing names a
+    # channel to come back to); such a record is kept for the application, never resumed.
+    abandoned: str | None = None
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelRecord:
@@ -92,9 +95,10 @@ class ChannelRecord:
     def resumable(self) -> bool:
         """Whether a client can come back to the channel from this record: the node knows it
         (its fsm id is known, and its channel id, or the create tx we signed names it) and it
-        is not closed."""
+        is not closed or given up."""
         return (
-            self.fsm_id is not None
+            self.abandoned is None
+            and self.fsm_id is not None
             and self.state != ChannelState.CLOSED.value
             and self.known_channel_id() is not None
         )

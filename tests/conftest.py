@@ -1,9 +1,17 @@
-"""Shared test settings: the hypothesis profiles of tests/profile.py."""
+"""Shared test settings: the hypothesis profiles of tests/profile.py; the PostgreSQL server
+the store tests use."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import os
+from collections.abc import Iterator
+
+import pytest
 from hypothesis import HealthCheck, settings
 
+from . import postgres_cluster
 from .profile import NAME, PROFILES
 
 for name, profile in PROFILES.items():
@@ -15,3 +23,31 @@ for name, profile in PROFILES.items():
         suppress_health_check=[HealthCheck.too_slow],
     )
 settings.load_profile(NAME)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The admin URL of a PostgreSQL server the tests may create databases on: the one
+    ``.ci/run`` started, or a throwaway cluster of this session; skips, saying why, where
+    neither is possible."""
+    given = os.environ.get(postgres_cluster.ENVIRONMENT)
+    if given:
+        yield given
+        return
+    try:
+        psycopg = importlib.import_module("psycopg")
+    except ImportError:
+        pytest.skip("psycopg is not installed (the 'postgres' extra)")
+    del psycopg
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_cluster.cluster())
+        except RuntimeError as exc:
+            pytest.skip(f"no PostgreSQL server could be started: {exc}")
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A new, empty database of its own for one test."""
+    return postgres_cluster.fresh_database(postgres_server)

@@ -158,6 +158,16 @@ def test_the_trie_of_keys_of_one_length_is_the_general_one(entries: dict[bytes, 
     assert mpt.root_hash(entries) == _general_root(entries)
 
 
+def test_the_trie_of_two_keys_is_the_general_one_wherever_they_part() -> None:
+    """The pair's shape is worked out from the keys' bits: every nibble they may part at,
+    each of the four bits in it, and both parities of the shared path."""
+    key = bytes(range(7, 7 + 32))
+    for bit in range(256):
+        other = (int.from_bytes(key, "big") ^ (1 << bit)).to_bytes(32, "big")
+        entries = {key: b"v" * (1 + bit % 40), other: b"w"}
+        assert mpt.root_hash(entries) == _general_root(entries), bit
+
+
 @given(st.dictionaries(_keys(32), st.integers(0, 2**80), max_size=6))
 def test_the_accounts_state_hash_is_the_general_one(balances: dict[bytes, int]) -> None:
     roots = dict.fromkeys(HASH_ORDER, mpt.EMPTY_ROOT)

@@ -1,0 +1,339 @@
+"""A hub: one asyncio process driving every channel it can lease from a shared store.
+
+::
+
+    hub = Hub(base_url, store, signer=keys, handler=on_event, lease_seconds=30)
+    async with hub:                      # runs until the block ends, then lets go
+        client = hub.open(options, network_id="ae_uat")
+        ...
+
+The hub resumes every channel of the store whose lease it can take (its previous owner let it
+go, or died and the lease expired), keeps each on its own (re)connecting client on one event
+loop, renews the leases it holds, and releases them when it stops. Sign requests go through
+the application's policy with ``signer``; every other event goes to ``handler`` with the
+client it came from. Every save carries the channel's lease, so a hub that lost a lease (a
+partition from the store longer than the lease, a process paused that long) is refused its
+next save and signs nothing more for that channel; the hub then stops driving it
+(:class:`ChannelStopped`).
+
+An open that can never finish (the node's FSM is gone before the create tx was co-signed, so
+there is no channel to come back to) is marked in its record
+(:attr:`~sansio_channels.record.ChannelRecord.abandoned`) and reported once as
+:class:`OpenAbandoned`; it is never retried.
+
+The store's calls are blocking and short (one round trip each); they run on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Final
+
+import attrs
+
+from sansio_channels.crypto import Signer
+from sansio_channels.events import Event
+from sansio_channels.lease import LeasedStore
+from sansio_channels.options import OpenOptions, Role
+from sansio_channels.policy import Policy
+from sansio_channels.record import ChannelRecord
+from sansio_channels.state import ChannelState
+from sansio_channels.store import Lease, LeaseLost, LeasingStore, record_key
+
+from ._common import DEFAULT_SETTINGS, ClosedWithoutMessage, NodeRefused, Settings
+from .asyncio import ChannelClient
+
+__all__ = ["ChannelStopped", "Handler", "Hub", "OpenAbandoned", "default_owner"]
+
+# Before these, the channel was never open: a node that no longer knows it means the open
+# cannot finish.
+_OPENING: Final = (ChannelState.NEW.value, ChannelState.OPENING.value)
+
+
+def _never_open(record: ChannelRecord) -> bool:
+    """An open that never got to a co-signed state, not given up yet."""
+    return (
+        record.abandoned is None
+        and record.latest_round is None
+        and record.state != ChannelState.CLOSED.value
+    )
+
+
+@attrs.frozen(kw_only=True)
+class OpenAbandoned(Event):
+    """An open that can never finish: ``record`` (kept in the store, marked) says how far it
+    got; ``reason`` why it cannot go on. If ``record.signed_ahead`` holds the create tx we
+    signed, that is the tx to look for on chain."""
+
+    key: str
+    record: ChannelRecord
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ChannelStopped(Event):
+    """The hub no longer drives the channel under ``key``: it closed, its lease was taken
+    over, or its client failed (``reason``). ``lease_lost``: another owner may drive it now."""
+
+    key: str | None
+    reason: str
+    lease_lost: bool
+
+
+# The application's handler of events: the client they came from (None for a record the hub
+# gave up without a client) and the event.
+Handler = Callable[[ChannelClient | None, Event], Awaitable[None]]
+
+
+def default_owner() -> str:
+    """An owner name unique to this process: host, pid and a random part (a restarted
+    process with the same pid is a new owner)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@attrs.define
+class _Driven:
+    """One channel the hub drives: its client, its leased view of the store, its task."""
+
+    client: ChannelClient
+    leased: LeasedStore
+    renewed_at: float
+    task: asyncio.Task[None] | None = None
+    stop_reason: str | None = None  # set when the hub stops it (lease lost)
+
+    @property
+    def key(self) -> str | None:
+        return None if self.leased.lease is None else self.leased.lease.key
+
+
+class Hub:
+    """Every channel of ``store`` this process can lease, driven on one event loop.
+
+    ``signer`` signs for the hub's account; a mapping from ``ak_`` addresses to signers
+    serves a hub with an account per channel (a channel of an account it has no signer for
+    is left alone).
+
+    ``lease_seconds``: how long a lease lasts without renewal, so how long a dead owner's
+    channels wait before another hub takes them; ``renew_every`` (default a third of it):
+    how often leases are renewed; ``scan_every`` (default ``renew_every``): how often the
+    store is searched for channels to take. A lease not renewed for ``lease_seconds`` (the
+    store unreachable) stops its channel here, since another hub may have taken it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        store: LeasingStore,
+        *,
+        signer: Signer | Mapping[str, Signer],
+        handler: Handler | None = None,
+        policy: Policy | None = None,
+        settings: Settings = DEFAULT_SETTINGS,
+        owner: str | None = None,
+        lease_seconds: float = 30.0,
+        renew_every: float | None = None,
+        scan_every: float | None = None,
+    ) -> None:
+        if not lease_seconds > 0:
+            raise ValueError(f"lease_seconds must be > 0, got {lease_seconds!r}")
+        self.base_url = base_url
+        self.store = store
+        self.signer = signer
+        self.handler = handler
+        self.policy = policy
+        self.settings = settings
+        self.owner = owner or default_owner()
+        self.lease_seconds = lease_seconds
+        self.renew_every = renew_every or lease_seconds / 3
+        self.scan_every = scan_every or self.renew_every
+        self._driven: list[_Driven] = []
+        self._runner: asyncio.Task[None] | None = None
+        self._reports: set[asyncio.Task[None]] = set()  # handler calls for the hub's events
+
+    # --- the application's side -----------------------------------------------------------
+
+    async def __aenter__(self) -> Hub:
+        self._runner = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def clients(self) -> list[ChannelClient]:
+        """The clients of the channels driven now."""
+        return [driven.client for driven in self._driven]
+
+    def open(self, options: OpenOptions, *, network_id: str) -> ChannelClient:
+        """Open a new channel, driven by this hub; its lease is taken with its first save."""
+        leased = LeasedStore(self.store, self.owner, seconds=self.lease_seconds)
+        account = options.initiator_id if options.role is Role.INITIATOR else options.responder_id
+        client = ChannelClient.open(
+            self.base_url,
+            options,
+            network_id=network_id,
+            signer=self._signer(account),
+            policy=self.policy,
+            settings=self.settings,
+            store=leased,
+        )
+        self._start(client, leased)
+        return client
+
+    async def stop(self) -> None:
+        """Close every client and release every lease held."""
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        driven = list(self._driven)
+        for each in driven:
+            await each.client.close()
+        await asyncio.gather(*(d.task for d in driven if d.task), return_exceptions=True)
+        await asyncio.gather(*self._reports, return_exceptions=True)
+
+    def scan(self) -> None:
+        """Take every channel of the store whose lease is free (called every ``scan_every``)."""
+        ours = {driven.key for driven in self._driven}
+        for record in self.store.records():
+            key = record_key(record)
+            if key in ours or record.abandoned is not None:
+                continue
+            if self._signer(record.account) is None:
+                continue
+            if record.resumable:
+                self._take(key)
+            elif _never_open(record):
+                # No create tx signed, so no channel to come back to: its opener holds the
+                # lease while it lives and can go on; a free lease means it stopped.
+                self._abandon_unleased(key, "the open stopped before a create tx was signed")
+
+    def renew(self) -> None:
+        """Renew every lease held (called every ``renew_every``)."""
+        now = asyncio.get_running_loop().time()
+        for driven in list(self._driven):
+            try:
+                driven.leased.renew()
+            except LeaseLost as exc:
+                self._stop(driven, f"lease lost: {exc}")
+            except Exception as exc:  # the store unreachable: the lease may run out
+                if now - driven.renewed_at > self.lease_seconds:
+                    self._stop(driven, f"lease not renewed for {self.lease_seconds} s: {exc}")
+            else:
+                driven.renewed_at = now
+
+    # --- taking and driving ---------------------------------------------------------------
+
+    def _take(self, key: str) -> None:
+        lease = self.store.acquire(key, self.owner, seconds=self.lease_seconds)
+        if lease is None:
+            return
+        record = self.store.load(key)  # read under the lease: no one saves it meanwhile
+        if record is None or not record.resumable:
+            self.store.release(lease)
+            return
+        leased = LeasedStore(self.store, self.owner, seconds=self.lease_seconds, lease=lease)
+        client = ChannelClient.resume(
+            self.base_url,
+            record,
+            signer=self._signer(record.account),
+            policy=self.policy,
+            settings=self.settings,
+            store=leased,
+        )
+        self._start(client, leased)
+
+    def _signer(self, account: str) -> Signer | None:
+        if isinstance(self.signer, Mapping):
+            return self.signer.get(account)
+        return self.signer if self.signer.address == account else None
+
+    def _abandon_unleased(self, key: str, reason: str) -> None:
+        lease = self.store.acquire(key, self.owner, seconds=self.lease_seconds)
+        if lease is None:
+            return
+        try:
+            record = self.store.load(key)
+            if record is not None and _never_open(record) and not record.resumable:
+                self._abandon(record, lease, reason)
+        finally:
+            self.store.release(lease)
+
+    def _abandon(self, record: ChannelRecord, lease: Lease, reason: str) -> None:
+        marked = attrs.evolve(record, abandoned=reason)
+        self.store.save(marked, lease=lease)
+        self._report(None, OpenAbandoned(key=lease.key, record=marked, reason=reason))
+
+    def _start(self, client: ChannelClient, leased: LeasedStore) -> None:
+        driven = _Driven(client, leased, asyncio.get_running_loop().time())
+        self._driven.append(driven)
+        driven.task = asyncio.create_task(self._drive(driven))
+
+    async def _drive(self, driven: _Driven) -> None:
+        client, reason, lost = driven.client, "closed", False
+        try:
+            async with client:
+                async for event in client:
+                    if self.handler is not None:
+                        await self.handler(client, event)
+        except LeaseLost as exc:
+            reason, lost = f"lease lost: {exc}", True
+        except (NodeRefused, ClosedWithoutMessage) as exc:
+            reason = str(exc)
+            self._abandon_if_opening(driven, reason)
+        except Exception as exc:  # the client or the handler failed: this channel stops
+            reason = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._driven.remove(driven)
+            if driven.stop_reason is not None:
+                reason, lost = driven.stop_reason, True
+            elif not lost:
+                try:
+                    driven.leased.release()
+                except Exception as exc:  # it expires on its own
+                    reason += f" (lease not released: {exc})"
+            self._report(client, ChannelStopped(key=driven.key, reason=reason, lease_lost=lost))
+
+    def _abandon_if_opening(self, driven: _Driven, reason: str) -> None:
+        """The node refused to come back to a channel that was never open: it never will."""
+        lease = driven.leased.lease
+        record = driven.client.channel.restored_from
+        if lease is None or record is None or record.state not in _OPENING:
+            return
+        current = self.store.load(lease.key)
+        if current is not None and current.state in _OPENING:
+            self._abandon(current, lease, f"the node no longer knows the channel: {reason}")
+
+    def _stop(self, driven: _Driven, reason: str) -> None:
+        """Stop a channel whose lease may be another's now. Every save its client tries is
+        refused anyway; failing the client stops it at once, not at its next save."""
+        driven.stop_reason = reason
+        driven.client._pump.fail(LeaseLost(reason))
+        task = asyncio.ensure_future(driven.client.close())
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    def _report(self, client: ChannelClient | None, event: Event) -> None:
+        if self.handler is None:
+            return
+        task = asyncio.ensure_future(self.handler(client, event))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_scan = next_renew = loop.time()
+        while True:
+            now = loop.time()
+            if now >= next_renew:
+                self.renew()
+                next_renew = now + self.renew_every
+            if now >= next_scan:
+                self.scan()
+                next_scan = now + self.scan_every
+            await asyncio.sleep(max(0.0, min(next_scan, next_renew) - loop.time()))

@@ -1,0 +1,220 @@
+"""The hub runner against the simulator on loopback: a channel opened by one hub is taken by
+the next once the first lets go; a hub whose lease was taken stops driving the channel; an
+open that can never finish is marked and reported once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from sansio_channels.adapters._common import Settings
+from sansio_channels.adapters.asyncio import ChannelClient
+from sansio_channels.adapters.hub import ChannelStopped, Hub, OpenAbandoned
+from sansio_channels.channel import Channel
+from sansio_channels.events import Event, OffChainStateFetched, OperationAccepted, SignRequest
+from sansio_channels.options import Role
+from sansio_channels.simulator import Simulator
+from sansio_channels.simulator.server import SimulatorServer
+from sansio_channels.state import ChannelState
+from sansio_channels.store import LeasingStore, SQLiteStore, record_key
+
+from ..scripted_node import INITIATOR as SCRIPTED_INITIATOR
+from ..scripted_node import NETWORK, ScriptedNode, ba, feed
+from ..scripted_node import open_options as scripted_options
+from .simulated import INITIATOR, RESPONDER, open_options
+
+SETTINGS = Settings(ping_interval=None)
+BOUND = 20.0  # a liveness bound, not a timing assertion
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), BOUND)
+
+
+async def respond(base_url: str, channel: Channel) -> None:
+    """The responder: signs every request, until the node closes its socket."""
+    async with connect(channel.connect_url(base_url)) as socket:
+        try:
+            async for text in socket:
+                assert isinstance(text, str)
+                channel.receive_text(text)
+                for event in channel.events():
+                    if isinstance(event, SignRequest):
+                        event.sign(RESPONDER, accept_failed_checks=True)
+                for frame in channel.frames_to_send():
+                    await socket.send(json.dumps(frame))
+        except ConnectionClosed:
+            pass
+
+
+class Seen:
+    """The events a hub handed to the application."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[ChannelClient | None, Event]] = []
+
+    async def __call__(self, client: ChannelClient | None, event: Event) -> None:
+        self.events.append((client, event))
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [event for _, event in self.events if isinstance(event, kind)]
+
+
+async def hub_life(store: LeasingStore) -> None:
+    sim = Simulator()
+    async with SimulatorServer(sim, port=0) as server:
+        url = server.url()
+        responder = Channel(open_options(Role.RESPONDER), network_id=sim.network_id)
+        peer = asyncio.ensure_future(respond(url, responder))
+        first_seen = Seen()
+        first = Hub(
+            url,
+            store,
+            signer=INITIATOR,
+            handler=first_seen,
+            settings=SETTINGS,
+            owner="first",
+            lease_seconds=2.0,
+            renew_every=0.1,
+        )
+        async with first:
+            client = first.open(open_options(Role.INITIATOR), network_id=sim.network_id)
+            await until(lambda: client.channel.state is ChannelState.OPEN)
+            outcome = await asyncio.wait_for(client.transfer(RESPONDER.address, 10), BOUND)
+            assert isinstance(outcome, OperationAccepted)
+            key = record_key(client.record())
+            held = store.lease(key)
+            assert held is not None
+            assert held.owner == "first"
+            assert store.acquire(key, "thief", seconds=5) is None  # held and renewed
+        # The first hub stopped: the lease is free at once, and the next hub takes the channel.
+        second_seen = Seen()
+        second = Hub(
+            url,
+            store,
+            signer=INITIATOR,
+            handler=second_seen,
+            settings=SETTINGS,
+            owner="second",
+            lease_seconds=2.0,
+            renew_every=0.1,
+        )
+        async with second:
+            await until(lambda: bool(second.clients()))
+            (resumed,) = second.clients()
+            # Back on the node, with its latest state fetched and checked.
+            await until(lambda: bool(second_seen.of(OffChainStateFetched)))
+            outcome = await asyncio.wait_for(resumed.transfer(RESPONDER.address, 5), BOUND)
+            assert isinstance(outcome, OperationAccepted)
+            taken = store.lease(key)
+            assert taken is not None
+            assert taken.owner == "second"
+            assert taken.token > held.token
+            # The lease is taken from under the second hub (as after an expiry during a
+            # partition): it stops driving the channel, saying so.
+            store.release(taken)
+            thief = store.acquire(key, "thief", seconds=60)
+            assert thief is not None
+            await until(lambda: bool(second_seen.of(ChannelStopped)))
+            (stopped,) = second_seen.of(ChannelStopped)
+            assert stopped.lease_lost
+            assert stopped.key == key
+            assert second.clients() == []
+            record = store.load(key)
+            assert record is not None
+            assert record.latest_round == 3  # both transfers, and nothing after the theft
+        peer.cancel()
+        await asyncio.gather(peer, return_exceptions=True)
+
+
+def test_hubs_hand_a_channel_over_and_one_that_lost_its_lease_stops(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "hub.sqlite3") as store:
+        asyncio.run(hub_life(store))
+
+
+def test_hubs_on_postgres(postgres_url: str) -> None:
+    from sansio_channels.postgres import PostgresStore
+
+    with PostgresStore(postgres_url) as store:
+        asyncio.run(hub_life(store))
+
+
+async def abandon(store: LeasingStore) -> list[OpenAbandoned]:
+    seen = Seen()
+    hub = Hub(
+        "ws://127.0.0.1:9/channel",
+        store,
+        signer=SCRIPTED_INITIATOR,
+        handler=seen,
+        settings=SETTINGS,
+        lease_seconds=1.0,
+    )
+    async with hub:
+        await until(lambda: bool(seen.of(OpenAbandoned)))
+        await asyncio.sleep(0.05)  # a second scan reports nothing more
+        hub.scan()
+    return seen.of(OpenAbandoned)
+
+
+def test_an_open_that_cannot_finish_is_marked_and_reported_once(tmp_path: Path) -> None:
+    # An opener that died after fsm_up, before any create tx was signed: its lease is free.
+    channel = Channel(scripted_options(Role.INITIATOR), network_id=NETWORK)
+    feed(channel, ScriptedNode(role=Role.INITIATOR).info("fsm_up", fsm_id=ba(7)))
+    record = channel.record()
+    assert not record.resumable
+    with SQLiteStore(tmp_path / "hub.sqlite3") as store:
+        store.save(record)
+        (abandoned,) = asyncio.run(abandon(store))
+        assert abandoned.key == record_key(record)
+        assert abandoned.reason.startswith("the open stopped")
+        kept = store.load(record_key(record))
+        assert kept is not None
+        assert kept.abandoned == abandoned.reason
+        assert not kept.resumable
+        # An opener that is alive holds the lease: its record is left alone.
+        other = attrs_evolve_fsm(record)
+        store.save(other)
+        assert store.acquire(record_key(other), "opener", seconds=60) is not None
+        assert asyncio.run(abandon_nothing(store)) == []
+        assert store.load(record_key(other)) == other
+
+
+def attrs_evolve_fsm(record: Any) -> Any:
+    import attrs
+
+    return attrs.evolve(record, fsm_id=ba(8))
+
+
+async def abandon_nothing(store: LeasingStore) -> list[OpenAbandoned]:
+    seen = Seen()
+    hub = Hub(
+        "ws://127.0.0.1:9/channel",
+        store,
+        signer=SCRIPTED_INITIATOR,
+        handler=seen,
+        settings=SETTINGS,
+        lease_seconds=1.0,
+    )
+    async with hub:
+        await asyncio.sleep(0.1)
+    return seen.of(OpenAbandoned)
+
+
+@pytest.mark.parametrize("seconds", [0, -1])
+def test_a_hub_needs_a_lease_time(tmp_path: Path, seconds: float) -> None:
+    with (
+        SQLiteStore(tmp_path / "hub.sqlite3") as store,
+        pytest.raises(ValueError, match="lease_seconds"),
+    ):
+        Hub("ws://127.0.0.1:9/channel", store, signer=INITIATOR, lease_seconds=seconds)

@@ -1,0 +1,652 @@
+"""The worker-kill test: hub processes on one store, SIGKILLed at random and restarted.
+
+Processes, all on loopback:
+
+- the **node**: the simulator's WebSocket server and every channel's responder (a bare channel
+  on a plain socket that signs what it is asked, and pays the initiator back once), in one
+  process; at the end it reports what it saw: each channel's co-signed states, the states
+  the initiator's signature reached it on, and whether the chain holds the channel closed;
+- the **workers**: hub processes (``adapters.hub.Hub``) with a signer for every initiator
+  account, on one store. Each drives the channels it holds through their life by their
+  latest round: two transfers, a transfer back from the responder, a deposit, a withdrawal,
+  a mutual close. The first workers open the channels; after that, channels move between
+  workers as they are killed. Every save is logged with its lease token, refused ones too;
+- a **thief**: now and then tries to take the lease of a random channel it does not hold;
+- the **parent** (:func:`run`): SIGKILLs a random worker every so often and starts a new one
+  in its place, until every channel is closed; then checks the logs and the node's report.
+  Now and then it pauses a worker instead (SIGSTOP) for longer than a lease and lets it go
+  on: its channels were taken meanwhile, and the saves it tries on waking are refused.
+
+What it checks: no two processes ever saved for one channel at the same time (per channel,
+the tokens of accepted saves never go back: a save under an older token after one under a
+newer was accepted would be one); no account's signature reached the node on two different
+states of one round; no state lost (each channel's record ends at the round and balances the
+responder last co-signed); every channel closed on chain, the initiator's last record closed
+with the balances the responder holds.
+
+Run it alone: ``python -m tests.hubkill --store URL --workers 4 --channels 200 --kills 20``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+
+from sansio_channels import commands as cmd
+from sansio_channels.adapters._common import Settings
+from sansio_channels.adapters.asyncio import ChannelClient
+from sansio_channels.adapters.hub import ChannelStopped, Hub, OpenAbandoned
+from sansio_channels.channel import Channel
+from sansio_channels.crypto import KeyPair, Signer, inner_tx, verify
+from sansio_channels.events import (
+    CoSignedState,
+    Event,
+    FsmUp,
+    OffChainStateFetched,
+    OperationAccepted,
+    OperationFailed,
+    SignRequest,
+)
+from sansio_channels.options import OpenOptions, Role
+from sansio_channels.record import ChannelRecord
+from sansio_channels.simulator import Simulator, harness
+from sansio_channels.simulator.harness import keypair
+from sansio_channels.simulator.server import SimulatorServer
+from sansio_channels.state import ChannelState
+from sansio_channels.store import Lease, LeaseLost, LeasingStore, open_store, record_key
+from sansio_channels.txs import encode_tx
+
+AMOUNT: Final = 10**18
+TRANSFER: Final = 10**15
+BACK: Final = 3 * 10**14
+DEPOSIT: Final = 10**16
+WITHDRAWAL: Final = 4 * 10**15
+PORTS: Final = 20_000  # channel n meets its responder under port PORTS + n
+# The node rolls back a request whose signer died after this; long enough for a loaded
+# machine's saves.
+SIGN_TIMEOUT_MS: Final = 8000
+LEASE_SECONDS: Final = 1.5
+SETTINGS: Final = Settings(ping_interval=None, open_timeout=30.0)
+KILL_EVERY: Final = (0.2, 0.8)  # seconds between two actions on the workers
+PAUSE_SHARE: Final = 0.2  # of the actions on a worker, pauses past a lease (the rest kills)
+OP_BOUND: Final = 20.0  # an operation that takes longer is abandoned and tried again later
+
+
+def initiator(n: int) -> KeyPair:
+    return keypair(f"hub initiator {n}")
+
+
+def responder(n: int) -> KeyPair:
+    return keypair(f"hub responder {n}")
+
+
+def options(role: Role, n: int) -> OpenOptions:
+    return harness.open_options(
+        role,
+        initiator(n),
+        responder(n),
+        port=PORTS + n,
+        amount=AMOUNT,
+        timeouts={"sign": SIGN_TIMEOUT_MS},
+    )
+
+
+# --- the node ---------------------------------------------------------------------------------
+
+
+class Responder:
+    """Channel ``n``'s responder: signs every request; pays back once at round 3."""
+
+    def __init__(self, n: int, network_id: str) -> None:
+        self.n = n
+        self.network_id = network_id
+        self.channel = Channel(options(Role.RESPONDER, n), network_id=network_id)
+        self.keys = responder(n)
+        self.peer = initiator(n)
+        self.co_signed: dict[int, str] = {}
+        # round -> the distinct states the initiator's signature reached us on
+        self.initiator_signed: dict[int, set[str]] = {}
+        self.paid_back = False
+        self.paying = False
+
+    def take(self, event: Event) -> None:
+        if isinstance(event, SignRequest):
+            self._note_initiator_signature(event)
+            event.sign(self.keys, accept_failed_checks=True)
+        elif isinstance(event, CoSignedState) and event.accepted and event.round is not None:
+            self.co_signed[event.round] = encode_tx(event.signed_tx)
+            self._note_initiator_signature_on(event.signed_tx)
+        elif isinstance(event, OperationAccepted) and isinstance(
+            event.operation.command, cmd.Transfer
+        ):
+            self.paid_back, self.paying = True, False
+        elif isinstance(event, OperationFailed):
+            self.paying = False  # refused or rolled back: tried again on the next state
+
+    def _note_initiator_signature(self, request: SignRequest) -> None:
+        self._note_initiator_signature_on(request.signed_tx)
+
+    def _note_initiator_signature_on(self, signed: Any) -> None:
+        tx = inner_tx(signed)
+        round_ = getattr(tx, "round", None)
+        if round_ is None:
+            return
+        serialized = tx.serialize()
+        for signature in signed.signatures:
+            if verify(signature, serialized, self.channel.network_id, self.peer.public_key):
+                self.initiator_signed.setdefault(round_, set()).add(serialized.hex())
+
+    def next_command(self) -> cmd.Command | None:
+        latest = max(self.co_signed, default=0)
+        if latest == 3 and not self.paid_back and not self.paying:
+            self.paying = True
+            return cmd.Transfer(from_id=self.keys.address, to_id=self.peer.address, amount=BACK)
+        return None
+
+
+async def respond(base_url: str, party: Responder) -> None:
+    """Serve channel ``n`` until it is closed: an open whose FSM died (the initiator's worker
+    was killed before it signed) is waited for again, with a new channel."""
+    while True:
+        await respond_once(base_url, party)
+        if party.channel.state is ChannelState.CLOSED or party.channel.ledger.latest is not None:
+            return
+        party.channel = Channel(options(Role.RESPONDER, party.n), network_id=party.network_id)
+
+
+async def respond_once(base_url: str, party: Responder) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    channel = party.channel
+    async with connect(channel.connect_url(base_url), ping_interval=None) as socket:
+        try:
+            async for text in socket:
+                assert isinstance(text, str)
+                channel.receive_text(text)
+                for event in channel.events():
+                    party.take(event)
+                command = party.next_command()
+                if command is not None and channel.state is ChannelState.OPEN:
+                    channel.submit(command)
+                    for event in channel.events():
+                        party.take(event)
+                for frame in channel.frames_to_send():
+                    await socket.send(json.dumps(frame))
+        except ConnectionClosed:
+            pass
+
+
+async def node_main(channels: int, ready: Path, stop: Path, report: Path) -> None:
+    sim = Simulator()
+    async with SimulatorServer(sim, port=0) as server:
+        parties = [Responder(n, sim.network_id) for n in range(channels)]
+        tasks = [asyncio.ensure_future(respond(server.url(), p)) for p in parties]
+        ready.write_text(json.dumps({"url": server.url(), "network_id": sim.network_id}))
+        while not stop.exists():
+            await asyncio.sleep(0.1)
+        rows = []
+        for party in parties:
+            channel_id = party.channel.channel_id
+            on_chain = None
+            if channel_id is not None:
+                from sansio_channels.encoding import decode
+
+                found = sim.chain.channel(decode(channel_id, "ch"))
+                on_chain = None if found is None else str(found.status)
+            latest = party.channel.ledger.latest
+            rows.append(
+                {
+                    "n": party.n,
+                    "channel_id": channel_id,
+                    "state": party.channel.state.value,
+                    "round": None if latest is None else latest.round,
+                    "balances": party.channel.ledger.balances_api(),
+                    "on_chain": on_chain,
+                    "double_signed": sorted(
+                        r for r, states in party.initiator_signed.items() if len(states) > 1
+                    ),
+                    "paid_back": party.paid_back,
+                }
+            )
+        report.write_text(json.dumps(rows))
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# --- a worker ---------------------------------------------------------------------------------
+
+
+class LoggedStore:
+    """The worker's store: every save, accepted or refused, logged with its lease token."""
+
+    def __init__(self, store: LeasingStore, log: Any) -> None:
+        self.store = store
+        self.log = log
+
+    def save(
+        self, record: ChannelRecord, *, replaces: str | None = None, lease: Lease | None = None
+    ) -> None:
+        entry = {
+            "start": time.time(),
+            "pid": os.getpid(),
+            "key": record_key(record),
+            "token": None if lease is None else lease.token,
+            "round": record.latest_round,
+            "state": record.state,
+        }
+        try:
+            self.store.save(record, replaces=replaces, lease=lease)
+        except LeaseLost:
+            self._write({**entry, "at": time.time(), "refused": True})
+            raise
+        self._write({**entry, "at": time.time(), "refused": False})
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        self.log.write(json.dumps(entry) + "\n")
+        self.log.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+class Driver:
+    """What the application of a worker does: each channel's next step by its latest round."""
+
+    def __init__(self, hub: Hub, store: LeasingStore, network_id: str, channels: int) -> None:
+        self.hub = hub
+        self.store = store
+        self.network_id = network_id
+        self.slots = {initiator(n).address: n for n in range(channels)}
+        self.busy: set[int] = set()
+        self.up: set[int] = set()  # clients back on the node (FsmUp seen)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def handler(self, client: ChannelClient | None, event: Event) -> None:
+        # A new channel is driven from its FsmUp on; a resumed one once the node's latest
+        # state is fetched and taken (its record may be a round behind the node).
+        resumed = client is not None and client.channel.restored_from is not None
+        if client is not None and isinstance(event, OffChainStateFetched if resumed else FsmUp):
+            self.up.add(id(client))
+        if isinstance(event, OpenAbandoned):  # its worker was killed: open it again
+            n = self.slots[event.record.account]
+            self.hub.open(options(Role.INITIATOR, n), network_id=self.network_id)
+        if isinstance(event, ChannelStopped) and client is not None:
+            self.up.discard(id(client))
+            self._closed_on_chain(client, event)
+
+    def _closed_on_chain(self, client: ChannelClient, event: ChannelStopped) -> None:
+        """A channel whose close we signed, refused by the node: it closed on chain while
+        its driver was away (only a mutual close ends these channels, and the close tx we
+        signed was saved before it left). Recorded as closed; the test checks the chain."""
+        record = client.channel.record()
+        if event.lease_lost or "refused" not in event.reason or record.closing is None:
+            return
+        lease = self.store.acquire(record_key(record), self.hub.owner, seconds=LEASE_SECONDS)
+        if lease is None:
+            return
+        try:
+            current = self.store.load(lease.key)
+            if current is not None and current.state != ChannelState.CLOSED.value:
+                closed = attrs.evolve(current, state=ChannelState.CLOSED.value)
+                self.store.save(closed, lease=lease)
+        finally:
+            self.store.release(lease)
+
+    def step(self) -> None:
+        for client in self.hub.clients():
+            if id(client) in self.busy or id(client) not in self.up:
+                continue
+            command = self._next(client)
+            if command is not None:
+                self.busy.add(id(client))
+                task = asyncio.ensure_future(self._do(client, command))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+    def _next(self, client: ChannelClient) -> cmd.Command | None:
+        channel = client.channel
+        latest = channel.ledger.latest
+        if channel.state is not ChannelState.OPEN or latest is None:
+            return None
+        peer = None if channel.peer is None else channel.peer.api
+        me = channel.account.api
+        round_ = latest.round
+        if round_ in (1, 2) and peer is not None:
+            return cmd.Transfer(from_id=me, to_id=peer, amount=TRANSFER)
+        if round_ == 4:
+            return cmd.Deposit(amount=DEPOSIT)
+        if round_ == 5:
+            return cmd.Withdraw(amount=WITHDRAWAL)
+        if round_ >= 6:
+            return cmd.Shutdown()
+        return None  # round 3: the responder pays back
+
+    async def _do(self, client: ChannelClient, command: cmd.Command) -> None:
+        try:
+            await asyncio.wait_for(client.submit(command), OP_BOUND)
+        except Exception:
+            pass  # failed, refused or cut off: the channel's round says what comes next
+        finally:
+            self.busy.discard(id(client))
+
+
+async def worker_main(store_url: str, node: dict[str, Any], opens: list[int], log: Path) -> None:
+    with log.open("a") as handle:
+        inner = open_store(store_url)
+        store = LoggedStore(inner, handle)
+        signers: dict[str, Signer] = {}
+        channels = node["channels"]
+        for n in range(channels):
+            signers[initiator(n).address] = initiator(n)
+        hub = Hub(
+            node["url"],
+            store,
+            signer=signers,
+            settings=SETTINGS,
+            lease_seconds=LEASE_SECONDS,
+            renew_every=LEASE_SECONDS / 4,
+            scan_every=0.3,
+        )
+        driver = Driver(hub, inner, node["network_id"], channels)
+        hub.handler = driver.handler
+        async with hub:
+            for n in opens:  # a few at a time, as a hub takes on new customers
+                hub.open(options(Role.INITIATOR, n), network_id=node["network_id"])
+                await asyncio.sleep(0.05)
+                driver.step()
+            while True:
+                driver.step()
+                await asyncio.sleep(0.05)
+
+
+# --- the thief --------------------------------------------------------------------------------
+
+
+def thief_main(store_url: str, log: Path) -> None:
+    """Tries to take leases it does not hold; with a lease it once held and that another
+    owner has taken since, tries to save: the store must refuse every such save."""
+    store = open_store(store_url)
+    rng = random.Random(os.getpid())
+    figures = {"tries": 0, "taken": 0, "stale_saves": 0, "stale_accepted": 0}
+    old: list[Lease] = []
+    while True:
+        time.sleep(rng.uniform(0.05, 0.3))
+        records = store.records()
+        if not records:
+            continue
+        key = record_key(rng.choice(records))
+        figures["tries"] += 1
+        lease = store.acquire(key, f"thief {os.getpid()}", seconds=0.2)
+        if lease is not None:  # its owner was gone: hold it a moment, then give it back
+            figures["taken"] += 1
+            time.sleep(0.05)
+            store.release(lease)
+            old.append(lease)
+        stale = [a for a in old if (now := store.lease(a.key)) and now.token != a.token]
+        if stale:
+            lease = rng.choice(stale)
+            record = store.load(lease.key)
+            if record is not None:
+                figures["stale_saves"] += 1
+                try:
+                    store.save(record, lease=lease)
+                    figures["stale_accepted"] += 1
+                except LeaseLost:
+                    pass
+                old.remove(lease)
+        log.write_text(json.dumps(figures))
+
+
+# --- the parent ---------------------------------------------------------------------------------
+
+
+@attrs.define
+class Outcome:
+    channels: int
+    seed: int
+    closed: int = 0
+    kills: int = 0
+    fenced_saves: int = 0
+    double_driven: int = 0
+    double_signed: int = 0
+    lost: int = 0
+    saves: int = 0
+    pauses: int = 0
+    thief_tries: int = 0
+    thief_taken: int = 0
+    thief_stale_saves: int = 0  # saves under a lease taken over since: all refused
+    transfers: int = 0
+    seconds: float = 0.0
+    problems: list[str] = attrs.Factory(list)
+
+    def figures(self) -> dict[str, Any]:
+        view = attrs.asdict(self)
+        view["transfers_per_s"] = round(self.transfers / self.seconds, 1) if self.seconds else 0
+        view["problems"] = self.problems[:20]
+        return view
+
+
+def _spawn(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as stderr:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.hubkill", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+
+
+def run(
+    store_url: str,
+    *,
+    workers: int = 4,
+    channels: int = 200,
+    kills: int = 20,
+    seed: int | None = None,
+    bound: float = 600.0,
+) -> Outcome:
+    seed = random.randrange(2**32) if seed is None else seed
+    rng = random.Random(seed)
+    outcome = Outcome(channels=channels, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="hubkill-") as tmp:
+        home = Path(tmp)
+        ready, stop, report = home / "ready", home / "stop", home / "report"
+        errors = home / "stderr"
+        node = _spawn("node", str(channels), str(ready), str(stop), str(report), log=errors)
+        start = time.monotonic()
+        while not ready.exists():
+            if node.poll() is not None or time.monotonic() - start > 60:
+                raise RuntimeError(f"the node did not start: {errors.read_text()[-2000:]}")
+            time.sleep(0.05)
+        time.sleep(0.5)  # the responders connect
+        info = {**json.loads(ready.read_text()), "channels": channels}
+        config = json.dumps(info)
+        procs: dict[int, subprocess.Popen[bytes]] = {}
+        paused: dict[int, float] = {}  # worker -> when it goes on
+        started = time.monotonic()
+        for w in range(workers):
+            opens = ",".join(str(n) for n in range(w, channels, workers))
+            procs[w] = _spawn(
+                "worker", store_url, config, opens, str(home / f"w{w}.log"), log=errors
+            )
+        thief = _spawn("thief", store_url, str(home / "thief.json"), log=errors)
+        store = open_store(store_url)
+        try:
+            next_kill = 0.0
+            while True:
+                records = [r for r in store.records() if r.abandoned is None]
+                closed = sum(r.state == ChannelState.CLOSED.value for r in records)
+                if closed == channels and outcome.kills >= kills:
+                    break
+                if time.monotonic() - started > bound:
+                    states = sorted(f"{r.state}@{r.latest_round}" for r in records)
+                    outcome.problems.append(f"not done after {bound} s: {closed} closed; {states}")
+                    outcome.problems.append(errors.read_text()[-3000:])
+                    break
+                # Kills start once every channel is open (a kill during an open is the crash
+                # test's business); from then on they land anywhere in the channels' use.
+                opened = sum(r.latest_round is not None for r in records) == channels
+                now = time.monotonic()
+                for w, until in list(paused.items()):
+                    if now >= until:
+                        procs[w].send_signal(signal.SIGCONT)
+                        del paused[w]
+                if opened and now >= next_kill and closed < channels:
+                    w = rng.choice([w for w in range(workers) if w not in paused])
+                    if rng.random() < PAUSE_SHARE:
+                        procs[w].send_signal(signal.SIGSTOP)
+                        paused[w] = now + LEASE_SECONDS * 2
+                        outcome.pauses += 1
+                    else:
+                        procs[w].send_signal(signal.SIGKILL)
+                        procs[w].wait()
+                        outcome.kills += 1
+                        procs[w] = _spawn(
+                            "worker", store_url, config, "", str(home / f"w{w}.log"), log=errors
+                        )
+                    next_kill = now + rng.uniform(*KILL_EVERY)
+                if closed == channels and outcome.kills < kills:
+                    outcome.problems.append(f"every channel closed after {outcome.kills} kills")
+                    break
+                if outcome.kills >= kills:
+                    next_kill = float("inf")  # enough: the channels finish in peace
+                time.sleep(0.1)
+            outcome.seconds = time.monotonic() - started
+        finally:
+            for proc in [*procs.values(), thief]:
+                proc.send_signal(signal.SIGKILL)  # a stopped process dies of it too
+                proc.wait()
+            stop.write_text("stop")
+            try:
+                node.wait(60)
+            except subprocess.TimeoutExpired:
+                node.kill()
+        _check(outcome, store, home, workers, report)
+        store.close()
+    return outcome
+
+
+def _saves(home: Path, workers: int) -> Iterator[dict[str, Any]]:
+    for w in range(workers):
+        path = home / f"w{w}.log"
+        if path.exists():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        continue  # a line cut by the kill
+
+
+def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path) -> None:
+    saves = list(_saves(home, workers))
+    outcome.saves = sum(not s["refused"] for s in saves)
+    outcome.fenced_saves = sum(s["refused"] for s in saves)
+    # A save commits between its start and its end (a process paused in between logs a late
+    # end). Two owners drove one channel at once if a save under an older token started after
+    # one under a newer token had ended: the older one committed after the newer.
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for save in saves:
+        if not save["refused"] and save["token"] is not None:
+            by_key.setdefault(save["key"], []).append(save)
+    for key, accepted in by_key.items():
+        for old in accepted:
+            for new in accepted:
+                if old["token"] < new["token"] and old["start"] > new["at"]:
+                    outcome.double_driven += 1
+                    outcome.problems.append(
+                        f"{key}: a save under token {old['token']} after one under {new['token']}"
+                    )
+    thief = home / "thief.json"
+    if thief.exists():
+        figures = json.loads(thief.read_text() or "{}")
+        outcome.thief_tries, outcome.thief_taken = figures.get("tries", 0), figures.get("taken", 0)
+        outcome.thief_stale_saves = figures.get("stale_saves", 0)
+        outcome.fenced_saves += outcome.thief_stale_saves - figures.get("stale_accepted", 0)
+        if figures.get("stale_accepted"):
+            outcome.double_driven += figures["stale_accepted"]
+            outcome.problems.append(f"{figures['stale_accepted']} stale saves of the thief kept")
+    if not report.exists():
+        outcome.problems.append("the node wrote no report")
+        return
+    rows = json.loads(report.read_text())
+    records = {r.account: r for r in store.records() if r.abandoned is None}
+    for row in rows:
+        n = row["n"]
+        outcome.double_signed += len(row["double_signed"])
+        record = records.get(initiator(n).address)
+        if record is None:
+            outcome.lost += 1
+            outcome.problems.append(f"channel {n}: no record")
+            continue
+        closed = record.state == ChannelState.CLOSED.value and row["on_chain"] is not None
+        if closed:
+            outcome.closed += 1
+        else:
+            lease = store.lease(record_key(record))
+            holder = None if lease is None else (lease.owner, round(lease.expires - time.time()))
+            outcome.problems.append(
+                f"channel {n}: {record.state} at round {record.latest_round}, on chain "
+                f"{row['on_chain']}, lease {holder}, signed ahead {sorted(record.signed_ahead)}"
+            )
+        if record.latest_round != row["round"] or dict(record.balances or {}) != row["balances"]:
+            outcome.lost += 1
+            outcome.problems.append(
+                f"channel {n}: record at round {record.latest_round}, peer at {row['round']}"
+            )
+        # Two transfers of ours and one back: rounds 2, 3 and 4 of each channel.
+        outcome.transfers += min(max((row["round"] or 1) - 1, 0), 3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "node":
+        _, count, ready, stop, report = argv
+        asyncio.run(node_main(int(count), Path(ready), Path(stop), Path(report)))
+        return 0
+    if argv and argv[0] == "worker":
+        _, url, config, opens, log = argv
+        asyncio.run(
+            worker_main(url, json.loads(config), [int(n) for n in opens.split(",") if n], Path(log))
+        )
+        return 0
+    if argv and argv[0] == "thief":
+        thief_main(argv[1], Path(argv[2]))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--bound", type=float, default=600.0, help="give up after (s)")
+    args = parser.parse_args(argv)
+    outcome = run(
+        args.store,
+        workers=args.workers,
+        channels=args.channels,
+        kills=args.kills,
+        seed=args.seed,
+        bound=args.bound,
+    )
+    print(json.dumps(outcome.figures()))
+    return 0 if not outcome.problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
