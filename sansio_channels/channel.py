@@ -851,7 +851,15 @@ class Channel:
 
     def record(self) -> ChannelRecord:
         """What must survive a crash to resume this channel (never a secret key)."""
-        return ChannelRecord.of(self)
+        return ChannelRecord.of(
+            self._who,
+            channel_id=self.channel_id,
+            fsm_id=self.fsm_id,
+            options=self.options,
+            state=self.state,
+            ledger=self.ledger,
+            dispute=self.dispute,
+        )
 
     @classmethod
     def restore(
@@ -869,11 +877,18 @@ class Channel:
         is chosen anew."""
         if not isinstance(record, ChannelRecord):
             raise LocalProtocolError(f"a ChannelRecord is required, got {type(record).__name__}")
-        channel = record.restore(cls, ping_interval=ping_interval, dispute=dispute)
-        if fee_policy is not None:
-            if not isinstance(fee_policy, FeePolicy):
-                raise LocalProtocolError("fee_policy: a FeePolicy or None is required")
-            channel.fee_policy = fee_policy
+        channel = cls(
+            record.reestablish_options(),
+            network_id=record.network_id,
+            account=record.account,
+            ping_interval=ping_interval,
+            fee_policy=fee_policy,
+        )
+        channel.state = ChannelState(record.state)
+        channel.dispute = record.dispute_watch(dispute)
+        channel.ledger.restore(record)
+        channel.peer = record.peer_id()
+        channel.restored_from = record
         return channel
 
 
