@@ -20,12 +20,11 @@ from typing import Any, Final
 import attrs
 
 from . import commands as cmd
-from . import crypto, rpc
+from . import crypto, rpc, sign_requests
 from .checks import (
     CheckReport,
     check_co_signed_state,
     check_sign_request,
-    sign_tag_for,
 )
 from .dispute import DisputeActionDue, DisputePolicy, DisputeWatch, action_of, command_for
 from .encoding import Id
@@ -54,16 +53,15 @@ from .events import (
     StateChanged,
 )
 from .fees import FeePolicy
-from .ledger import FetchedState, Ledger, Participants, is_own_operation_tag
-from .node_data import api_balances, envelope_agrees, object_of, string_of
-from .offchain import updates_from_json
+from .ledger import FetchedState, Ledger, Participants
+from .node_data import api_balances, object_of, string_of
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
 from .own_operations import Accepted, Failed, OwnOperations, Signal
 from .reattach import NOT_TAKEN, rounds_to_keep, settle
 from .record import ChannelRecord
 from .signing_context import SigningContext
 from .state import ChannelState, Input, next_state
-from .txs import ChannelCreateTx, ChannelCreateTxV1, SignedTx, decode_signed_tx, encode_tx
+from .txs import SignedTx, decode_signed_tx
 
 __all__ = ["DEFAULT_PING_INTERVAL", "NOT_TAKEN", "Channel"]
 
@@ -87,7 +85,6 @@ _INFO_INPUTS: Final = {
     "died": Input.DIED,
 }
 _PARSED: Final = (rpc.Batch, *rpc.MESSAGE_TYPES)
-_CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)  # frames given already parsed
 # The .reply notification of a query sent without an id, by the request's method.
 _REPLY_METHODS: Final = {"channels.calls_pruned.reply": "channels.clean_contract_calls"}
 
@@ -636,15 +633,9 @@ class Channel:
     def _on_sign_request(
         self, tag: rpc.SignTag, data: Mapping[str, Any], envelope: str | None
     ) -> None:
-        text = string_of(data, "signed_tx", tag.request_method)
-        signed = decode_signed_tx(text)
-        envelope_agrees(tag, envelope, signed)
-        updates = updates_from_json(data.get("updates", []))
+        signed, text, updates = sign_requests.offered(tag, data, envelope)
         context = self.signing_context()
-        # An own request of another kind than the operation under way is not its: the node
-        # serves late a request it postponed from an earlier connection (the checks refuse it).
-        ours = context.pending is not None and sign_tag_for(context.pending.kind) == tag.tag
-        operation = self._own.current if is_own_operation_tag(tag.tag) and ours else None
+        operation = self._own.current if sign_requests.own_request(context, tag) else None
         if operation is not None:
             self._forget_request(operation)  # the node took the request
             # Asked after a reattach, the node is live on it: its own flow ends it, not the
@@ -662,27 +653,16 @@ class Channel:
         )
         self._sign_request = request
         self.ledger.offered(tag.tag, signed, updates, checks)
-        self._learn_peer(signed)
+        if self.peer is None:
+            self.peer = sign_requests.learnt_peer(signed, self.role)
         self._events.append(request)
-
-    def _learn_peer(self, signed: SignedTx) -> None:
-        # A responder that opened with initiator_id=any learns the initiator from the create tx.
-        inner = crypto.inner_tx(signed)
-        if self.peer is None and isinstance(inner, _CREATE):
-            self.peer = inner.initiator_id if self.role is Role.RESPONDER else inner.responder_id
 
     def _sign_for(
         self, request: SignRequest, signer: crypto.Signer
     ) -> tuple[SignedTx, bytes | None]:
-        if signer.address != self.account.api:
-            raise LocalProtocolError(
-                f"the signer is {signer.address}, the channel's account is {self.account.api}"
-            )
-        signature = signer.sign_tx(request.signed_tx.transaction.serialize(), self.network_id)
-        signed = crypto.add_signature(request.signed_tx, signature)
-        # Our own key pair's signature is valid by construction: the reply check need not
-        # verify it. Any other signer's is verified.
-        return signed, signature if type(signer) is crypto.KeyPair else None
+        return sign_requests.signature(
+            request, signer, account=self.account, network_id=self.network_id
+        )
 
     def _answer_sign_request(
         self,
@@ -700,17 +680,13 @@ class Channel:
             )
         if signed is None:
             assert error is not None
-            if not request.tag.abortable:
-                raise LocalProtocolError(f"{request.tag.tag} cannot be aborted; disconnect instead")
-            if not rpc.AbortCode.is_valid(error):
-                raise LocalProtocolError(f"abort code {error!r} is not in 1..65535")
-            self._send_reply(request.tag.reply_method, {"error": error})
+            self._send_reply(request.tag.reply_method, sign_requests.abort_params(request, error))
             self.ledger.aborted(own=request.operation is not None)
         else:
-            known = self.ledger.check_reply(self._who, request.signed_tx, signed, made)
-            text = encode_tx(signed)
-            self.ledger.signed(request.tag.tag, signed, text, known)  # written ahead of the reply
-            self._send_reply(request.tag.reply_method, {"signed_tx": text})
+            params = sign_requests.signed_params(
+                request, signed, made, ledger=self.ledger, participants=self._who
+            )
+            self._send_reply(request.tag.reply_method, params)
             ours = request.operation is not None and request.operation is self._own.current
             if ours and self._own.seen(Signal.SIGNED):
                 self._own.finish(Accepted(None))
