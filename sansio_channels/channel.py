@@ -55,6 +55,7 @@ from .events import (
 from .fees import FeePolicy
 from .ledger import FetchedState, Ledger, Participants
 from .node_data import api_balances, object_of, string_of
+from .node_requests import NodeRequests
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
 from .own_operations import Accepted, Failed, OwnOperations, Signal
 from .reattach import NOT_TAKEN, rounds_to_keep, settle
@@ -143,14 +144,10 @@ class Channel:
         self._inbound: collections.deque[tuple[Any, float | None]] = collections.deque()
         self._events: collections.deque[Event] = collections.deque()
         self._outbox: list[dict[str, Any]] = []
-        self._requests: rpc.RequestTable[Operation | None] = rpc.RequestTable()
-        self._reply_id: rpc.RequestId | None = None  # the latest sign reply's request id
-        self._request_ids: dict[int, rpc.RequestId] = {}  # operation id -> its request id
-        self._leave: Operation | None = None
+        self._requests = NodeRequests()
         self._settling: Operation | None = (
             None  # the query that settles an operation after a reattach
         )
-        self._queries: list[Operation] = []  # queries not answered yet, oldest first
         self._own = OwnOperations(self._events.append, self._start_operation, self._failed)
         self._next_operation = 1
         self._sign_request: SignRequest | None = None  # the one not answered yet
@@ -219,15 +216,7 @@ class Channel:
         """The transport went away. Queries and notices not answered yet fail (they may or
         may not have reached the node); own operations wait for the node to be back."""
         self.connected = False
-        for pending in self._requests.drop_all():
-            operation = pending.context
-            if operation is None or operation.command.KIND is cmd.CommandKind.OPERATION:
-                continue
-            if operation in self._queries:
-                self._queries.remove(operation)
-            if operation is self._leave:
-                self._leave = None
-            self._request_ids.pop(operation.id, None)
+        for operation in self._requests.drop_all():
             self._fail(operation, FailureReason.CHANNEL_GONE, "connection lost")
         # A sign request not answered yet is abandoned: the FSM may roll it back while we are
         # away (its sign timer), and a reply to a dead request would leave our signature on a
@@ -330,7 +319,8 @@ class Channel:
                 f"{method} names channel {note.channel_id}, not ours ({self.channel_id})"
             )
         if method.endswith(".reply"):
-            self._answer_query(_REPLY_METHODS.get(method, method[: -len(".reply")]), data)
+            query = self._requests.answered_by(_REPLY_METHODS.get(method, method[:-6]))
+            self._query_answered(query, data)
             return
         if method == "channels.system.pong":
             self._events.append(Pong())
@@ -450,9 +440,9 @@ class Channel:
             ours = round_ is not None and self.ledger.is_own_round(round_)
             if ours and self._own.seen(Signal.CO_SIGNED):
                 self._own.finish(Accepted(round_))
-        if left and self._leave is not None:
-            self._events.append(OperationAccepted(operation=self._leave, round=round_))
-            self._leave = None
+        leave = self._requests.took_leave() if left else None
+        if leave is not None:
+            self._events.append(OperationAccepted(operation=leave, round=round_))
 
     def _on_leave(self, data: Mapping[str, Any]) -> None:
         self._on_co_signed_state(data, left=True)
@@ -472,7 +462,7 @@ class Channel:
         current = self._own.current
         if current is None:
             return
-        if current.id in self._request_ids and (offered is None or offered.operation is not None):
+        if self._requests.pending(current) and (offered is None or offered.operation is not None):
             # The node has not taken our request (no "ok", no sign request) and was not asking
             # us to sign the peer's update (then our request would have become this conflict):
             # it is postponed behind the update rolled back here, and the node serves it next.
@@ -508,27 +498,19 @@ class Channel:
     # --- replies ----------------------------------------------------------------------------
 
     def _on_result(self, reply: rpc.ResultReply) -> None:
-        pending = self._requests.match(reply)
-        if pending is None:
-            return
-        operation = pending.context
+        operation = self._requests.result(reply)
         if operation is None:
             return  # the node took a sign reply
-        self._request_ids.pop(operation.id, None)
-        if operation in self._queries:
-            self._queries.remove(operation)
+        if self._requests.take_query(operation):
             self._query_answered(operation, reply.result)
-        elif operation.command.KIND is cmd.CommandKind.NOTICE and operation is not self._leave:
+        elif operation.command.KIND is cmd.CommandKind.NOTICE and operation is not (
+            self._requests.leave
+        ):
             # A leave ends with channels.leave and its state, not with the node's "ok".
             self._events.append(OperationAccepted(operation=operation, round=None))
 
     def _on_error(self, reply: rpc.ErrorReply) -> None:
-        operation: Operation | None = None
-        if reply.id is not None:
-            pending = self._requests.match(reply)
-            operation = pending.context if pending is not None else None
-        elif reply.request:
-            operation = self._operation_for_request(reply.request)
+        operation = self._requests.error(reply, self._own.current)
         self._events.append(
             NodeError(
                 code=reply.code,
@@ -546,21 +528,10 @@ class Channel:
         if operation is None:
             return
         detail = ", ".join(message for _, message in reply.data) or reply.message
-        if operation in self._queries:
-            self._queries.remove(operation)
+        if self._requests.take_query(operation):
             self._fail(operation, FailureReason.NODE_ERROR, detail, reply.code)
         elif operation is self._own.current:
             self._own.finish(Failed(FailureReason.NODE_ERROR, detail, reply.code))
-
-    def _operation_for_request(self, request: Mapping[str, Any]) -> Operation | None:
-        # A request sent without an id comes back in the error's echo; match method and params.
-        method, params = request.get("method"), request.get("params")
-        candidates = [*self._queries, *([self._own.current] if self._own.current else [])]
-        for operation in candidates:
-            command = operation.command
-            if method == command.METHOD and command.params() == (params or {}):
-                return operation
-        return None
 
     def _query_answered(self, operation: Operation, result: Any) -> None:
         self._events.append(QueryResult(operation=operation, result=result))
@@ -604,12 +575,12 @@ class Channel:
             latest_round=None if latest is None else latest.round,
             stale=stale,
             aborted=self.ledger.last_abort_was_own,
-            request_pending=operation.id in self._request_ids,
+            request_pending=self._requests.pending(operation),
         )
         if found.roll_back_to is not None:
             self.ledger.roll_back(found.roll_back_to)
         if found.not_taken:
-            self._forget_request(operation)
+            self._requests.forget(operation)
         if found.ending is not None:
             self._own.finish(found.ending)
 
@@ -618,15 +589,6 @@ class Channel:
         # it says nothing of an open that happened while we were away.
         if self.state is ChannelState.OPENING and round_ is not None and round_ > 1:
             self._move(Input.OPEN)
-
-    def _answer_query(self, method: str, result: Any) -> None:
-        for operation in self._queries:
-            if method == operation.command.METHOD:
-                self._queries.remove(operation)
-                self._forget_request(operation)
-                self._query_answered(operation, result)
-                return
-        raise RemoteProtocolError(f"a {method} reply that answers no query")
 
     # --- sign requests ----------------------------------------------------------------------
 
@@ -637,7 +599,7 @@ class Channel:
         context = self.signing_context()
         operation = self._own.current if sign_requests.own_request(context, tag) else None
         if operation is not None:
-            self._forget_request(operation)  # the node took the request
+            self._requests.forget(operation)  # the node took the request
             # Asked after a reattach, the node is live on it: its own flow ends it, not the
             # fetched state (older than what we are about to sign).
             self._settling = None
@@ -680,26 +642,18 @@ class Channel:
             )
         if signed is None:
             assert error is not None
-            self._send_reply(request.tag.reply_method, sign_requests.abort_params(request, error))
+            params = sign_requests.abort_params(request, error)
+            self._send(self._requests.reply(request.tag.reply_method, params))
             self.ledger.aborted(own=request.operation is not None)
         else:
             params = sign_requests.signed_params(
                 request, signed, made, ledger=self.ledger, participants=self._who
             )
-            self._send_reply(request.tag.reply_method, params)
+            self._send(self._requests.reply(request.tag.reply_method, params))
             ours = request.operation is not None and request.operation is self._own.current
             if ours and self._own.seen(Signal.SIGNED):
                 self._own.finish(Accepted(None))
         self._sign_request = None
-
-    def _send_reply(self, method: str, params: dict[str, Any]) -> None:
-        # With an id, so that the node's "ok" (or its error) is matched; an earlier reply's
-        # id is dropped, since the node only answers the latest.
-        if self._reply_id is not None:
-            self._requests.discard(self._reply_id)
-        frame = self._requests.request(method, params, context=None)
-        self._reply_id = frame["id"]
-        self._send(frame)
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -718,16 +672,11 @@ class Channel:
         if command.KIND is cmd.CommandKind.OPERATION:
             self.dispute.taken(command)
             self._own.add(operation)
-        elif command.KIND is cmd.CommandKind.QUERY:
-            self._queries.append(operation)
+        elif command.SENT_WITH_ID or command.KIND is cmd.CommandKind.QUERY:
             self._send_request(operation)
-        elif not command.SENT_WITH_ID:
+        else:
             self._send(command.request())
             self._events.append(OperationStarted(operation=operation))
-        else:
-            self._send_request(operation)
-            if isinstance(command, cmd.Leave):
-                self._leave = operation
         return operation
 
     def _start_operation(self, operation: Operation) -> None:
@@ -735,16 +684,8 @@ class Channel:
         self._send_request(operation)
 
     def _send_request(self, operation: Operation) -> None:
-        command = operation.command
-        frame = self._requests.request(command.METHOD, command.params(), context=operation)
-        self._request_ids[operation.id] = frame["id"]
-        self._send(frame)
+        self._send(self._requests.request(operation))
         self._events.append(OperationStarted(operation=operation))
-
-    def _forget_request(self, operation: Operation) -> None:
-        request_id = self._request_ids.pop(operation.id, None)
-        if request_id is not None:
-            self._requests.discard(request_id)
 
     def _send(self, frame: dict[str, Any]) -> None:
         self._outbox.append(frame)
