@@ -58,7 +58,7 @@ from .node_data import api_balances, object_of, string_of
 from .node_requests import NodeRequests
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
 from .own_operations import Accepted, Failed, OwnOperations, Signal
-from .reattach import NOT_TAKEN, rounds_to_keep, settle
+from .reattach import NOT_TAKEN, reattached
 from .record import ChannelRecord
 from .signing_context import SigningContext
 from .state import ChannelState, Input, next_state
@@ -319,7 +319,9 @@ class Channel:
                 f"{method} names channel {note.channel_id}, not ours ({self.channel_id})"
             )
         if method.endswith(".reply"):
-            query = self._requests.answered_by(_REPLY_METHODS.get(method, method[:-6]))
+            query = self._requests.answered_by(
+                _REPLY_METHODS.get(method, method.removesuffix(".reply"))
+            )
             self._query_answered(query, data)
             return
         if method == "channels.system.pong":
@@ -556,33 +558,21 @@ class Channel:
     def _settle_after_reattach(self, fetched: FetchedState, result: Any) -> None:
         """The node's latest state after a reattach: forget what it rolled back, and end the
         operation under way as that state says (:mod:`.reattach`)."""
-        in_flight = self.ledger.own_state_in_flight(result)
-        latest, stale = self.ledger.latest, self.ledger.stale
-        half_signed = isinstance(result, Mapping) and bool(result.get("half_signed_tx"))
-        if latest is not None and not stale:
-            keep = rounds_to_keep(
-                verified=fetched.verified, latest_round=latest.round, half_signed=half_signed
-            )
-            if keep is not None:
-                self.ledger.roll_back(keep)
-            self._opened_while_away(latest.round if fetched.verified else None)
         operation = self._own.current
-        if operation is None:
-            return
-        found = settle(
-            in_flight=in_flight,
-            own_round=self.ledger.own_round,
-            latest_round=None if latest is None else latest.round,
-            stale=stale,
-            aborted=self.ledger.last_abort_was_own,
-            request_pending=self._requests.pending(operation),
+        found = reattached(
+            self.ledger,
+            fetched,
+            result,
+            under_way=operation is not None,
+            request_pending=operation is not None and self._requests.pending(operation),
         )
-        if found.roll_back_to is not None:
-            self.ledger.roll_back(found.roll_back_to)
-        if found.not_taken:
+        self._opened_while_away(found.opened_round)
+        if operation is None or found.settlement is None:
+            return
+        if found.settlement.not_taken:
             self._requests.forget(operation)
-        if found.ending is not None:
-            self._own.finish(found.ending)
+        if found.settlement.ending is not None:
+            self._own.finish(found.settlement.ending)
 
     def _opened_while_away(self, round_: int | None) -> None:
         # The node only makes update rounds (past the create tx's 1) in an open channel, and
