@@ -31,16 +31,13 @@ from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .events import (
     ChannelErrorReported,
-    Conflict,
     CoSignedState,
     Event,
     FailureReason,
     FsmUp,
     Info,
-    MessageReceived,
     NodeError,
     OffChainStateFetched,
-    OnChainTx,
     Operation,
     OperationAccepted,
     OperationFailed,
@@ -54,7 +51,15 @@ from .events import (
 )
 from .fees import FeePolicy
 from .ledger import FetchedState, Ledger, Participants
-from .node_data import api_balances, object_of, string_of
+from .node_data import (
+    api_balances,
+    bad_signature_cause,
+    conflict_of,
+    message_of,
+    object_of,
+    on_chain_tx_of,
+    string_of,
+)
 from .node_requests import NodeRequests
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
 from .own_operations import Accepted, Failed, OwnOperations, Signal
@@ -400,15 +405,9 @@ class Channel:
             self._events.append(StateChanged(previous=previous, state=target))
 
     def _on_on_chain_tx(self, data: Mapping[str, Any]) -> None:
-        info = string_of(data, "info", "on_chain_tx")
-        text = string_of(data, "tx", "on_chain_tx")
-        tx_type = data.get("type")
-        tx_type = tx_type if isinstance(tx_type, str) else ""
-        try:
-            signed: SignedTx | None = decode_signed_tx(text)
-        except DecodingError:
-            signed = None
-        self._events.append(OnChainTx(info=info, tx_type=tx_type, tx=text, signed_tx=signed))
+        report = on_chain_tx_of(data)
+        self._events.append(report)
+        info = report.info
         if self._own.seen(Signal.ON_CHAIN, info=info):
             self._own.finish(Accepted(None))
         transition = _ON_CHAIN_INPUTS.get(info)
@@ -450,15 +449,9 @@ class Channel:
         self._on_co_signed_state(data, left=True)
 
     def _on_conflict(self, data: Mapping[str, Any]) -> None:
-        round_ = data.get("round")
-        code = data.get("error_code")
-        message = data.get("error_msg")
-        if not isinstance(round_, int) or isinstance(round_, bool):
-            raise RemoteProtocolError("channels.conflict without a round")
-        code = code if isinstance(code, int) and not isinstance(code, bool) else 0
-        message = message if isinstance(message, str) else ""
-        self._events.append(Conflict(round=round_, error_code=code, error_msg=message))
-        self.ledger.roll_back(round_)
+        conflict = conflict_of(data)
+        self._events.append(conflict)
+        self.ledger.roll_back(conflict.round)
         offered = self._sign_request
         self._sign_request = None  # a request still held for the rolled-back update is dead
         current = self._own.current
@@ -469,30 +462,16 @@ class Channel:
             # us to sign the peer's update (then our request would have become this conflict):
             # it is postponed behind the update rolled back here, and the node serves it next.
             return
-        self._own.finish(Failed(FailureReason.CONFLICT, message or "conflict", code))
+        detail = conflict.error_msg or "conflict"
+        self._own.finish(Failed(FailureReason.CONFLICT, detail, conflict.error_code))
 
     def _on_message(self, data: Mapping[str, Any]) -> None:
-        message = object_of(data.get("message"), "channels.message")
-        self._events.append(
-            MessageReceived(
-                from_id=string_of(message, "from", "message"),
-                to_id=string_of(message, "to", "message"),
-                info=string_of(message, "info", "message"),
-            )
-        )
+        self._events.append(message_of(data))
 
     def _on_channel_error(self, data: Mapping[str, Any]) -> None:
         message = str(data.get("message"))
-        cause = self._bad_signature_cause() if message == "bad_signature" else None
+        cause = bad_signature_cause(self.network_id) if message == "bad_signature" else None
         self._events.append(ChannelErrorReported(message=message, likely_cause=cause))
-
-    def _bad_signature_cause(self) -> str:
-        # A signature made for another network id fails every check the node makes, and the
-        # node says no more than "bad signature": name the network id we signed for.
-        return (
-            f"our signatures are made for network id {self.network_id!r}; a node of another "
-            "network (ae_mainnet, ae_uat, ae_dev, ...) finds every one of them bad"
-        )
 
     def _on_debug(self, data: Mapping[str, Any]) -> None:
         self._events.append(Info(event="debug", data=data))
@@ -521,7 +500,7 @@ class Channel:
                 request=reply.request,
                 operation=operation,
                 likely_cause=(
-                    self._bad_signature_cause()
+                    bad_signature_cause(self.network_id)
                     if rpc.ErrorDataCode.BAD_SIGNATURE in (code for code, _ in reply.data)
                     else None
                 ),
