@@ -200,22 +200,13 @@ class Channel:
         if options is None:
             if self.channel_id is None or self.fsm_id is None:
                 raise LocalProtocolError("reconnect: the channel has no id or fsm id yet")
-            options = self._reestablish_options()
+            options = self.options.reestablish(
+                existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
+            )
         if options.role is not self.role:
             raise LocalProtocolError("reconnect: the options are for the other role")
         self.options = options
         self.connected = False
-
-    def _reestablish_options(self) -> ReestablishOptions:
-        assert self.channel_id is not None
-        assert self.fsm_id is not None
-        if isinstance(self.options, OpenOptions):
-            return self.options.reestablish(
-                existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
-            )
-        return attrs.evolve(
-            self.options, existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
-        )
 
     def connection_lost(self) -> None:
         """The transport went away. Queries and notices not answered yet fail (they may or

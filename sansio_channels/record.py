@@ -18,7 +18,7 @@ from .checks import derived_channel_id
 from .dispute import DisputeAction, DisputePolicy, DisputeWatch
 from .encoding import Id
 from .errors import LocalProtocolError
-from .options import ConnectOptions, OpenOptions, ReestablishOptions, from_query_params
+from .options import ConnectOptions, ReestablishOptions, from_query_params
 from .state import ChannelState
 from .txs import decode_signed_tx
 
@@ -144,14 +144,9 @@ class ChannelRecord:
         options = from_query_params(self.options)
         channel_id = self.known_channel_id()
         if channel_id is not None and self.fsm_id is not None:
-            if isinstance(options, OpenOptions):
-                options = options.reestablish(
-                    existing_channel_id=channel_id, existing_fsm_id=self.fsm_id
-                )
-            else:
-                options = attrs.evolve(
-                    options, existing_channel_id=channel_id, existing_fsm_id=self.fsm_id
-                )
+            options = options.reestablish(
+                existing_channel_id=channel_id, existing_fsm_id=self.fsm_id
+            )
         if not isinstance(options, ReestablishOptions):
             raise LocalProtocolError("the record has no channel id and fsm id to come back to")
         return options
