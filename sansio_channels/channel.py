@@ -26,7 +26,7 @@ from .checks import (
     check_co_signed_state,
     check_sign_request,
 )
-from .dispute import DisputeActionDue, DisputePolicy, DisputeWatch, action_of, command_for
+from .dispute import DisputeActionDue, DisputePolicy, DisputeWatch, command_for
 from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -659,25 +659,21 @@ class Channel:
         self._failed(operation, Failed(reason, detail, code))
 
     def _failed(self, operation: Operation, failed: Failed) -> None:
-        # A slash or settle the node refused or we aborted leaves the dispute's action due.
-        if failed.reason in (FailureReason.NODE_ERROR, FailureReason.ABORTED):
-            by_node = failed.reason is FailureReason.NODE_ERROR
-            now = self._last_activity
-            self._dispute_due(self.dispute.failed(operation.command, by_node=by_node, now=now))
+        # A slash or settle that failed may leave the dispute's next action due.
+        self._dispute_due(self.dispute.ended(operation.command, failed.reason, self._last_activity))
 
     # --- disputes -----------------------------------------------------------------------------
 
     def _resume_dispute(self) -> None:
         # The FSM kept the channel closing while we were away: the dispute goes on.
-        if self.dispute.due is not None and self.state is ChannelState.SOLO_CLOSING:
+        if self.state is ChannelState.SOLO_CLOSING:
             self._dispute_due(self.dispute.again(self._last_activity))
 
     def _on_closing_again(self) -> None:
         """A reestablish found the channel closing on chain; the node does not say with which
         state. A dispute the record knows goes on; otherwise a slash is tried."""
         now = self._last_activity
-        due = self.dispute.again(now) if self.dispute.due else None
-        self._dispute_due(due or self.dispute.reported("closing", now))
+        self._dispute_due(self.dispute.again(now) or self.dispute.reported("closing", now))
 
     def _dispute_due(self, due: DisputeActionDue | None) -> None:
         """Announce an action a close on chain makes due; start it if the policy says so."""
@@ -689,16 +685,11 @@ class Channel:
             self._events.append(due)
 
     def _take_dispute_action(self, due: DisputeActionDue) -> None:
-        # A slash or settle already under way or waiting (ours or the application's) is not
-        # started twice.
-        for operation in (self._own.current, *self._own.waiting):
-            if operation is not None and action_of(operation.command) is due.action:
-                return
-        if self.state is not ChannelState.SOLO_CLOSING:
-            self.dispute.closed()  # closed, or open again (a snapshot): nothing is due
-            return
-        operation = self.submit(command_for(due.action))
-        self._events.append(attrs.evolve(due, operation=operation, deadline=None))
+        under_way = [*([self._own.current] if self._own.current else []), *self._own.waiting]
+        closing = self.state is ChannelState.SOLO_CLOSING
+        if self.dispute.to_start(due, under_way=under_way, closing=closing):
+            operation = self.submit(command_for(due.action))
+            self._events.append(attrs.evolve(due, operation=operation, deadline=None))
 
     def _channel_gone(self, detail: str) -> None:
         self._own.abandon(detail)
