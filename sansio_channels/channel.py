@@ -131,20 +131,12 @@ class Channel:
         self.connected = False
         self.fsm_id: str | None = None
         self.channel_id: str | None = None
-        if isinstance(options, OpenOptions):
-            own = options.initiator_id if self.role is Role.INITIATOR else options.responder_id
-            peer = options.responder_id if self.role is Role.INITIATOR else options.initiator_id
-            self.account = Id.account(own)
-            known = None if peer == "any" else Id.account(peer)
-        else:
-            if account is None:
-                raise LocalProtocolError("account: required to reestablish from bare options")
-            self.account = Id.account(account)
-            known = None
+        self._who = Participants.of(options, network_id=network_id, account=account)
+        self.account = self._who.account
+        if isinstance(options, ReestablishOptions):
             self.channel_id = options.existing_channel_id
             self.fsm_id = options.existing_fsm_id
             self.state = ChannelState.FSM_DOWN
-        self._who = Participants(network_id, self.role, self.account, known)
         self.ledger = Ledger.initial(options if isinstance(options, OpenOptions) else None)
         self._inbound: collections.deque[tuple[Any, float | None]] = collections.deque()
         self._events: collections.deque[Event] = collections.deque()
