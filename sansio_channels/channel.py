@@ -23,21 +23,19 @@ from . import commands as cmd
 from . import crypto, rpc, sign_requests
 from .checks import (
     CheckReport,
-    check_co_signed_state,
     check_sign_request,
 )
+from .co_signed import take_co_signed_state
 from .dispute import DisputeActionDue, DisputePolicy, DisputeWatch, command_for
 from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .events import (
     ChannelErrorReported,
-    CoSignedState,
     Event,
     FailureReason,
     FsmUp,
     Info,
     NodeError,
-    OffChainStateFetched,
     Operation,
     OperationAccepted,
     OperationFailed,
@@ -52,7 +50,6 @@ from .events import (
 from .fees import FeePolicy
 from .ledger import FetchedState, Ledger, Participants
 from .node_data import (
-    api_balances,
     bad_signature_cause,
     conflict_of,
     message_of,
@@ -67,7 +64,7 @@ from .reattach import NOT_TAKEN, reattached
 from .record import ChannelRecord
 from .signing_context import SigningContext
 from .state import ChannelState, Input, next_state
-from .txs import SignedTx, decode_signed_tx
+from .txs import SignedTx
 
 __all__ = ["DEFAULT_PING_INTERVAL", "NOT_TAKEN", "Channel"]
 
@@ -402,23 +399,11 @@ class Channel:
             self._dispute_due(self.dispute.reported(info, self._last_activity))
 
     def _on_co_signed_state(self, data: Mapping[str, Any], *, left: bool = False) -> None:
-        text = string_of(data, "state", "channels.update")
-        # The state we signed second comes back co-signed as we sent it; decoding is strict,
-        # so that text decodes to what we encoded it from.
-        signed = self.ledger.sent(text) or decode_signed_tx(text)
-        checks = check_co_signed_state(self.signing_context(), signed)
-        round_, accepted = self.ledger.take_co_signed(signed, text, checks, known_peer=self.peer)
-        self._events.append(
-            CoSignedState(
-                round=round_,
-                signed_tx=signed,
-                tx=text,
-                accepted=accepted,
-                checks=checks,
-                balances=self.ledger.balances_api() if accepted else None,
-                left=left,
-            )
+        state = take_co_signed_state(
+            self.ledger, self.signing_context(), data, known_peer=self.peer, left=left
         )
+        self._events.append(state)
+        round_, accepted = state.round, state.accepted
         if accepted:
             self._opened_while_away(round_)
             ours = round_ is not None and self.ledger.is_own_round(round_)
@@ -505,17 +490,7 @@ class Channel:
                 self._settling = None
                 self._settle_after_reattach(fetched, result)
                 self._resume_dispute()  # once what was under way is settled
-            self._events.append(
-                OffChainStateFetched(
-                    operation=operation,
-                    signed_tx=fetched.signed_tx,
-                    round=fetched.round,
-                    trees=fetched.trees,
-                    verified=fetched.verified,
-                    detail=fetched.detail,
-                    balances=None if fetched.trees is None else api_balances(fetched.trees),
-                )
-            )
+            self._events.append(fetched.event(operation))
 
     def _settle_after_reattach(self, fetched: FetchedState, result: Any) -> None:
         """The node's latest state after a reattach: forget what it rolled back, and end the

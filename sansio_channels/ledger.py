@@ -19,7 +19,9 @@ from .checks import CheckReport, LatestState, PendingOperation, SigningContext
 from .codec import ChainObject
 from .encoding import Id
 from .errors import ChannelError, LocalProtocolError
+from .events import OffChainStateFetched, Operation
 from .fees import FeePolicy
+from .node_data import api_balances
 from .offchain import OffChainState
 from .operations import Ends, operation_for_method, operation_for_tag
 from .options import ConnectOptions, OpenOptions, Role
@@ -473,6 +475,18 @@ class FetchedState:
     trees: StateTrees | None
     verified: bool
     detail: str
+
+    def event(self, operation: Operation) -> OffChainStateFetched:
+        """The event that tells the application of this state, fetched by ``operation``."""
+        return OffChainStateFetched(
+            operation=operation,
+            signed_tx=self.signed_tx,
+            round=self.round,
+            trees=self.trees,
+            verified=self.verified,
+            detail=self.detail,
+            balances=None if self.trees is None else api_balances(self.trees),
+        )
 
 
 def _rebuild(who: Participants, result: object) -> FetchedState:

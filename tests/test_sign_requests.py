@@ -17,7 +17,7 @@ from sansio_channels.sign_requests import learnt_peer
 from .scripted_node import INITIATOR, RESPONDER, ScriptedNode, opened
 
 # The modules that hold jobs moved out of the channel: none of them imports it.
-MOVED_OUT = ("sign_requests.py", "record.py", "node_requests.py")
+MOVED_OUT = ("sign_requests.py", "record.py", "node_requests.py", "co_signed.py", "reattach.py")
 
 
 def test_the_create_tx_names_the_peer_of_either_role() -> None:
