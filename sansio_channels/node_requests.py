@@ -28,6 +28,9 @@ class NodeRequests:
     waiting for its ``channels.leave`` (the node's "ok" does not end it).
     """
 
+    # Every channel holds one: slots keep an idle channel small (bench/run.py's memory figure).
+    __slots__ = ("_ids", "_reply_id", "_table", "leave", "queries")
+
     def __init__(self) -> None:
         self._table: rpc.RequestTable[Operation | None] = rpc.RequestTable()
         self._ids: dict[int, rpc.RequestId] = {}  # operation id -> its request id
