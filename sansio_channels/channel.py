@@ -63,7 +63,7 @@ from .own_operations import Accepted, Failed, OwnOperations, Signal
 from .reattach import NOT_TAKEN, reattached
 from .record import ChannelRecord
 from .signing_context import SigningContext
-from .state import ChannelState, Input, next_state
+from .state import INFO_INPUTS, ON_CHAIN_INPUTS, ChannelState, Input, next_state
 from .txs import SignedTx
 
 __all__ = ["DEFAULT_PING_INTERVAL", "NOT_TAKEN", "Channel"]
@@ -72,24 +72,7 @@ __all__ = ["DEFAULT_PING_INTERVAL", "NOT_TAKEN", "Channel"]
 # for about a minute, and a ping every 20 s leaves room for a late one.
 DEFAULT_PING_INTERVAL: Final = 20.0
 
-# on_chain_tx info -> the life-cycle input it is.
-_ON_CHAIN_INPUTS: Final = {
-    "close_mutual": Input.CLOSE_MUTUAL_ON_CHAIN,
-    "solo_closing": Input.SOLO_CLOSING_ON_CHAIN,
-    "can_slash": Input.SOLO_CLOSING_ON_CHAIN,  # an old state is closing on chain
-    "channel_closed": Input.CHANNEL_CLOSED_ON_CHAIN,
-}
-# channels.info event -> the life-cycle input it is (fsm_up is decided by its fsm id).
-_INFO_INPUTS: Final = {
-    "open": Input.OPEN,
-    "channel_reestablished": Input.CHANNEL_REESTABLISHED,
-    "closing": Input.CLOSING,
-    "closed_confirmed": Input.CLOSED_CONFIRMED,
-    "died": Input.DIED,
-}
 _PARSED: Final = (rpc.Batch, *rpc.MESSAGE_TYPES)
-# The .reply notification of a query sent without an id, by the request's method.
-_REPLY_METHODS: Final = {"channels.calls_pruned.reply": "channels.clean_contract_calls"}
 
 
 class Channel:
@@ -304,10 +287,7 @@ class Channel:
                 f"{method} names channel {note.channel_id}, not ours ({self.channel_id})"
             )
         if method.endswith(".reply"):
-            query = self._requests.answered_by(
-                _REPLY_METHODS.get(method, method.removesuffix(".reply"))
-            )
-            self._query_answered(query, data)
+            self._query_answered(self._requests.answered_by(method), data)
             return
         if method == "channels.system.pong":
             self._events.append(Pong())
@@ -335,7 +315,7 @@ class Channel:
         if event == "aborted_update" and self._own.current and self.ledger.last_abort_was_own:
             self._own.finish(Failed(FailureReason.ABORTED, "aborted"))
         self._events.append(Info(event=event, data=data))
-        transition = _INFO_INPUTS.get(event)
+        transition = INFO_INPUTS.get(event)
         previous = self.state
         if transition is not None:
             self._move(transition)
@@ -390,7 +370,7 @@ class Channel:
         info = report.info
         if self._own.seen(Signal.ON_CHAIN, info=info):
             self._own.finish(Accepted(None))
-        transition = _ON_CHAIN_INPUTS.get(info)
+        transition = ON_CHAIN_INPUTS.get(info)
         if transition is not None:
             self._move(transition)
         if self.state is ChannelState.CLOSED:

@@ -11,7 +11,7 @@ itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from . import commands as cmd
 from . import rpc
@@ -19,6 +19,9 @@ from .errors import RemoteProtocolError
 from .events import Operation
 
 __all__ = ["NodeRequests"]
+
+# The .reply notifications not named after the query they answer -> that query's method.
+_REPLY_METHODS: Final = {"channels.calls_pruned.reply": "channels.clean_contract_calls"}
 
 
 class NodeRequests:
@@ -68,8 +71,9 @@ class NodeRequests:
         if request_id is not None:
             self._table.discard(request_id)
 
-    def answered_by(self, method: str) -> Operation:
-        """The oldest query of ``method``, answered by a ``.reply`` notification."""
+    def answered_by(self, reply_method: str) -> Operation:
+        """The oldest query that a ``.reply`` notification of ``reply_method`` answers."""
+        method = _REPLY_METHODS.get(reply_method, reply_method.removesuffix(".reply"))
         for operation in self.queries:
             if method == operation.command.METHOD:
                 self.queries.remove(operation)

@@ -24,14 +24,18 @@ def test_a_reply_notification_answers_the_oldest_query_of_its_method() -> None:
     state, later = (Operation(id=n, command=cmd.GetOffchainState()) for n in (2, 3))
     for operation in (balances, state, later):
         book.request(operation)
-    assert book.answered_by("channels.get.offchain_state") is state
+    assert book.answered_by("channels.get.offchain_state.reply") is state
     assert book.queries == [balances, later]
     assert not book.pending(state)
     book.forget(state)  # answered already: nothing left to forget
     assert book.pending(balances)
     assert book.pending(later)
     with pytest.raises(RemoteProtocolError, match="answers no query"):
-        book.answered_by("channels.get.contract")
+        book.answered_by("channels.get.contract.reply")
+    # The one reply not named after its query.
+    prune = Operation(id=4, command=cmd.CleanContractCalls())
+    book.request(prune)
+    assert book.answered_by("channels.calls_pruned.reply") is prune
 
 
 def test_an_error_without_id_is_matched_by_its_echo() -> None:
