@@ -35,7 +35,6 @@ from .events import (
     FailureReason,
     FsmUp,
     Info,
-    NodeError,
     Operation,
     OperationAccepted,
     OperationFailed,
@@ -53,6 +52,7 @@ from .node_data import (
     bad_signature_cause,
     conflict_of,
     message_of,
+    node_error_of,
     object_of,
     on_chain_tx_of,
     string_of,
@@ -440,20 +440,7 @@ class Channel:
 
     def _on_error(self, reply: rpc.ErrorReply) -> None:
         operation = self._requests.error(reply, self._own.current)
-        self._events.append(
-            NodeError(
-                code=reply.code,
-                message=reply.message,
-                data=reply.data,
-                request=reply.request,
-                operation=operation,
-                likely_cause=(
-                    bad_signature_cause(self.network_id)
-                    if rpc.ErrorDataCode.BAD_SIGNATURE in (code for code, _ in reply.data)
-                    else None
-                ),
-            )
-        )
+        self._events.append(node_error_of(reply, operation, self.network_id))
         if operation is None:
             return
         detail = ", ".join(message for _, message in reply.data) or reply.message

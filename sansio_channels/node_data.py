@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from . import crypto, encoding
+from . import crypto, encoding, rpc
 from .checks import derived_channel_id
 from .encoding import Id
 from .errors import DecodingError, RemoteProtocolError
-from .events import Conflict, MessageReceived, OnChainTx
+from .events import Conflict, MessageReceived, NodeError, OnChainTx, Operation
 from .operations import SignTag
 from .trees import StateTrees
 from .txs import ChannelCreateTx, ChannelCreateTxV1, SignedTx, decode_signed_tx
@@ -26,6 +26,7 @@ __all__ = [
     "conflict_of",
     "envelope_agrees",
     "message_of",
+    "node_error_of",
     "object_of",
     "on_chain_tx_of",
     "string_of",
@@ -114,4 +115,17 @@ def bad_signature_cause(network_id: str) -> str:
     return (
         f"our signatures are made for network id {network_id!r}; a node of another "
         "network (ae_mainnet, ae_uat, ae_dev, ...) finds every one of them bad"
+    )
+
+
+def node_error_of(reply: rpc.ErrorReply, operation: Operation | None, network_id: str) -> NodeError:
+    """The node's error answer to ``operation`` (None: to no request of ours we know)."""
+    bad_signature = rpc.ErrorDataCode.BAD_SIGNATURE in (code for code, _ in reply.data)
+    return NodeError(
+        code=reply.code,
+        message=reply.message,
+        data=reply.data,
+        request=reply.request,
+        operation=operation,
+        likely_cause=bad_signature_cause(network_id) if bad_signature else None,
     )
