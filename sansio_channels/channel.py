@@ -20,28 +20,21 @@ from typing import Any, Final
 import attrs
 
 from . import commands as cmd
-from . import crypto, rpc
+from . import crypto, rpc, sign_requests
 from .checks import (
     CheckReport,
-    check_co_signed_state,
     check_sign_request,
-    sign_tag_for,
 )
-from .dispute import DisputeActionDue, DisputePolicy, DisputeWatch, action_of, command_for
+from .co_signed import take_co_signed_state
+from .dispute import DisputeActionDue, DisputePolicy, DisputeWatch, command_for
 from .encoding import Id
 from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .events import (
     ChannelErrorReported,
-    Conflict,
-    CoSignedState,
     Event,
     FailureReason,
     FsmUp,
     Info,
-    MessageReceived,
-    NodeError,
-    OffChainStateFetched,
-    OnChainTx,
     Operation,
     OperationAccepted,
     OperationFailed,
@@ -54,16 +47,24 @@ from .events import (
     StateChanged,
 )
 from .fees import FeePolicy
-from .ledger import FetchedState, Ledger, Participants, is_own_operation_tag
-from .node_data import api_balances, envelope_agrees, object_of, string_of
-from .offchain import updates_from_json
+from .ledger import FetchedState, Ledger, Participants
+from .node_data import (
+    bad_signature_cause,
+    conflict_of,
+    message_of,
+    node_error_of,
+    object_of,
+    on_chain_tx_of,
+    string_of,
+)
+from .node_requests import NodeRequests
 from .options import ConnectOptions, OpenOptions, ReestablishOptions, Role
 from .own_operations import Accepted, Failed, OwnOperations, Signal
-from .reattach import NOT_TAKEN, rounds_to_keep, settle
+from .reattach import NOT_TAKEN, reattached
 from .record import ChannelRecord
 from .signing_context import SigningContext
-from .state import ChannelState, Input, next_state
-from .txs import ChannelCreateTx, ChannelCreateTxV1, SignedTx, decode_signed_tx, encode_tx
+from .state import INFO_INPUTS, ON_CHAIN_INPUTS, ChannelState, Input, next_state
+from .txs import SignedTx
 
 __all__ = ["DEFAULT_PING_INTERVAL", "NOT_TAKEN", "Channel"]
 
@@ -71,25 +72,7 @@ __all__ = ["DEFAULT_PING_INTERVAL", "NOT_TAKEN", "Channel"]
 # for about a minute, and a ping every 20 s leaves room for a late one.
 DEFAULT_PING_INTERVAL: Final = 20.0
 
-# on_chain_tx info -> the life-cycle input it is.
-_ON_CHAIN_INPUTS: Final = {
-    "close_mutual": Input.CLOSE_MUTUAL_ON_CHAIN,
-    "solo_closing": Input.SOLO_CLOSING_ON_CHAIN,
-    "can_slash": Input.SOLO_CLOSING_ON_CHAIN,  # an old state is closing on chain
-    "channel_closed": Input.CHANNEL_CLOSED_ON_CHAIN,
-}
-# channels.info event -> the life-cycle input it is (fsm_up is decided by its fsm id).
-_INFO_INPUTS: Final = {
-    "open": Input.OPEN,
-    "channel_reestablished": Input.CHANNEL_REESTABLISHED,
-    "closing": Input.CLOSING,
-    "closed_confirmed": Input.CLOSED_CONFIRMED,
-    "died": Input.DIED,
-}
 _PARSED: Final = (rpc.Batch, *rpc.MESSAGE_TYPES)
-_CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)  # frames given already parsed
-# The .reply notification of a query sent without an id, by the request's method.
-_REPLY_METHODS: Final = {"channels.calls_pruned.reply": "channels.clean_contract_calls"}
 
 
 class Channel:
@@ -128,32 +111,20 @@ class Channel:
         self.connected = False
         self.fsm_id: str | None = None
         self.channel_id: str | None = None
-        if isinstance(options, OpenOptions):
-            own = options.initiator_id if self.role is Role.INITIATOR else options.responder_id
-            peer = options.responder_id if self.role is Role.INITIATOR else options.initiator_id
-            self.account = Id.account(own)
-            known = None if peer == "any" else Id.account(peer)
-        else:
-            if account is None:
-                raise LocalProtocolError("account: required to reestablish from bare options")
-            self.account = Id.account(account)
-            known = None
+        self._who = Participants.of(options, network_id=network_id, account=account)
+        self.account = self._who.account
+        if isinstance(options, ReestablishOptions):
             self.channel_id = options.existing_channel_id
             self.fsm_id = options.existing_fsm_id
             self.state = ChannelState.FSM_DOWN
-        self._who = Participants(network_id, self.role, self.account, known)
         self.ledger = Ledger.initial(options if isinstance(options, OpenOptions) else None)
         self._inbound: collections.deque[tuple[Any, float | None]] = collections.deque()
         self._events: collections.deque[Event] = collections.deque()
         self._outbox: list[dict[str, Any]] = []
-        self._requests: rpc.RequestTable[Operation | None] = rpc.RequestTable()
-        self._reply_id: rpc.RequestId | None = None  # the latest sign reply's request id
-        self._request_ids: dict[int, rpc.RequestId] = {}  # operation id -> its request id
-        self._leave: Operation | None = None
+        self._requests = NodeRequests()
         self._settling: Operation | None = (
             None  # the query that settles an operation after a reattach
         )
-        self._queries: list[Operation] = []  # queries not answered yet, oldest first
         self._own = OwnOperations(self._events.append, self._start_operation, self._failed)
         self._next_operation = 1
         self._sign_request: SignRequest | None = None  # the one not answered yet
@@ -201,36 +172,19 @@ class Channel:
         if options is None:
             if self.channel_id is None or self.fsm_id is None:
                 raise LocalProtocolError("reconnect: the channel has no id or fsm id yet")
-            options = self._reestablish_options()
+            options = self.options.reestablish(
+                existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
+            )
         if options.role is not self.role:
             raise LocalProtocolError("reconnect: the options are for the other role")
         self.options = options
         self.connected = False
 
-    def _reestablish_options(self) -> ReestablishOptions:
-        assert self.channel_id is not None
-        assert self.fsm_id is not None
-        if isinstance(self.options, OpenOptions):
-            return self.options.reestablish(
-                existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
-            )
-        return attrs.evolve(
-            self.options, existing_channel_id=self.channel_id, existing_fsm_id=self.fsm_id
-        )
-
     def connection_lost(self) -> None:
         """The transport went away. Queries and notices not answered yet fail (they may or
         may not have reached the node); own operations wait for the node to be back."""
         self.connected = False
-        for pending in self._requests.drop_all():
-            operation = pending.context
-            if operation is None or operation.command.KIND is cmd.CommandKind.OPERATION:
-                continue
-            if operation in self._queries:
-                self._queries.remove(operation)
-            if operation is self._leave:
-                self._leave = None
-            self._request_ids.pop(operation.id, None)
+        for operation in self._requests.drop_all():
             self._fail(operation, FailureReason.CHANNEL_GONE, "connection lost")
         # A sign request not answered yet is abandoned: the FSM may roll it back while we are
         # away (its sign timer), and a reply to a dead request would leave our signature on a
@@ -333,7 +287,7 @@ class Channel:
                 f"{method} names channel {note.channel_id}, not ours ({self.channel_id})"
             )
         if method.endswith(".reply"):
-            self._answer_query(_REPLY_METHODS.get(method, method[: -len(".reply")]), data)
+            self._query_answered(self._requests.answered_by(method), data)
             return
         if method == "channels.system.pong":
             self._events.append(Pong())
@@ -361,7 +315,7 @@ class Channel:
         if event == "aborted_update" and self._own.current and self.ledger.last_abort_was_own:
             self._own.finish(Failed(FailureReason.ABORTED, "aborted"))
         self._events.append(Info(event=event, data=data))
-        transition = _INFO_INPUTS.get(event)
+        transition = INFO_INPUTS.get(event)
         previous = self.state
         if transition is not None:
             self._move(transition)
@@ -411,18 +365,12 @@ class Channel:
             self._events.append(StateChanged(previous=previous, state=target))
 
     def _on_on_chain_tx(self, data: Mapping[str, Any]) -> None:
-        info = string_of(data, "info", "on_chain_tx")
-        text = string_of(data, "tx", "on_chain_tx")
-        tx_type = data.get("type")
-        tx_type = tx_type if isinstance(tx_type, str) else ""
-        try:
-            signed: SignedTx | None = decode_signed_tx(text)
-        except DecodingError:
-            signed = None
-        self._events.append(OnChainTx(info=info, tx_type=tx_type, tx=text, signed_tx=signed))
+        report = on_chain_tx_of(data)
+        self._events.append(report)
+        info = report.info
         if self._own.seen(Signal.ON_CHAIN, info=info):
             self._own.finish(Accepted(None))
-        transition = _ON_CHAIN_INPUTS.get(info)
+        transition = ON_CHAIN_INPUTS.get(info)
         if transition is not None:
             self._move(transition)
         if self.state is ChannelState.CLOSED:
@@ -431,79 +379,47 @@ class Channel:
             self._dispute_due(self.dispute.reported(info, self._last_activity))
 
     def _on_co_signed_state(self, data: Mapping[str, Any], *, left: bool = False) -> None:
-        text = string_of(data, "state", "channels.update")
-        # The state we signed second comes back co-signed as we sent it; decoding is strict,
-        # so that text decodes to what we encoded it from.
-        signed = self.ledger.sent(text) or decode_signed_tx(text)
-        checks = check_co_signed_state(self.signing_context(), signed)
-        round_, accepted = self.ledger.take_co_signed(signed, text, checks, known_peer=self.peer)
-        self._events.append(
-            CoSignedState(
-                round=round_,
-                signed_tx=signed,
-                tx=text,
-                accepted=accepted,
-                checks=checks,
-                balances=self.ledger.balances_api() if accepted else None,
-                left=left,
-            )
+        state = take_co_signed_state(
+            self.ledger, self.signing_context(), data, known_peer=self.peer, left=left
         )
+        self._events.append(state)
+        round_, accepted = state.round, state.accepted
         if accepted:
             self._opened_while_away(round_)
             ours = round_ is not None and self.ledger.is_own_round(round_)
             if ours and self._own.seen(Signal.CO_SIGNED):
                 self._own.finish(Accepted(round_))
-        if left and self._leave is not None:
-            self._events.append(OperationAccepted(operation=self._leave, round=round_))
-            self._leave = None
+        leave = self._requests.took_leave() if left else None
+        if leave is not None:
+            self._events.append(OperationAccepted(operation=leave, round=round_))
 
     def _on_leave(self, data: Mapping[str, Any]) -> None:
         self._on_co_signed_state(data, left=True)
 
     def _on_conflict(self, data: Mapping[str, Any]) -> None:
-        round_ = data.get("round")
-        code = data.get("error_code")
-        message = data.get("error_msg")
-        if not isinstance(round_, int) or isinstance(round_, bool):
-            raise RemoteProtocolError("channels.conflict without a round")
-        code = code if isinstance(code, int) and not isinstance(code, bool) else 0
-        message = message if isinstance(message, str) else ""
-        self._events.append(Conflict(round=round_, error_code=code, error_msg=message))
-        self.ledger.roll_back(round_)
+        conflict = conflict_of(data)
+        self._events.append(conflict)
+        self.ledger.roll_back(conflict.round)
         offered = self._sign_request
         self._sign_request = None  # a request still held for the rolled-back update is dead
         current = self._own.current
         if current is None:
             return
-        if current.id in self._request_ids and (offered is None or offered.operation is not None):
+        if self._requests.pending(current) and (offered is None or offered.operation is not None):
             # The node has not taken our request (no "ok", no sign request) and was not asking
             # us to sign the peer's update (then our request would have become this conflict):
             # it is postponed behind the update rolled back here, and the node serves it next.
             return
-        self._own.finish(Failed(FailureReason.CONFLICT, message or "conflict", code))
+        detail = conflict.error_msg or "conflict"
+        self._own.finish(Failed(FailureReason.CONFLICT, detail, conflict.error_code))
 
     def _on_message(self, data: Mapping[str, Any]) -> None:
-        message = object_of(data.get("message"), "channels.message")
-        self._events.append(
-            MessageReceived(
-                from_id=string_of(message, "from", "message"),
-                to_id=string_of(message, "to", "message"),
-                info=string_of(message, "info", "message"),
-            )
-        )
+        self._events.append(message_of(data))
 
     def _on_channel_error(self, data: Mapping[str, Any]) -> None:
         message = str(data.get("message"))
-        cause = self._bad_signature_cause() if message == "bad_signature" else None
+        cause = bad_signature_cause(self.network_id) if message == "bad_signature" else None
         self._events.append(ChannelErrorReported(message=message, likely_cause=cause))
-
-    def _bad_signature_cause(self) -> str:
-        # A signature made for another network id fails every check the node makes, and the
-        # node says no more than "bad signature": name the network id we signed for.
-        return (
-            f"our signatures are made for network id {self.network_id!r}; a node of another "
-            "network (ae_mainnet, ae_uat, ae_dev, ...) finds every one of them bad"
-        )
 
     def _on_debug(self, data: Mapping[str, Any]) -> None:
         self._events.append(Info(event="debug", data=data))
@@ -511,59 +427,27 @@ class Channel:
     # --- replies ----------------------------------------------------------------------------
 
     def _on_result(self, reply: rpc.ResultReply) -> None:
-        pending = self._requests.match(reply)
-        if pending is None:
-            return
-        operation = pending.context
+        operation = self._requests.result(reply)
         if operation is None:
             return  # the node took a sign reply
-        self._request_ids.pop(operation.id, None)
-        if operation in self._queries:
-            self._queries.remove(operation)
+        if self._requests.take_query(operation):
             self._query_answered(operation, reply.result)
-        elif operation.command.KIND is cmd.CommandKind.NOTICE and operation is not self._leave:
+        elif operation.command.KIND is cmd.CommandKind.NOTICE and operation is not (
+            self._requests.leave
+        ):
             # A leave ends with channels.leave and its state, not with the node's "ok".
             self._events.append(OperationAccepted(operation=operation, round=None))
 
     def _on_error(self, reply: rpc.ErrorReply) -> None:
-        operation: Operation | None = None
-        if reply.id is not None:
-            pending = self._requests.match(reply)
-            operation = pending.context if pending is not None else None
-        elif reply.request:
-            operation = self._operation_for_request(reply.request)
-        self._events.append(
-            NodeError(
-                code=reply.code,
-                message=reply.message,
-                data=reply.data,
-                request=reply.request,
-                operation=operation,
-                likely_cause=(
-                    self._bad_signature_cause()
-                    if rpc.ErrorDataCode.BAD_SIGNATURE in (code for code, _ in reply.data)
-                    else None
-                ),
-            )
-        )
+        operation = self._requests.error(reply, self._own.current)
+        self._events.append(node_error_of(reply, operation, self.network_id))
         if operation is None:
             return
         detail = ", ".join(message for _, message in reply.data) or reply.message
-        if operation in self._queries:
-            self._queries.remove(operation)
+        if self._requests.take_query(operation):
             self._fail(operation, FailureReason.NODE_ERROR, detail, reply.code)
         elif operation is self._own.current:
             self._own.finish(Failed(FailureReason.NODE_ERROR, detail, reply.code))
-
-    def _operation_for_request(self, request: Mapping[str, Any]) -> Operation | None:
-        # A request sent without an id comes back in the error's echo; match method and params.
-        method, params = request.get("method"), request.get("params")
-        candidates = [*self._queries, *([self._own.current] if self._own.current else [])]
-        for operation in candidates:
-            command = operation.command
-            if method == command.METHOD and command.params() == (params or {}):
-                return operation
-        return None
 
     def _query_answered(self, operation: Operation, result: Any) -> None:
         self._events.append(QueryResult(operation=operation, result=result))
@@ -573,48 +457,26 @@ class Channel:
                 self._settling = None
                 self._settle_after_reattach(fetched, result)
                 self._resume_dispute()  # once what was under way is settled
-            self._events.append(
-                OffChainStateFetched(
-                    operation=operation,
-                    signed_tx=fetched.signed_tx,
-                    round=fetched.round,
-                    trees=fetched.trees,
-                    verified=fetched.verified,
-                    detail=fetched.detail,
-                    balances=None if fetched.trees is None else api_balances(fetched.trees),
-                )
-            )
+            self._events.append(fetched.event(operation))
 
     def _settle_after_reattach(self, fetched: FetchedState, result: Any) -> None:
         """The node's latest state after a reattach: forget what it rolled back, and end the
         operation under way as that state says (:mod:`.reattach`)."""
-        in_flight = self.ledger.own_state_in_flight(result)
-        latest, stale = self.ledger.latest, self.ledger.stale
-        half_signed = isinstance(result, Mapping) and bool(result.get("half_signed_tx"))
-        if latest is not None and not stale:
-            keep = rounds_to_keep(
-                verified=fetched.verified, latest_round=latest.round, half_signed=half_signed
-            )
-            if keep is not None:
-                self.ledger.roll_back(keep)
-            self._opened_while_away(latest.round if fetched.verified else None)
         operation = self._own.current
-        if operation is None:
-            return
-        found = settle(
-            in_flight=in_flight,
-            own_round=self.ledger.own_round,
-            latest_round=None if latest is None else latest.round,
-            stale=stale,
-            aborted=self.ledger.last_abort_was_own,
-            request_pending=operation.id in self._request_ids,
+        found = reattached(
+            self.ledger,
+            fetched,
+            result,
+            under_way=operation is not None,
+            request_pending=operation is not None and self._requests.pending(operation),
         )
-        if found.roll_back_to is not None:
-            self.ledger.roll_back(found.roll_back_to)
-        if found.not_taken:
-            self._forget_request(operation)
-        if found.ending is not None:
-            self._own.finish(found.ending)
+        self._opened_while_away(found.opened_round)
+        if operation is None or found.settlement is None:
+            return
+        if found.settlement.not_taken:
+            self._requests.forget(operation)
+        if found.settlement.ending is not None:
+            self._own.finish(found.settlement.ending)
 
     def _opened_while_away(self, round_: int | None) -> None:
         # The node only makes update rounds (past the create tx's 1) in an open channel, and
@@ -622,31 +484,16 @@ class Channel:
         if self.state is ChannelState.OPENING and round_ is not None and round_ > 1:
             self._move(Input.OPEN)
 
-    def _answer_query(self, method: str, result: Any) -> None:
-        for operation in self._queries:
-            if method == operation.command.METHOD:
-                self._queries.remove(operation)
-                self._forget_request(operation)
-                self._query_answered(operation, result)
-                return
-        raise RemoteProtocolError(f"a {method} reply that answers no query")
-
     # --- sign requests ----------------------------------------------------------------------
 
     def _on_sign_request(
         self, tag: rpc.SignTag, data: Mapping[str, Any], envelope: str | None
     ) -> None:
-        text = string_of(data, "signed_tx", tag.request_method)
-        signed = decode_signed_tx(text)
-        envelope_agrees(tag, envelope, signed)
-        updates = updates_from_json(data.get("updates", []))
+        signed, text, updates = sign_requests.offered(tag, data, envelope)
         context = self.signing_context()
-        # An own request of another kind than the operation under way is not its: the node
-        # serves late a request it postponed from an earlier connection (the checks refuse it).
-        ours = context.pending is not None and sign_tag_for(context.pending.kind) == tag.tag
-        operation = self._own.current if is_own_operation_tag(tag.tag) and ours else None
+        operation = self._own.current if sign_requests.own_request(context, tag) else None
         if operation is not None:
-            self._forget_request(operation)  # the node took the request
+            self._requests.forget(operation)  # the node took the request
             # Asked after a reattach, the node is live on it: its own flow ends it, not the
             # fetched state (older than what we are about to sign).
             self._settling = None
@@ -663,27 +510,16 @@ class Channel:
         )
         self._sign_request = request
         self.ledger.offered(tag.tag, signed, updates, checks)
-        self._learn_peer(signed)
+        if self.peer is None:
+            self.peer = sign_requests.learnt_peer(signed, self.role)
         self._events.append(request)
-
-    def _learn_peer(self, signed: SignedTx) -> None:
-        # A responder that opened with initiator_id=any learns the initiator from the create tx.
-        inner = crypto.inner_tx(signed)
-        if self.peer is None and isinstance(inner, _CREATE):
-            self.peer = inner.initiator_id if self.role is Role.RESPONDER else inner.responder_id
 
     def _sign_for(
         self, request: SignRequest, signer: crypto.Signer
     ) -> tuple[SignedTx, bytes | None]:
-        if signer.address != self.account.api:
-            raise LocalProtocolError(
-                f"the signer is {signer.address}, the channel's account is {self.account.api}"
-            )
-        signature = signer.sign_tx(request.signed_tx.transaction.serialize(), self.network_id)
-        signed = crypto.add_signature(request.signed_tx, signature)
-        # Our own key pair's signature is valid by construction: the reply check need not
-        # verify it. Any other signer's is verified.
-        return signed, signature if type(signer) is crypto.KeyPair else None
+        return sign_requests.signature(
+            request, signer, account=self.account, network_id=self.network_id
+        )
 
     def _answer_sign_request(
         self,
@@ -701,30 +537,18 @@ class Channel:
             )
         if signed is None:
             assert error is not None
-            if not request.tag.abortable:
-                raise LocalProtocolError(f"{request.tag.tag} cannot be aborted; disconnect instead")
-            if not rpc.AbortCode.is_valid(error):
-                raise LocalProtocolError(f"abort code {error!r} is not in 1..65535")
-            self._send_reply(request.tag.reply_method, {"error": error})
+            params = sign_requests.abort_params(request, error)
+            self._send(self._requests.reply(request.tag.reply_method, params))
             self.ledger.aborted(own=request.operation is not None)
         else:
-            known = self.ledger.check_reply(self._who, request.signed_tx, signed, made)
-            text = encode_tx(signed)
-            self.ledger.signed(request.tag.tag, signed, text, known)  # written ahead of the reply
-            self._send_reply(request.tag.reply_method, {"signed_tx": text})
+            params = sign_requests.signed_params(
+                request, signed, made, ledger=self.ledger, participants=self._who
+            )
+            self._send(self._requests.reply(request.tag.reply_method, params))
             ours = request.operation is not None and request.operation is self._own.current
             if ours and self._own.seen(Signal.SIGNED):
                 self._own.finish(Accepted(None))
         self._sign_request = None
-
-    def _send_reply(self, method: str, params: dict[str, Any]) -> None:
-        # With an id, so that the node's "ok" (or its error) is matched; an earlier reply's
-        # id is dropped, since the node only answers the latest.
-        if self._reply_id is not None:
-            self._requests.discard(self._reply_id)
-        frame = self._requests.request(method, params, context=None)
-        self._reply_id = frame["id"]
-        self._send(frame)
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -743,16 +567,11 @@ class Channel:
         if command.KIND is cmd.CommandKind.OPERATION:
             self.dispute.taken(command)
             self._own.add(operation)
-        elif command.KIND is cmd.CommandKind.QUERY:
-            self._queries.append(operation)
+        elif command.SENT_WITH_ID or command.KIND is cmd.CommandKind.QUERY:
             self._send_request(operation)
-        elif not command.SENT_WITH_ID:
+        else:
             self._send(command.request())
             self._events.append(OperationStarted(operation=operation))
-        else:
-            self._send_request(operation)
-            if isinstance(command, cmd.Leave):
-                self._leave = operation
         return operation
 
     def _start_operation(self, operation: Operation) -> None:
@@ -760,16 +579,8 @@ class Channel:
         self._send_request(operation)
 
     def _send_request(self, operation: Operation) -> None:
-        command = operation.command
-        frame = self._requests.request(command.METHOD, command.params(), context=operation)
-        self._request_ids[operation.id] = frame["id"]
-        self._send(frame)
+        self._send(self._requests.request(operation))
         self._events.append(OperationStarted(operation=operation))
-
-    def _forget_request(self, operation: Operation) -> None:
-        request_id = self._request_ids.pop(operation.id, None)
-        if request_id is not None:
-            self._requests.discard(request_id)
 
     def _send(self, frame: dict[str, Any]) -> None:
         self._outbox.append(frame)
@@ -783,25 +594,21 @@ class Channel:
         self._failed(operation, Failed(reason, detail, code))
 
     def _failed(self, operation: Operation, failed: Failed) -> None:
-        # A slash or settle the node refused or we aborted leaves the dispute's action due.
-        if failed.reason in (FailureReason.NODE_ERROR, FailureReason.ABORTED):
-            by_node = failed.reason is FailureReason.NODE_ERROR
-            now = self._last_activity
-            self._dispute_due(self.dispute.failed(operation.command, by_node=by_node, now=now))
+        # A slash or settle that failed may leave the dispute's next action due.
+        self._dispute_due(self.dispute.ended(operation.command, failed.reason, self._last_activity))
 
     # --- disputes -----------------------------------------------------------------------------
 
     def _resume_dispute(self) -> None:
         # The FSM kept the channel closing while we were away: the dispute goes on.
-        if self.dispute.due is not None and self.state is ChannelState.SOLO_CLOSING:
+        if self.state is ChannelState.SOLO_CLOSING:
             self._dispute_due(self.dispute.again(self._last_activity))
 
     def _on_closing_again(self) -> None:
         """A reestablish found the channel closing on chain; the node does not say with which
         state. A dispute the record knows goes on; otherwise a slash is tried."""
         now = self._last_activity
-        due = self.dispute.again(now) if self.dispute.due else None
-        self._dispute_due(due or self.dispute.reported("closing", now))
+        self._dispute_due(self.dispute.again(now) or self.dispute.reported("closing", now))
 
     def _dispute_due(self, due: DisputeActionDue | None) -> None:
         """Announce an action a close on chain makes due; start it if the policy says so."""
@@ -813,16 +620,11 @@ class Channel:
             self._events.append(due)
 
     def _take_dispute_action(self, due: DisputeActionDue) -> None:
-        # A slash or settle already under way or waiting (ours or the application's) is not
-        # started twice.
-        for operation in (self._own.current, *self._own.waiting):
-            if operation is not None and action_of(operation.command) is due.action:
-                return
-        if self.state is not ChannelState.SOLO_CLOSING:
-            self.dispute.closed()  # closed, or open again (a snapshot): nothing is due
-            return
-        operation = self.submit(command_for(due.action))
-        self._events.append(attrs.evolve(due, operation=operation, deadline=None))
+        under_way = [*([self._own.current] if self._own.current else []), *self._own.waiting]
+        closing = self.state is ChannelState.SOLO_CLOSING
+        if self.dispute.to_start(due, under_way=under_way, closing=closing):
+            operation = self.submit(command_for(due.action))
+            self._events.append(attrs.evolve(due, operation=operation, deadline=None))
 
     def _channel_gone(self, detail: str) -> None:
         self._own.abandon(detail)
@@ -852,7 +654,15 @@ class Channel:
 
     def record(self) -> ChannelRecord:
         """What must survive a crash to resume this channel (never a secret key)."""
-        return ChannelRecord.of(self)
+        return ChannelRecord.of(
+            self._who,
+            channel_id=self.channel_id,
+            fsm_id=self.fsm_id,
+            options=self.options,
+            state=self.state,
+            ledger=self.ledger,
+            dispute=self.dispute,
+        )
 
     @classmethod
     def restore(
@@ -870,11 +680,18 @@ class Channel:
         is chosen anew."""
         if not isinstance(record, ChannelRecord):
             raise LocalProtocolError(f"a ChannelRecord is required, got {type(record).__name__}")
-        channel = record.restore(cls, ping_interval=ping_interval, dispute=dispute)
-        if fee_policy is not None:
-            if not isinstance(fee_policy, FeePolicy):
-                raise LocalProtocolError("fee_policy: a FeePolicy or None is required")
-            channel.fee_policy = fee_policy
+        channel = cls(
+            record.reestablish_options(),
+            network_id=record.network_id,
+            account=record.account,
+            ping_interval=ping_interval,
+            fee_policy=fee_policy,
+        )
+        channel.state = ChannelState(record.state)
+        channel.dispute = record.dispute_watch(dispute)
+        channel.ledger.restore(record)
+        channel.peer = record.peer_id()
+        channel.restored_from = record
         return channel
 
 

@@ -16,14 +16,14 @@ The channel carries the action out as an own operation (:class:`~.commands.Slash
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 import attrs
 
 from . import commands as cmd
 from .errors import LocalProtocolError
-from .events import Event, Operation
+from .events import Event, FailureReason, Operation
 
 __all__ = [
     "DisputeAction",
@@ -188,6 +188,27 @@ class DisputeWatch:
             return None
         action, later = following
         return self._make_due(self.info, action, now, retry=later)
+
+    def ended(
+        self, command: cmd.Command, reason: FailureReason, now: float | None
+    ) -> DisputeActionDue | None:
+        """An operation failed for ``reason``: the action to try next when it was a slash or
+        settle the node refused or we aborted (see :meth:`failed`)."""
+        if reason not in (FailureReason.NODE_ERROR, FailureReason.ABORTED):
+            return None
+        return self.failed(command, by_node=reason is FailureReason.NODE_ERROR, now=now)
+
+    def to_start(
+        self, due: DisputeActionDue, *, under_way: Iterable[Operation], closing: bool
+    ) -> bool:
+        """Whether the channel starts ``due``'s action now. A slash or settle already under way
+        or waiting (``under_way``: ours or the application's) is not started twice; on a
+        channel no longer ``closing`` (closed, or open again: a snapshot) nothing is due."""
+        if any(action_of(operation.command) is due.action for operation in under_way):
+            return False
+        if not closing:
+            self.closed()
+        return closing
 
     def taken(self, command: cmd.Command) -> None:
         """A slash or settle was started (by the channel or the application): it is no longer

@@ -20,11 +20,13 @@ from .checks import CheckReport, LatestState, PendingOperation, SigningContext
 from .codec import ChainObject
 from .encoding import Id
 from .errors import ChannelError, LocalProtocolError
+from .events import OffChainStateFetched, Operation
 from .fate.describe import created_contract_id
 from .fees import FeePolicy
+from .node_data import api_balances
 from .offchain import OffChainState
 from .operations import Ends, operation_for_method, operation_for_tag
-from .options import OpenOptions, Role
+from .options import ConnectOptions, OpenOptions, Role
 from .signing_context import named_participants
 from .trees import StateTrees, decode_state_trees
 from .txs import (
@@ -77,6 +79,21 @@ class Participants:
     role: Role
     account: Id
     peer: Id | None
+
+    @classmethod
+    def of(cls, options: ConnectOptions, *, network_id: str, account: str | None) -> Participants:
+        """Who takes part in a channel opened or come back to with ``options``. Open options
+        name both (the peer as "any" when a responder accepts any initiator, learnt from the
+        create tx later); reestablish options name neither, so ``account`` is required."""
+        if not isinstance(options, OpenOptions):
+            if account is None:
+                raise LocalProtocolError("account: required to reestablish from bare options")
+            return cls(network_id, options.role, Id.account(account), None)
+        own, peer = options.initiator_id, options.responder_id
+        if options.role is Role.RESPONDER:
+            own, peer = peer, own
+        known = None if peer == "any" else Id.account(peer)
+        return cls(network_id, options.role, Id.account(own), known)
 
 
 @attrs.frozen(kw_only=True)
@@ -495,6 +512,18 @@ class FetchedState:
     trees: StateTrees | None
     verified: bool
     detail: str
+
+    def event(self, operation: Operation) -> OffChainStateFetched:
+        """The event that tells the application of this state, fetched by ``operation``."""
+        return OffChainStateFetched(
+            operation=operation,
+            signed_tx=self.signed_tx,
+            round=self.round,
+            trees=self.trees,
+            verified=self.verified,
+            detail=self.detail,
+            balances=None if self.trees is None else api_balances(self.trees),
+        )
 
 
 def _rebuild(who: Participants, result: object) -> FetchedState:

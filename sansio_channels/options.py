@@ -393,6 +393,12 @@ class ReestablishOptions(_CommonOptions):
         default=None, validator=_api_string("tx", optional=True), metadata=_STR
     )
 
+    def reestablish(self, *, existing_channel_id: str, existing_fsm_id: str) -> ReestablishOptions:
+        """These options, coming back to the channel with this id and fsm id."""
+        return attrs.evolve(
+            self, existing_channel_id=existing_channel_id, existing_fsm_id=existing_fsm_id
+        )
+
 
 ConnectOptions: TypeAlias = "OpenOptions | ReestablishOptions"
 

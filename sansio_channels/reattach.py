@@ -8,14 +8,18 @@ own operation under way ends, if it does.
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from .events import FailureReason
 from .own_operations import Accepted, Ending, Failed
 
-__all__ = ["NOT_TAKEN", "Settlement", "rounds_to_keep", "settle"]
+if TYPE_CHECKING:
+    from .ledger import FetchedState, Ledger
+
+__all__ = ["NOT_TAKEN", "Reattached", "Settlement", "reattached", "rounds_to_keep", "settle"]
 
 # Why an own operation fails after a reattach when the node had not taken its request.
 NOT_TAKEN: Final = (
@@ -84,3 +88,50 @@ def settle(
         return Settlement(ending=Failed(FailureReason.CHANNEL_GONE, NOT_TAKEN), not_taken=True)
     detail = "its sign request was abandoned with the connection"
     return Settlement(ending=Failed(FailureReason.CHANNEL_GONE, detail))
+
+
+@attrs.frozen
+class Reattached:
+    """What the node's latest state, fetched after a reattach, tells the channel: the round
+    the node reached while we were away (``opened_round``, where verified), and how the own
+    operation under way ends (``settlement``; None when none is under way)."""
+
+    opened_round: int | None = None
+    settlement: Settlement | None = None
+
+
+def reattached(
+    ledger: Ledger,
+    fetched: FetchedState,
+    result: object,
+    *,
+    under_way: bool,
+    request_pending: bool,
+) -> Reattached:
+    """Read the node's latest state (``fetched``, from the answer ``result``) into ``ledger``:
+    forget what the node rolled back, and say how the own operation under way ends
+    (``request_pending``: the node has not answered its request)."""
+    in_flight = ledger.own_state_in_flight(result)
+    latest, stale = ledger.latest, ledger.stale
+    opened = None
+    if latest is not None and not stale:
+        half_signed = isinstance(result, Mapping) and bool(result.get("half_signed_tx"))
+        keep = rounds_to_keep(
+            verified=fetched.verified, latest_round=latest.round, half_signed=half_signed
+        )
+        if keep is not None:
+            ledger.roll_back(keep)
+        opened = latest.round if fetched.verified else None
+    if not under_way:
+        return Reattached(opened)
+    found = settle(
+        in_flight=in_flight,
+        own_round=ledger.own_round,
+        latest_round=None if latest is None else latest.round,
+        stale=stale,
+        aborted=ledger.last_abort_was_own,
+        request_pending=request_pending,
+    )
+    if found.roll_back_to is not None:
+        ledger.roll_back(found.roll_back_to)
+    return Reattached(opened, found)

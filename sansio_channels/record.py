@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .checks import derived_channel_id
-from .dispute import DisputeAction, DisputePolicy
+from .dispute import DisputeAction, DisputePolicy, DisputeWatch
 from .encoding import Id
 from .errors import LocalProtocolError
-from .options import OpenOptions, ReestablishOptions, from_query_params
+from .options import ConnectOptions, ReestablishOptions, from_query_params
 from .state import ChannelState
 from .txs import decode_signed_tx
 
 if TYPE_CHECKING:
-    from .channel import Channel
+    from .ledger import Ledger, Participants
 
 __all__ = ["RECORD_VERSION", "ChannelRecord"]
 
@@ -67,27 +67,38 @@ class ChannelRecord:
     abandoned: str | None = None
 
     @classmethod
-    def of(cls, channel: Channel) -> ChannelRecord:
-        """The record of ``channel`` now (:meth:`Channel.record` calls this)."""
-        ledger = channel.ledger
+    def of(
+        cls,
+        participants: Participants,
+        *,
+        channel_id: str | None,
+        fsm_id: str | None,
+        options: ConnectOptions,
+        state: ChannelState,
+        ledger: Ledger,
+        dispute: DisputeWatch,
+    ) -> ChannelRecord:
+        """The record of a channel now, from what it holds (:meth:`Channel.record` calls
+        this): who takes part, its ids, connect options and life-cycle state, the ledger of
+        its states and the dispute under way."""
         latest = ledger.latest
         return cls(
-            network_id=channel.network_id,
-            role=channel.role.value,
-            account=channel.account.api,
-            peer=None if channel.peer is None else channel.peer.api,
-            channel_id=channel.channel_id,
-            fsm_id=channel.fsm_id,
-            options=channel.options.query_params(),
-            state=channel.state.value,
+            network_id=participants.network_id,
+            role=participants.role.value,
+            account=participants.account.api,
+            peer=None if participants.peer is None else participants.peer.api,
+            channel_id=channel_id,
+            fsm_id=fsm_id,
+            options=options.query_params(),
+            state=state.value,
             latest_state=None if latest is None else latest.tx,
             latest_round=None if latest is None else latest.round,
             balances=ledger.balances_api(),
             signed_ahead=ledger.signed_ahead(),
             signed_ahead_balances=ledger.signed_ahead_balances(),
             closing=ledger.closing,
-            dispute=None if channel.dispute.due is None else channel.dispute.due.value,
-            dispute_info=channel.dispute.info or None,
+            dispute=None if dispute.due is None else dispute.due.value,
+            dispute_info=dispute.info or None,
             contracts=ledger.contracts_api(),
         )
 
@@ -144,41 +155,26 @@ class ChannelRecord:
         except (TypeError, ValueError) as exc:
             raise LocalProtocolError(f"malformed channel record: {exc}") from None
 
-    def restore(
-        self,
-        channel_type: type[Channel],
-        *,
-        ping_interval: float | None,
-        dispute: DisputePolicy | None = None,
-    ) -> Channel:
-        """A channel of ``channel_type`` resumed from this record, not connected
-        (:meth:`Channel.restore` calls this)."""
+    def reestablish_options(self) -> ReestablishOptions:
+        """The options to come back to the channel with: the recorded connect parameters,
+        with the channel id and the fsm id to reestablish."""
         options = from_query_params(self.options)
         channel_id = self.known_channel_id()
         if channel_id is not None and self.fsm_id is not None:
-            if isinstance(options, OpenOptions):
-                options = options.reestablish(
-                    existing_channel_id=channel_id, existing_fsm_id=self.fsm_id
-                )
-            else:
-                options = attrs.evolve(
-                    options, existing_channel_id=channel_id, existing_fsm_id=self.fsm_id
-                )
+            options = options.reestablish(
+                existing_channel_id=channel_id, existing_fsm_id=self.fsm_id
+            )
         if not isinstance(options, ReestablishOptions):
             raise LocalProtocolError("the record has no channel id and fsm id to come back to")
-        channel = channel_type(
-            options,
-            network_id=self.network_id,
-            account=self.account,
-            ping_interval=ping_interval,
-            dispute=dispute,
-        )
-        channel.state = ChannelState(self.state)
-        if self.dispute is not None:
-            channel.dispute.due = DisputeAction(self.dispute)
-            channel.dispute.info = self.dispute_info or ""
-        channel.ledger.restore(self)
-        if self.peer is not None:
-            channel.peer = Id.account(self.peer)
-        channel.restored_from = self
-        return channel
+        return options
+
+    def dispute_watch(self, policy: DisputePolicy | None) -> DisputeWatch:
+        """The dispute as recorded (the action due and the report that made it due), run by
+        ``policy`` (the defaults when None)."""
+        due = None if self.dispute is None else DisputeAction(self.dispute)
+        info = (self.dispute_info or "") if due is not None else ""
+        return DisputeWatch(policy or DisputePolicy(), due=due, info=info)
+
+    def peer_id(self) -> Id | None:
+        """The peer's account, if the record knows it."""
+        return None if self.peer is None else Id.account(self.peer)

@@ -17,7 +17,14 @@ import enum
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["TRANSITIONS", "ChannelState", "Input", "next_state"]
+__all__ = [
+    "INFO_INPUTS",
+    "ON_CHAIN_INPUTS",
+    "TRANSITIONS",
+    "ChannelState",
+    "Input",
+    "next_state",
+]
 
 
 class ChannelState(enum.Enum):
@@ -52,6 +59,22 @@ class Input(enum.Enum):
     CLOSED_CONFIRMED = "closed_confirmed"
     DIED = "died"  # the node's FSM process ended
 
+
+# The node's reports that move the life cycle: on_chain_tx info -> the input it is.
+ON_CHAIN_INPUTS: Final[Mapping[str, Input]] = {
+    "close_mutual": Input.CLOSE_MUTUAL_ON_CHAIN,
+    "solo_closing": Input.SOLO_CLOSING_ON_CHAIN,
+    "can_slash": Input.SOLO_CLOSING_ON_CHAIN,  # an old state is closing on chain
+    "channel_closed": Input.CHANNEL_CLOSED_ON_CHAIN,
+}
+# channels.info event -> the life-cycle input it is (fsm_up is decided by its fsm id).
+INFO_INPUTS: Final[Mapping[str, Input]] = {
+    "open": Input.OPEN,
+    "channel_reestablished": Input.CHANNEL_REESTABLISHED,
+    "closing": Input.CLOSING,
+    "closed_confirmed": Input.CLOSED_CONFIRMED,
+    "died": Input.DIED,
+}
 
 S, IN = ChannelState, Input
 _LIVE: Final = (S.OPENING, S.REESTABLISHING, S.OPEN, S.CLOSING, S.SOLO_CLOSING)

@@ -17,7 +17,7 @@ from sansio_channels.dispute import (
     DisputeWatch,
 )
 from sansio_channels.errors import LocalProtocolError
-from sansio_channels.events import OperationStarted, SignRequest
+from sansio_channels.events import FailureReason, Operation, OperationStarted, SignRequest
 from sansio_channels.record import ChannelRecord
 from sansio_channels.simulator.harness import Pair, Participant
 from sansio_channels.state import ChannelState
@@ -313,3 +313,32 @@ def test_a_due_action_lapses_when_the_channel_is_no_longer_closing() -> None:
     assert not bob.events_of(OperationStarted)
     assert bob.channel.record().dispute is None
     assert bob.channel.next_deadline() is None
+
+
+def test_only_a_refused_or_aborted_slash_or_settle_makes_the_next_action_due() -> None:
+    watch = DisputeWatch(due=DisputeAction.SLASH)
+    assert watch.ended(cmd.Slash(), FailureReason.CONFLICT, 1.0) is None
+    assert watch.ended(cmd.Slash(), FailureReason.CHANNEL_GONE, 1.0) is None
+    following = watch.ended(cmd.Slash(), FailureReason.NODE_ERROR, 1.0)
+    assert following is not None
+    assert following.action is DisputeAction.SETTLE
+    slash = watch.ended(cmd.Settle(), FailureReason.ABORTED, 1.0)  # our checks refused it
+    assert slash is not None
+    assert (slash.action, slash.deadline) == (DisputeAction.SLASH, 11.0)
+    watch.taken(cmd.Settle())  # not the action due: its deadline stands
+    assert watch.deadline == 11.0
+    watch.taken(cmd.Slash())
+    assert watch.deadline is None
+
+
+def test_a_due_action_starts_once_and_only_while_closing() -> None:
+    watch = DisputeWatch()
+    due = watch.reported("solo_closing", None)
+    assert due is not None
+    settling = Operation(id=1, command=cmd.Settle())
+    slashing = Operation(id=2, command=cmd.Slash())
+    assert not watch.to_start(due, under_way=[slashing, settling], closing=True)
+    assert watch.due is DisputeAction.SETTLE
+    assert watch.to_start(due, under_way=[slashing], closing=True)
+    assert not watch.to_start(due, under_way=[], closing=False)
+    assert watch.due is None  # closed, or open again: nothing is due

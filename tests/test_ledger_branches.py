@@ -15,6 +15,7 @@ from sansio_channels.channel import Channel
 from sansio_channels.encoding import Id
 from sansio_channels.errors import LocalProtocolError
 from sansio_channels.events import CoSignedState, OffChainStateFetched
+from sansio_channels.ledger import Participants
 from sansio_channels.options import Role
 from sansio_channels.record import ChannelRecord
 from sansio_channels.signing_context import SigningContext
@@ -23,8 +24,10 @@ from sansio_channels.trees import accounts_state_hash
 
 from .scripted_node import (
     INITIATOR,
+    NETWORK,
     RESPONDER,
     feed,
+    open_options,
     opened,
     sign_requests,
     transfer_through,
@@ -186,3 +189,30 @@ def test_a_context_of_the_ledger_names_its_participants_itself() -> None:
     assert {who.key for who in again.participants()} == {INITIATOR.public_key, RESPONDER.public_key}
     assert accounts_state_hash({STRANGER: 1}) != accounts_state_hash({STRANGER: 2})
     assert attrs.evolve(again, peer=None).participants()[0] == context.account
+
+
+def test_participants_of_open_and_reestablish_options() -> None:
+    options = open_options(Role.RESPONDER)
+    responder = Participants.of(options, network_id=NETWORK, account=None)
+    assert (responder.account, responder.peer) == (
+        Id.account(RESPONDER.address),
+        Id.account(INITIATOR.address),
+    )
+    anyone = Participants.of(
+        attrs.evolve(options, initiator_id="any"), network_id=NETWORK, account=None
+    )
+    assert (anyone.account, anyone.peer) == (Id.account(RESPONDER.address), None)
+    channel, _ = opened()
+    assert channel.channel_id is not None
+    assert channel.fsm_id is not None
+    back = channel.options.reestablish(
+        existing_channel_id=channel.channel_id, existing_fsm_id=channel.fsm_id
+    )
+    with pytest.raises(LocalProtocolError, match="account: required"):
+        Channel(back, network_id=NETWORK)
+    came_back = Participants.of(back, network_id=NETWORK, account=INITIATOR.address)
+    assert (came_back.role, came_back.account, came_back.peer) == (
+        Role.INITIATOR,
+        Id.account(INITIATOR.address),
+        None,
+    )
