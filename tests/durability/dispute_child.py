@@ -18,7 +18,7 @@ from sansio_channels.adapters import sync as sync_adapter
 from sansio_channels.events import SignRequest
 from sansio_channels.options import Role
 from sansio_channels.record import ChannelRecord
-from sansio_channels.store import SQLiteStore
+from sansio_channels.store import Lease, SQLiteStore
 from tests.adapters.simulated import INITIATOR, open_options
 
 
@@ -29,8 +29,10 @@ class KilledAfterSaving(SQLiteStore):
         super().__init__(path)
         self.kill_at = kill_at
 
-    def save(self, record: ChannelRecord, *, replaces: str | None = None) -> None:
-        super().save(record, replaces=replaces)
+    def save(
+        self, record: ChannelRecord, *, replaces: str | None = None, lease: Lease | None = None
+    ) -> None:
+        super().save(record, replaces=replaces, lease=lease)
         if record.dispute == self.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
