@@ -17,8 +17,9 @@ PACKAGE = Path(sansio_channels.__file__).parent
 ROOT = PACKAGE.parent
 # The distribution a requirement names -> the module it installs.
 MODULE_OF = {"attrs": "attrs", "pynacl": "nacl", "base58": "base58"}
-# The transports, each behind an extra: the adapters and the simulator's server use them.
-BEHIND_EXTRAS = {"adapters", "simulator/server.py"}
+# What stands behind an extra: the transports (the adapters and the simulator's server use
+# them) and the PostgreSQL store (psycopg, imported only when that store is used).
+BEHIND_EXTRAS = {"adapters", "simulator/server.py", "postgres.py"}
 
 
 def runtime_requirements() -> set[str]:
