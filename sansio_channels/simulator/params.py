@@ -23,7 +23,7 @@ from .frames import NodeError
 
 __all__ = ["READ_ON_OPEN", "READ_ON_REESTABLISH", "Refused", "query", "read"]
 
-# What the node reads on either kind of connect (sc_ws_handler, PROTOCOL.md §2.3), besides the
+# What the node reads on either kind of connect (its sc_ws_handler), besides the
 # timeout_*, report_* and bh_delta_* families.
 _COMMON: Final = (
     "role",
