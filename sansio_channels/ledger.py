@@ -118,7 +118,8 @@ class SignedRound:
     # The signed tx we sent, as an object: the same text coming back co-signed is not decoded
     # again (None after a restore).
     sent: SignedTx | None = None
-    # The contracts its updates create (ct_ id -> code): known once it is co-signed.
+    # The contracts its updates create (ct_ id -> code): known once it is co-signed. The
+    # record keeps them beside the tx, which does not hold its updates.
     created: Mapping[str, bytes] = _NO_CONTRACTS
 
 
@@ -448,17 +449,19 @@ class Ledger:
 
     def contracts_api(self) -> dict[str, str]:
         """The known contracts' codes as ``cb_`` text, by ``ct_`` id."""
-        return {ct: encoding.encode("cb", code) for ct, code in self.contracts.items()}
+        return _contracts_api(self.contracts)
 
     def signed_ahead_balances(self) -> dict[int, dict[str, int]]:
         found = {r: _balances_api(s.state) for r, s in self.signed_rounds.items()}
         return {r: balances for r, balances in found.items() if balances is not None}
 
+    def signed_ahead_contracts(self) -> dict[int, dict[str, str]]:
+        """The contracts each state we signed ahead creates, as ``cb_`` text by ``ct_`` id."""
+        return {r: _contracts_api(s.created) for r, s in self.signed_rounds.items() if s.created}
+
     def restore(self, record: ChannelRecord) -> None:
         self.closing = record.closing
-        self.contracts = types.MappingProxyType(
-            {ct: encoding.decode(code, "cb") for ct, code in record.contracts.items()}
-        )
+        self.contracts = _contracts_of(record.contracts)
         if record.latest_state is not None and record.latest_round is not None:
             self.latest = Latest(
                 round=record.latest_round,
@@ -471,7 +474,10 @@ class Ledger:
         for round_, text in record.signed_ahead.items():
             inner = crypto.inner_tx(decode_signed_tx(text)).serialize()
             state = _record_state(record, record.signed_ahead_balances.get(round_))
-            self.signed_rounds[round_] = SignedRound(inner=inner, tx=text, state=state)
+            created = _contracts_of(record.signed_ahead_contracts.get(round_, {}))
+            self.signed_rounds[round_] = SignedRound(
+                inner=inner, tx=text, state=state, created=created
+            )
 
 
 def _created(updates: tuple[OffChainUpdate, ...], round_: int | None) -> Mapping[str, bytes]:
@@ -485,6 +491,17 @@ def _created(updates: tuple[OffChainUpdate, ...], round_: int | None) -> Mapping
         if isinstance(update, OffChainNewContract)
     }
     return types.MappingProxyType(found) if found else _NO_CONTRACTS
+
+
+def _contracts_api(contracts: Mapping[str, bytes]) -> dict[str, str]:
+    return {ct: encoding.encode("cb", code) for ct, code in contracts.items()}
+
+
+def _contracts_of(view: Mapping[str, str]) -> Mapping[str, bytes]:
+    """Contracts as a record keeps them (``cb_`` text by ``ct_`` id), as the ledger does."""
+    if not view:
+        return _NO_CONTRACTS
+    return types.MappingProxyType({ct: encoding.decode(code, "cb") for ct, code in view.items()})
 
 
 def _balances_api(state: OffChainState | None) -> dict[str, int] | None:

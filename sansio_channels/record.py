@@ -3,8 +3,9 @@
 A record holds the channel id, the fsm id of the latest ``fsm_up`` (without it the node cannot
 restore the channel), the connect parameters, the life-cycle state, the latest co-signed state
 with its round and the balances in it, what we signed that is not co-signed yet (written
-ahead of the signature leaving), and the code of the contracts co-signed states created. It
-never holds a secret key. It is JSON-able, so any store can keep it.
+ahead of the signature leaving) with the balances and contracts it holds, and the code of the
+contracts co-signed states created. It never holds a secret key. It is JSON-able, so any store
+can keep it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class ChannelRecord:
     # the signature leaves; and the balances each of those states holds, where known.
     signed_ahead: Mapping[int, str] = attrs.field(factory=dict, hash=False)
     signed_ahead_balances: Mapping[int, Mapping[str, int]] = attrs.field(factory=dict, hash=False)
+    # The contracts each of those states creates ({round: {ct_: cb_}}), so that a resumed
+    # channel learns them when the state comes back co-signed. The tx we signed cannot tell
+    # them: an off-chain tx holds only the state hash, its updates travel beside it.
+    signed_ahead_contracts: Mapping[int, Mapping[str, str]] = attrs.field(factory=dict, hash=False)
     # The mutual close tx we signed (tx_), written before the signature leaves. A node that
     # refuses to come back to a channel after a crash during its close may have closed it on
     # chain: this is the tx to look for there.
@@ -96,6 +101,7 @@ class ChannelRecord:
             balances=ledger.balances_api(),
             signed_ahead=ledger.signed_ahead(),
             signed_ahead_balances=ledger.signed_ahead_balances(),
+            signed_ahead_contracts=ledger.signed_ahead_contracts(),
             closing=ledger.closing,
             dispute=None if dispute.due is None else dispute.due.value,
             dispute_info=dispute.info or None,
@@ -130,6 +136,9 @@ class ChannelRecord:
         view["signed_ahead_balances"] = {
             str(k): dict(v) for k, v in self.signed_ahead_balances.items()
         }
+        view["signed_ahead_contracts"] = {
+            str(k): dict(v) for k, v in self.signed_ahead_contracts.items()
+        }
         view["contracts"] = dict(self.contracts)
         return view
 
@@ -143,12 +152,17 @@ class ChannelRecord:
             ahead_balances = {
                 int(k): dict(v) for k, v in dict(view.get("signed_ahead_balances") or {}).items()
             }
-            contracts = {str(k): str(v) for k, v in dict(view.get("contracts") or {}).items()}
+            ahead_contracts = {
+                int(k): _contracts(v)
+                for k, v in dict(view.get("signed_ahead_contracts") or {}).items()
+            }
+            contracts = _contracts(view.get("contracts"))
             return cls(
                 **{
                     **view,
                     "signed_ahead": ahead,
                     "signed_ahead_balances": ahead_balances,
+                    "signed_ahead_contracts": ahead_contracts,
                     "contracts": contracts,
                 }
             )
@@ -178,3 +192,8 @@ class ChannelRecord:
     def peer_id(self) -> Id | None:
         """The peer's account, if the record knows it."""
         return None if self.peer is None else Id.account(self.peer)
+
+
+def _contracts(view: Any) -> dict[str, str]:
+    """Contracts as a record keeps them (``ct_`` -> ``cb_``); none when absent."""
+    return {str(k): str(v) for k, v in dict(view or {}).items()}

@@ -334,6 +334,7 @@ def test_the_record_keeps_the_known_contracts_and_old_records_load() -> None:
     }
     old = ChannelRecord.from_json(view)  # made before contracts were kept
     assert old.contracts == {}
+    assert old.signed_ahead_contracts == {}
     record = ChannelRecord.from_json({**view, "contracts": {CONTRACT: MAIN}})
     assert record.to_json()["contracts"] == {CONTRACT: MAIN}
     assert ChannelRecord.from_json(record.to_json()) == record
@@ -342,6 +343,8 @@ def test_the_record_keeps_the_known_contracts_and_old_records_load() -> None:
     assert dict(restored.contracts) == {CONTRACT: CODE}
     with pytest.raises(LocalProtocolError, match="malformed"):
         ChannelRecord.from_json({**view, "contracts": [1]})
+    with pytest.raises(LocalProtocolError, match="malformed"):
+        ChannelRecord.from_json({**view, "signed_ahead_contracts": {"2": [1]}})
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -464,3 +467,40 @@ def test_a_peer_call_over_the_pair_shows_its_decoded_call_also_after_a_restore()
     restored = Channel.restore(record)
     assert restored.signing_context().contracts == {contract: CODE}
     assert [str(c) for c in restored.signing_context().calls((peer_call,))] == [str(shown)]
+
+
+def test_a_create_signed_ahead_of_a_crash_is_known_once_co_signed_after_the_restore() -> None:
+    """Bob signs a state with a create and crashes before it comes back co-signed: the channel
+    resumed from his record learns the contract when that state arrives co-signed."""
+    pair = Pair.open()
+    pair.run()
+    alice, bob = pair.initiator, pair.responder
+    bob.clear()
+    owner = Id.account(alice.address)
+    create = attrs.evolve(CREATE, owner_id=owner)
+    assert bob.channel.channel_id is not None
+    channel = Id.from_api(bob.channel.channel_id)
+    state = ChannelOffChainTx(channel_id=channel, round=2, state_hash=bytes(32))  # the VM's
+    offered = sign(SignedTx(signatures=(), transaction=state), alice.keys, "ae_dev")
+    sign_request(bob, "update_ack", offered, create).sign(bob.keys)
+    (reply,) = bob.channel.frames_to_send()
+    record = ChannelRecord.from_json(json.loads(json.dumps(bob.channel.record().to_json())))
+    assert set(record.signed_ahead) == {2}
+    contract = created_contract_id(create, 2)
+    assert record.signed_ahead_contracts == {2: {contract: MAIN}}
+
+    restored = Channel.restore(record)
+    restored.reconnect()
+    restored.frames_to_send()
+    info = {"channel_id": record.channel_id, "data": {"event": "fsm_up"}, "fsm_id": record.fsm_id}
+    restored.receive_frame({"jsonrpc": "2.0", "method": "channels.info", "params": info})
+    params = {"channel_id": record.channel_id, "data": {"state": reply["params"]["signed_tx"]}}
+    restored.receive_frame({"jsonrpc": "2.0", "method": "channels.update", "params": params})
+    (state_event,) = [e for e in restored.events() if isinstance(e, CoSignedState)]
+    assert state_event.accepted
+    assert restored.signing_context().contracts == {contract: CODE}
+    assert restored.record().signed_ahead_contracts == {}
+    peer_call = attrs.evolve(call(42), caller_id=owner, contract_id=Id.from_api(contract))
+    (shown,) = restored.signing_context().calls((peer_call,))
+    assert shown is not None
+    assert (shown.call.function, shown.call.arguments, shown.contract) == ("main", (42,), contract)
