@@ -21,7 +21,7 @@ from .codec import ChainObject
 from .encoding import Id
 from .errors import ChannelError, LocalProtocolError
 from .events import OffChainStateFetched, Operation
-from .fate.describe import created_contract_id
+from .fate.describe import contract_codes, created_contract_id
 from .fees import FeePolicy
 from .node_data import api_balances
 from .offchain import OffChainState
@@ -377,8 +377,10 @@ class Ledger:
         """Rebuild and check a ``get.offchain_state`` answer; a verified, newer state is taken.
 
         A state that carries valid signatures of both participants (ours included: we signed
-        it, here or elsewhere) and whose trees hash to its state hash tells the balances for
-        sure, so it also refreshes a latest state that was stale or unknown.
+        it, here or elsewhere) and whose trees hash to its state hash tells the balances and
+        the code of every contract for sure, so it also refreshes a latest state that was stale
+        or unknown, and teaches a channel resumed from an older record the contracts created
+        since.
         """
         fetched = _rebuild(who, result)
         if not fetched.verified or fetched.signed_tx is None or fetched.round is None:
@@ -386,6 +388,7 @@ class Ledger:
         if self.latest is not None and not self.stale and fetched.round < self.latest.round:
             return fetched
         state = _state_of(who, fetched)
+        self.contracts = _with_codes(self.contracts, fetched.trees)
         self.latest = Latest(
             round=fetched.round,
             signed_tx=fetched.signed_tx,
@@ -502,6 +505,17 @@ def _contracts_of(view: Mapping[str, str]) -> Mapping[str, bytes]:
     if not view:
         return _NO_CONTRACTS
     return types.MappingProxyType({ct: encoding.decode(code, "cb") for ct, code in view.items()})
+
+
+def _with_codes(known: Mapping[str, bytes], trees: StateTrees | None) -> Mapping[str, bytes]:
+    """``known`` with the code of every contract in verified ``trees``. Trees whose contract
+    objects do not decode teach nothing: their calls stay undecoded, as for an unknown code."""
+    assert trees is not None
+    try:
+        found = contract_codes(trees)
+    except ChannelError:
+        return known
+    return types.MappingProxyType({**known, **found})
 
 
 def _balances_api(state: OffChainState | None) -> dict[str, int] | None:

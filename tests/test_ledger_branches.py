@@ -1,9 +1,10 @@
 """What the ledger does with states it cannot take: fetched states that are older, broken,
 wrongly hashed or short of a signature; a co-signed state it never signed; a record whose
-states' balances were not known."""
+states' balances were not known; the contracts a verified fetched state teaches."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -12,20 +13,24 @@ import pytest
 from sansio_channels import commands as cmd
 from sansio_channels import txs
 from sansio_channels.channel import Channel
-from sansio_channels.encoding import Id
+from sansio_channels.codec import rlp_bytes
+from sansio_channels.encoding import Id, encode
 from sansio_channels.errors import LocalProtocolError
 from sansio_channels.events import CoSignedState, OffChainStateFetched
+from sansio_channels.fate.describe import contract_codes
 from sansio_channels.ledger import Participants
 from sansio_channels.options import Role
 from sansio_channels.record import ChannelRecord
 from sansio_channels.signing_context import SigningContext
 from sansio_channels.simulator.trees import state_trees_text
-from sansio_channels.trees import accounts_state_hash
+from sansio_channels.trees import Mtree, accounts_state_hash, decode_state_trees
 
+from .recordings import TRANSCRIPTS
 from .scripted_node import (
     INITIATOR,
     NETWORK,
     RESPONDER,
+    ScriptedNode,
     feed,
     open_options,
     opened,
@@ -216,3 +221,52 @@ def test_participants_of_open_and_reestablish_options() -> None:
         Id.account(INITIATOR.address),
         None,
     )
+
+
+# A contract object as the node stores it, from a recorded state whose trees hold one.
+_RECORDED = TRANSCRIPTS / "force_progress" / "sc_ws_force_progress_based_on_offchain_state.md"
+_TREES = re.findall(r'"trees": "(ss_[^"]*)"', _RECORDED.read_text())[0]
+_CONTRACTS = decode_state_trees(_TREES).contracts_tree
+
+
+def fetched_with_contracts(node: ScriptedNode, contracts: Mtree) -> dict[str, Any]:
+    """A co-signed round 2 whose trees hold the node's balances and ``contracts``."""
+    trees = attrs.evolve(
+        decode_state_trees(state_trees_text(node.balances)),
+        contracts_tree=attrs.evolve(_CONTRACTS, mtree=contracts),
+    )
+    assert node.channel_id is not None
+    tx = txs.ChannelOffChainTx(
+        channel_id=Id.from_api(node.channel_id), round=2, state_hash=trees.state_hash()
+    )
+    return {
+        "signed_tx": txs.encode_tx(node.co_signed(tx)),
+        "trees": encode("ss", trees.serialize()),
+    }
+
+
+def test_a_verified_fetched_state_teaches_its_contracts() -> None:
+    # As after a restore from a record made before the contract was created.
+    channel, node = opened()
+    assert channel.ledger.contracts == {}
+    fetched = fetch(channel, fetched_with_contracts(node, _CONTRACTS.mtree))
+    assert fetched.verified
+    assert fetched.trees is not None
+    codes = contract_codes(fetched.trees)
+    assert len(codes) == 1
+    assert dict(channel.ledger.contracts) == codes
+    assert channel.record().contracts == {ct: encode("cb", code) for ct, code in codes.items()}
+
+
+def test_fetched_contract_objects_that_do_not_decode_teach_nothing() -> None:
+    channel, node = opened()
+    entries = tuple(
+        attrs.evolve(entry, val=rlp_bytes(b"no contract")) for entry in _CONTRACTS.mtree.values
+    )
+    fetched = fetch(
+        channel, fetched_with_contracts(node, attrs.evolve(_CONTRACTS.mtree, values=entries))
+    )
+    assert fetched.verified  # the hash and the signatures are right
+    assert channel.ledger.latest is not None
+    assert channel.ledger.latest.round == 2
+    assert channel.ledger.contracts == {}
