@@ -109,8 +109,15 @@ def encode(prefix: str, payload: bytes) -> str:
 # signer's address), and base58 is slow to encode: short payloads are encoded once.
 _CACHED_BYTES: Final = 64
 
+# The caches below serve the reuse within one operation (the same ids, hashes and signatures
+# met several times while a transfer is checked, signed and co-signed): they hold the last
+# few operations' worth and no more. A cache that held every channel's values would make a
+# transfer cheaper in a process with few channels than in a hub with thousands, where it
+# misses; sized this way it misses alike at any number of channels.
+_RECENT: Final = 256
 
-@functools.lru_cache(maxsize=4096)
+
+@functools.lru_cache(maxsize=_RECENT)
 def _encode_short(prefix: str, payload: bytes) -> str:
     return _encode(prefix, payload)
 
@@ -147,7 +154,7 @@ def decode_prefixed(text: str) -> tuple[str, bytes]:
 _CACHED_CHARS: Final = 120
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=_RECENT)
 def _decode_short(text: str) -> tuple[str, bytes]:
     return _decode_prefixed(text)
 
@@ -276,9 +283,9 @@ class Id:
         return self.api
 
 
-# The same few ids (the participants, the channel) are in every tx and every update of a
-# channel: each is built once. Ids are immutable, so sharing them is safe.
-@functools.lru_cache(maxsize=4096)
+# The same few ids (the participants, the channel) are in every tx and every update of an
+# operation: each is built once while it recurs. Ids are immutable, so sharing them is safe.
+@functools.lru_cache(maxsize=_RECENT)
 def _deserialized_id(data: bytes) -> Id:
     try:
         tag = IdTag(data[0])
@@ -287,6 +294,6 @@ def _deserialized_id(data: bytes) -> Id:
     return _id_of(tag, data[1:])
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=_RECENT)
 def _id_of(tag: IdTag, key: bytes) -> Id:
     return Id(tag, key)

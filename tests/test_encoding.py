@@ -118,3 +118,24 @@ def test_arbitrary_id_bytes_raise_only_decoding_error(data: bytes) -> None:
     except DecodingError:
         return
     assert value.serialize() == data
+
+
+def test_the_caches_hold_a_few_operations_not_every_channel() -> None:
+    # A hub holds thousands of channels: a cache holding each one's ids would make a transfer
+    # cheaper with few channels than with many.
+    from sansio_channels import encoding
+
+    caches = (
+        encoding._encode_short,
+        encoding._decode_short,
+        encoding._deserialized_id,
+        encoding._id_of,
+    )
+    for n in range(2 * encoding._RECENT):
+        key = n.to_bytes(32, "big")
+        text = encoding.encode("ak", key)
+        encoding.Id.from_api(text)
+        encoding.Id.deserialize(bytes([encoding.IdTag.CHANNEL]) + key)
+    for cache in caches:
+        assert cache.cache_info().currsize <= encoding._RECENT, cache
+    assert encoding.Id.account(encoding.encode("ak", bytes(32))).key == bytes(32)
