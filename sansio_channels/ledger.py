@@ -27,6 +27,7 @@ from .node_data import api_balances
 from .offchain import OffChainState
 from .operations import Ends, operation_for_method, operation_for_tag
 from .options import ConnectOptions, OpenOptions, Role
+from .signing_context import named_participants
 from .trees import StateTrees, decode_state_trees
 from .txs import (
     ChannelCreateTx,
@@ -153,9 +154,13 @@ class Ledger:
         default=None, init=False, eq=False, repr=False
     )
     # What the checks read of the latest state, the same for an operation's sign request and
-    # co-signed state.
+    # co-signed state; the participants they name, the same while the peer and the latest
+    # state's participants are.
     _latest_of: tuple[Latest, bool, Id | None, LatestState | None] | None = attrs.field(
         default=None, init=False, eq=False, repr=False
+    )
+    _named_of: tuple[Id, Id | None, tuple[bytes, bytes] | None, tuple[Id, ...]] | None = (
+        attrs.field(default=None, init=False, eq=False, repr=False)
     )
 
     @classmethod
@@ -175,7 +180,7 @@ class Ledger:
         """What the checks read: ``who`` takes part, in channel ``channel_id``, with our own
         ``operation`` under way (if any), fees bounded by ``fee_policy``."""
         latest = self._latest_for_checks(who)
-        return SigningContext(
+        return SigningContext.of_ledger(
             network_id=who.network_id,
             role=who.role,
             account=who.account,
@@ -188,6 +193,7 @@ class Ledger:
             known_signers={s.inner: s.signers for s in self.signed_rounds.values() if s.signers},
             fee_policy=fee_policy,
             contracts=self.contracts,
+            named=self._named(who, latest),
         )
 
     def _channel_id(self, text: str | None) -> Id | None:
@@ -229,6 +235,14 @@ class Ledger:
             signed_tx=self.latest.signed_tx,
             state=state,
         )
+
+    def _named(self, who: Participants, latest: LatestState | None) -> tuple[Id, ...]:
+        keys = None if latest is None else latest.state.participants
+        kept = self._named_of
+        if kept is None or kept[0] is not who.account or kept[1] is not who.peer or kept[2] != keys:
+            named = named_participants(who.account, who.peer, latest)
+            kept = self._named_of = (who.account, who.peer, keys, named)
+        return kept[3]
 
     # --- sign requests ----------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The checks' fast paths against the plain ways they stand for: what the ledger keeps for the
-checks' context against it worked out afresh, and what a request works out once against its
-properties.
+checks' context (built by ``SigningContext.of_ledger``, without its validators) against it worked
+out afresh, and what a request works out once against its properties.
 """
 
 from __future__ import annotations

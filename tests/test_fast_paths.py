@@ -30,6 +30,8 @@ from sansio_channels.encoding import Id, IdTag
 from sansio_channels.errors import DecodingError, RemoteProtocolError
 from sansio_channels.events import CoSignedState, Event, SignRequest
 from sansio_channels.offchain import OffChainState, UpdateRefused, updates_from_json
+from sansio_channels.options import Role
+from sansio_channels.signing_context import SigningContext
 from sansio_channels.trees import (
     HASH_ORDER,
     Account,
@@ -38,7 +40,7 @@ from sansio_channels.trees import (
     state_hash_of_roots,
 )
 
-from .scripted_node import ScriptedNode, opened
+from .scripted_node import ScriptedNode, opened, transfer_through
 from .strategies import object_of
 
 items: st.SearchStrategy[Any] = st.recursive(
@@ -202,6 +204,53 @@ def test_an_object_serializes_as_its_rlp_items_do(
     obj = data.draw(object_of(cls))  # built through attrs: no serialization remembered yet
     items = obj.rlp_items()
     assert obj.serialize() == rlp.encode(items)
+
+
+# --- the checks' context, built by the ledger without validators ----------------------------
+
+
+def _plain(context: SigningContext) -> SigningContext:
+    """The same values through the validating constructor."""
+    return SigningContext(
+        **{field.name: getattr(context, field.name) for field in attrs.fields(SigningContext)}
+    )
+
+
+@pytest.mark.parametrize("role", [Role.INITIATOR, Role.RESPONDER])
+def test_ledger_context_equals_the_validated_one(
+    role: Role, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every context the ledger builds through an open, an own and a peer's transfer and the
+    # co-signed states that follow: field for field what the plain constructor gives.
+    built: list[SigningContext] = []
+    of_ledger = SigningContext.of_ledger
+
+    def recording(**values: Any) -> SigningContext:
+        context = of_ledger(**values)
+        built.append(context)
+        return context
+
+    monkeypatch.setattr(SigningContext, "of_ledger", recording)
+    channel, node = opened(role)
+    round_ = 1
+    for to_peer in (True, False):
+        after = transfer_through(channel, node, to_peer=to_peer)
+        # The co-signed state taken: the round moved on.
+        assert channel.ledger.latest is not None, after
+        assert channel.ledger.latest.round == round_ + 1, after
+        round_ += 1
+    assert len(built) >= 6
+    assert any(c.pending is not None for c in built)
+    assert any(c.signed_rounds for c in built)
+    for context in built:
+        plain = _plain(context)
+        assert context == plain
+        assert dict(context.signed_rounds) == dict(plain.signed_rounds)
+        assert dict(context.known_signers) == dict(plain.known_signers)
+        assert context.participants() == plain.participants()
+        assert context.peer_of() == plain.peer_of()
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            context.role = Role.INITIATOR  # type: ignore[misc]
 
 
 # --- inner objects decoded once by their bytes -----------------------------------------------

@@ -170,7 +170,7 @@ def test_a_signing_context_refuses_malformed_maps() -> None:
 def test_a_context_of_the_ledger_names_its_participants_itself() -> None:
     channel, _node = opened()
     context = channel.signing_context()
-    again = SigningContext(
+    again = SigningContext.of_ledger(
         network_id=context.network_id,
         role=context.role,
         account=context.account,
