@@ -136,21 +136,9 @@ class CheckReport:
 # --- helpers -------------------------------------------------------------------------------
 
 
-# A dozen checks are made for each request and state, from the checks' own strings: each is
-# the same Check as its constructor gives, filled in through its slots without attrs' __init__.
-_new = object.__new__
-_set_name, _set_outcome, _set_detail = (
-    Check.__dict__[field].__set__ for field in ("name", "outcome", "detail")
-)
-
-
 def _of_outcome(outcome: Outcome) -> Callable[[str, str], Check]:
     def make(name: str, detail: str) -> Check:
-        check = _new(Check)
-        _set_name(check, name)
-        _set_outcome(check, outcome)
-        _set_detail(check, detail)
-        return check
+        return Check(name=name, outcome=outcome, detail=detail)
 
     return make
 
@@ -699,15 +687,7 @@ def _run(req: _Request, first: list[Check], runs: tuple[_Run, ...]) -> CheckRepo
             found = _failed("internal", f"a check could not run: {type(exc).__name__}: {exc}")
         if found is not None:
             checks.append(found)
-    # The same report as the constructor gives, without its converter's copy of the signers:
-    # the request's own dict, which nobody else holds.
-    report = _new(CheckReport)
-    _set_checks(report, tuple(checks))
-    _set_signers(report, types.MappingProxyType(req.signers))
-    return report
-
-
-_set_checks, _set_signers = (CheckReport.__dict__[field].__set__ for field in ("checks", "signers"))
+    return CheckReport(tuple(checks), signers=req.signers)
 
 
 def check_sign_request(

@@ -544,21 +544,14 @@ class OffChainState:
         return self._after(balances, contracts)
 
     def _after(self, balances: dict[bytes, int] | None, contracts: bool) -> OffChainState:
-        """This state with ``balances`` and ``contracts``, built without the validating
-        constructor: the participants and reserve are this state's, and ``balances`` are its
-        own moved by checked amounts (the participants' keys, none below zero)."""
-        after = object.__new__(OffChainState)
-        for name, value in (
-            ("initiator", self.initiator),
-            ("responder", self.responder),
-            ("balances", None if balances is None else types.MappingProxyType(balances)),
-            ("contracts", contracts),
-            ("channel_reserve", self.channel_reserve),
-            ("_applied", None),
-            ("_hash", None),
-        ):
-            object.__setattr__(after, name, value)
-        return after
+        """This state with ``balances`` and ``contracts``."""
+        return OffChainState(
+            initiator=self.initiator,
+            responder=self.responder,
+            balances=balances,
+            contracts=contracts,
+            channel_reserve=self.channel_reserve,
+        )
 
     def _moves(self, where: str, update: object) -> list[tuple[Id, int, bool]]:
         """(account, signed amount, checked against the reserve) for each balance it moves."""

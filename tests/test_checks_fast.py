@@ -1,6 +1,6 @@
-"""The checks' fast paths against the plain ways they stand for: a check made without attrs'
-``__init__`` against its constructor, the own-operation check's field reads against a view of
-every field, and what the ledger keeps for the checks' context against it worked out afresh.
+"""The checks' fast paths against the plain ways they stand for: what the ledger keeps for the
+checks' context (built by ``SigningContext.of_ledger``, without its validators) against it worked
+out afresh, and what a request works out once against its properties.
 """
 
 from __future__ import annotations
@@ -13,15 +13,7 @@ from hypothesis import strategies as st
 
 from sansio_channels import txs
 from sansio_channels.checks import (
-    Check,
-    CheckReport,
-    Outcome,
-    _failed,
-    _of_outcome,
-    _passed,
     _Request,
-    _run,
-    _unknown,
 )
 from sansio_channels.encoding import Id, IdTag
 from sansio_channels.ledger import Ledger, Participants
@@ -38,21 +30,6 @@ from sansio_channels.signing_context import (
 
 from .scripted_node import opened, transfer_through
 from .strategies import object_of
-
-
-@given(st.text(), st.sampled_from(Outcome), st.text())
-def test_a_check_made_without_init_is_the_constructed_one(
-    name: str, outcome: Outcome, detail: str
-) -> None:
-    made = _of_outcome(outcome)(name, detail)
-    plain = Check(name=name, outcome=outcome, detail=detail)
-    fixed = {Outcome.PASSED: _passed, Outcome.FAILED: _failed, Outcome.NOT_CHECKED: _unknown}
-    assert fixed[outcome](name, detail) == plain
-    assert made == plain
-    assert hash(made) == hash(plain)
-    assert repr(made) == repr(plain)
-    with pytest.raises(AttributeError):
-        made.detail = "changed"  # type: ignore[misc]
 
 
 def _assert_fresh(ledger: Ledger, who: Participants, context: SigningContext) -> None:
@@ -143,29 +120,6 @@ def test_the_peer_is_the_one_other_participant_as_before(
         )  # fmt: skip
     others = [p for p in context.participants(tx) if p != account]
     assert context.peer_of(tx) == (others[0] if len(others) == 1 else peer)
-
-
-_checks = st.lists(st.builds(_of_outcome(Outcome.PASSED), st.text(), st.text()), max_size=3).map(
-    tuple
-)
-_signatures = st.dictionaries(st.binary(min_size=64, max_size=64), _who, max_size=2)
-
-
-@given(_checks, _signatures)
-def test_a_report_made_without_init_is_the_constructed_one(
-    checks: tuple[Check, ...], signers: dict[bytes, Id]
-) -> None:
-    context = SigningContext(network_id="ae_test", role=Role.INITIATOR, account=_ACCOUNTS[0])
-    tx = txs.SignedTx(signatures=(), transaction=txs.OffChainMeta(data=b""))
-    request = _Request(ctx=context, signed=tx, tx=tx.transaction)
-    request.signers.update(signers)
-    made = _run(request, list(checks), ())
-    plain = CheckReport(checks, signers=signers)
-    assert made == plain
-    assert repr(made) == repr(plain)
-    assert dict(made.signers) == dict(plain.signers)
-    with pytest.raises(TypeError):
-        made.signers[b"x"] = _ACCOUNTS[0]  # type: ignore[index]
 
 
 _updates = st.lists(

@@ -450,7 +450,7 @@ def test_a_signature_added_is_the_signed_tx_built_through_its_validators(
 
 
 @given(st.integers(0, 2**70), st.integers(0, 2**70), st.integers(0, 2**70), st.booleans())
-def test_the_state_after_updates_is_the_one_built_through_its_validators(
+def test_the_state_after_a_transfer_is_the_one_with_its_amount_moved(
     ours: int, theirs: int, amount: int, to_peer: bool
 ) -> None:
     _, node = opened()
