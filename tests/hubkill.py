@@ -9,8 +9,9 @@ Processes, all on loopback:
 - the **workers**: hub processes (``adapters.hub.Hub``) with a signer for every initiator
   account, on one store. Each drives the channels it holds through their life by their
   latest round: two transfers, a transfer back from the responder, a deposit, a withdrawal,
-  a mutual close. The first workers open the channels; after that, channels move between
-  workers as they are killed. Every save is logged with its lease token, refused ones too;
+  a mutual close once the parent has made its kills. The first workers open the channels;
+  after that, channels move between workers as they are killed. Every save is logged with its
+  lease token, refused ones too;
 - a **thief**: now and then tries to take the lease of a random channel it does not hold;
 - the **parent** (:func:`run`): SIGKILLs a random worker every so often and starts a new one
   in its place, until every channel is closed; then checks the logs and the node's report.
@@ -267,10 +268,15 @@ class LoggedStore:
 class Driver:
     """What the application of a worker does: each channel's next step by its latest round."""
 
-    def __init__(self, hub: Hub, store: LeasingStore, network_id: str, channels: int) -> None:
+    def __init__(
+        self, hub: Hub, store: LeasingStore, network_id: str, channels: int, close_flag: Path
+    ) -> None:
         self.hub = hub
         self.store = store
         self.network_id = network_id
+        # The parent makes this file once its kills are done: the channels close only then,
+        # so a fast machine cannot finish every channel before the kills it owes.
+        self.close_flag = close_flag
         self.slots = {initiator(n).address: n for n in range(channels)}
         self.busy: set[int] = set()
         self.up: set[int] = set()  # clients back on the node (FsmUp seen)
@@ -333,7 +339,7 @@ class Driver:
         if round_ == 5:
             return cmd.Withdraw(amount=WITHDRAWAL)
         if round_ >= 6:
-            return cmd.Shutdown()
+            return cmd.Shutdown() if self.close_flag.exists() else None
         return None  # round 3: the responder pays back
 
     async def _do(self, client: ChannelClient, command: cmd.Command) -> None:
@@ -362,7 +368,7 @@ async def worker_main(store_url: str, node: dict[str, Any], opens: list[int], lo
             renew_every=LEASE_SECONDS / 4,
             scan_every=0.3,
         )
-        driver = Driver(hub, inner, node["network_id"], channels)
+        driver = Driver(hub, inner, node["network_id"], channels, Path(node["close_flag"]))
         hub.handler = driver.handler
         async with hub:
             for n in opens:  # a few at a time, as a hub takes on new customers
@@ -474,7 +480,12 @@ def run(
                 raise RuntimeError(f"the node did not start: {errors.read_text()[-2000:]}")
             time.sleep(0.05)
         time.sleep(0.5)  # the responders connect
-        info = {**json.loads(ready.read_text()), "channels": channels}
+        close_flag = home / "close"
+        info = {
+            **json.loads(ready.read_text()),
+            "channels": channels,
+            "close_flag": str(close_flag),
+        }
         config = json.dumps(info)
         procs: dict[int, subprocess.Popen[bytes]] = {}
         paused: dict[int, float] = {}  # worker -> when it goes on
@@ -525,6 +536,7 @@ def run(
                     break
                 if outcome.kills >= kills:
                     next_kill = float("inf")  # enough: the channels finish in peace
+                    close_flag.touch()
                 time.sleep(0.1)
             outcome.seconds = time.monotonic() - started
         finally:
