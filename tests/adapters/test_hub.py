@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -150,9 +151,9 @@ def test_hubs_on_postgres(postgres_url: str) -> None:
         asyncio.run(hub_life(store))
 
 
-async def abandon(store: LeasingStore) -> list[OpenAbandoned]:
-    seen = Seen()
-    hub = Hub(
+def idle_hub(store: LeasingStore, seen: Seen) -> Hub:
+    """A hub with no node behind it: it only scans the store for channels it can lease."""
+    return Hub(
         "ws://127.0.0.1:9/channel",
         store,
         signer=SCRIPTED_INITIATOR,
@@ -160,6 +161,11 @@ async def abandon(store: LeasingStore) -> list[OpenAbandoned]:
         settings=SETTINGS,
         lease_seconds=1.0,
     )
+
+
+async def abandon(store: LeasingStore) -> list[OpenAbandoned]:
+    seen = Seen()
+    hub = idle_hub(store, seen)
     async with hub:
         await until(lambda: bool(seen.of(OpenAbandoned)))
         await asyncio.sleep(0.05)  # a second scan reports nothing more
@@ -183,30 +189,16 @@ def test_an_open_that_cannot_finish_is_marked_and_reported_once(tmp_path: Path) 
         assert kept.abandoned == abandoned.reason
         assert not kept.resumable
         # An opener that is alive holds the lease: its record is left alone.
-        other = attrs_evolve_fsm(record)
+        other = attrs.evolve(record, fsm_id=ba(8))
         store.save(other)
         assert store.acquire(record_key(other), "opener", seconds=60) is not None
         assert asyncio.run(abandon_nothing(store)) == []
         assert store.load(record_key(other)) == other
 
 
-def attrs_evolve_fsm(record: Any) -> Any:
-    import attrs
-
-    return attrs.evolve(record, fsm_id=ba(8))
-
-
 async def abandon_nothing(store: LeasingStore) -> list[OpenAbandoned]:
     seen = Seen()
-    hub = Hub(
-        "ws://127.0.0.1:9/channel",
-        store,
-        signer=SCRIPTED_INITIATOR,
-        handler=seen,
-        settings=SETTINGS,
-        lease_seconds=1.0,
-    )
-    async with hub:
+    async with idle_hub(store, seen):
         await asyncio.sleep(0.1)
     return seen.of(OpenAbandoned)
 
