@@ -424,18 +424,24 @@ def sign_request(side: Participant, tag: str, signed: SignedTx, update: Any) -> 
     return found
 
 
-def test_a_peer_call_over_the_pair_shows_its_decoded_call_also_after_a_restore() -> None:
+def alice_offers_a_create() -> tuple[Participant, Participant, Id, Any, SignRequest]:
+    """An open pair in which Alice asks Bob to co-sign round 2 with a create of hers: Alice,
+    Bob, the channel id, the create, and Bob's sign request for it."""
     pair = Pair.open()
     pair.run()
     alice, bob = pair.initiator, pair.responder
     bob.clear()
-    owner = Id.account(alice.address)
-    create = attrs.evolve(CREATE, owner_id=owner)
+    create = attrs.evolve(CREATE, owner_id=Id.account(alice.address))
     assert bob.channel.channel_id is not None
     channel = Id.from_api(bob.channel.channel_id)
     state = ChannelOffChainTx(channel_id=channel, round=2, state_hash=bytes(32))  # the VM's
     offered = sign(SignedTx(signatures=(), transaction=state), alice.keys, "ae_dev")
-    request = sign_request(bob, "update_ack", offered, create)
+    return alice, bob, channel, create, sign_request(bob, "update_ack", offered, create)
+
+
+def test_a_peer_call_over_the_pair_shows_its_decoded_call_also_after_a_restore() -> None:
+    alice, bob, channel, create, request = alice_offers_a_create()
+    owner = create.owner_id
     assert [str(c) for c in request.calls if c is not None] == ["init() with 10 aettos"]
     request.sign(bob.keys)
     (reply,) = bob.channel.frames_to_send()
@@ -472,17 +478,9 @@ def test_a_peer_call_over_the_pair_shows_its_decoded_call_also_after_a_restore()
 def test_a_create_signed_ahead_of_a_crash_is_known_once_co_signed_after_the_restore() -> None:
     """Bob signs a state with a create and crashes before it comes back co-signed: the channel
     resumed from his record learns the contract when that state arrives co-signed."""
-    pair = Pair.open()
-    pair.run()
-    alice, bob = pair.initiator, pair.responder
-    bob.clear()
-    owner = Id.account(alice.address)
-    create = attrs.evolve(CREATE, owner_id=owner)
-    assert bob.channel.channel_id is not None
-    channel = Id.from_api(bob.channel.channel_id)
-    state = ChannelOffChainTx(channel_id=channel, round=2, state_hash=bytes(32))  # the VM's
-    offered = sign(SignedTx(signatures=(), transaction=state), alice.keys, "ae_dev")
-    sign_request(bob, "update_ack", offered, create).sign(bob.keys)
+    _, bob, _, create, request = alice_offers_a_create()
+    owner = create.owner_id
+    request.sign(bob.keys)
     (reply,) = bob.channel.frames_to_send()
     record = ChannelRecord.from_json(json.loads(json.dumps(bob.channel.record().to_json())))
     assert set(record.signed_ahead) == {2}
