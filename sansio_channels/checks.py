@@ -68,9 +68,8 @@ __all__ = [
     "derived_channel_id",
 ]
 
-_CREATE: Final = (t.ChannelCreateTx, t.ChannelCreateTxV1)
 _FUNDING: Final = (t.ChannelDepositTx, t.ChannelWithdrawTx)
-_STATE_TXS: Final = (*_CREATE, t.ChannelOffChainTx, *_FUNDING)  # hash follows from balances
+_STATE_TXS: Final = (*t.CREATE_TXS, t.ChannelOffChainTx, *_FUNDING)  # hash follows from balances
 _UPDATES: Final = typing.get_args(t.OffChainUpdate)
 _FUNDING_UPDATES: Final = (t.OffChainDeposit, t.OffChainWithdrawal)
 _UPDATING: Final = (t.ChannelOffChainTx, *_FUNDING, t.ChannelForceProgressTx)  # carry updates
@@ -179,7 +178,7 @@ def _metas(signed: t.SignedTx) -> list[t.GAMetaTx | t.GAMetaTxV1]:
 
 
 def _round_of(tx: ChainObject) -> int | None:
-    found = 1 if isinstance(tx, _CREATE) else getattr(tx, "round", None)
+    found = 1 if isinstance(tx, t.CREATE_TXS) else getattr(tx, "round", None)
     return found if isinstance(found, int) else None
 
 
@@ -187,7 +186,7 @@ def derived_channel_id(signed: t.SignedTx) -> Id | None:
     """The id of the channel a (signed) create tx opens, or None if it cannot be known yet
     (a generalized initiator's, before its meta tx wraps the tx); :func:`channel_id` derives it.
     """
-    if not isinstance(_innermost(signed), _CREATE):
+    if not isinstance(_innermost(signed), t.CREATE_TXS):
         return None
     try:
         return channel_id(signed)
@@ -238,10 +237,10 @@ class _Request:
 
 def _check_channel_id(req: _Request) -> Check:
     name, ours, tx = "channel_id", req.ctx.channel_id, req.tx
-    found = derived_channel_id(req.signed) if isinstance(tx, _CREATE) else tx.channel_id  # type: ignore[attr-defined]
+    found = derived_channel_id(req.signed) if isinstance(tx, t.CREATE_TXS) else tx.channel_id  # type: ignore[attr-defined]
     if found is None:
         return _unknown(name, "a generalized initiator's channel id depends on its auth data")
-    if ours is None and isinstance(tx, _CREATE):
+    if ours is None and isinstance(tx, t.CREATE_TXS):
         # At open the create tx is what names the channel; open_options checks what it opens.
         return _passed(name, f"the create tx opens {found}")
     if ours is None:
@@ -283,7 +282,7 @@ def _asked_fee(req: _Request, rule: FieldRule) -> tuple[int | None, int | None]:
     """The fee and gas price we set for this tx (None, None: the node chose)."""
     if not rule.asked:
         return None, None
-    if isinstance(req.tx, _CREATE):
+    if isinstance(req.tx, t.CREATE_TXS):
         options = req.ctx.options
         return (None, None) if options is None else (options.fee, options.gas_price)
     op = req.ctx.pending if req.own else None
@@ -315,7 +314,7 @@ def _asked_fee_problems(
 
 def _check_open_options(req: _Request) -> Check | None:
     tx, ctx, options, name = req.tx, req.ctx, req.ctx.options, "open_options"
-    if not isinstance(tx, _CREATE):
+    if not isinstance(tx, t.CREATE_TXS):
         return None
     if options is None:
         return _unknown(name, "no open options to compare with (a resumed channel)")
@@ -546,7 +545,7 @@ def _check_round(req: _Request) -> Check | None:
     name, latest, found = "round", req.ctx.latest, _round_of(req.tx)
     if found is None:
         return None
-    if isinstance(req.tx, _CREATE):
+    if isinstance(req.tx, t.CREATE_TXS):
         if latest is None:
             return _passed(name, "round 1, the channel's first state")
         return _failed(name, "a create tx, but the channel already has a co-signed state")
@@ -578,7 +577,7 @@ def _check_state_hash(req: _Request) -> Check | None:
     if not isinstance(tx, _STATE_TXS):
         return None
     state = req.after
-    if isinstance(tx, _CREATE):
+    if isinstance(tx, t.CREATE_TXS):
         if ctx.options is None:
             return _unknown(name, "no open options to compute the first state from")
         anyone = ctx.options.initiator_id == ANY_INITIATOR  # then the peer, or whoever opens

@@ -23,8 +23,7 @@ from .codec import ChainObject
 from .encoding import Id, IdTag
 from .errors import LocalProtocolError, SignatureError
 from .txs import (
-    ChannelCreateTx,
-    ChannelCreateTxV1,
+    CREATE_TXS,
     GAMetaTx,
     GAMetaTxV1,
     SignedTx,
@@ -204,7 +203,7 @@ def channel_id(create: ChainObject) -> Id:
     """
     layers = signed_layers(create)
     tx = layers[-1].transaction if layers else create
-    if not isinstance(tx, (ChannelCreateTx, ChannelCreateTxV1)):
+    if not isinstance(tx, CREATE_TXS):
         raise LocalProtocolError(f"a channel_create_tx is required, got {type(tx).__name__}")
     metas = [layer.transaction for layer in layers]
     auth = [

@@ -30,8 +30,7 @@ from .options import ConnectOptions, OpenOptions, Role
 from .signing_context import named_participants
 from .trees import StateTrees, decode_state_trees
 from .txs import (
-    ChannelCreateTx,
-    ChannelCreateTxV1,
+    CREATE_TXS,
     GAMetaTx,
     GAMetaTxV1,
     OffChainNewContract,
@@ -55,12 +54,10 @@ __all__ = [
     "round_of",
 ]
 
-_CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)
-
 
 def round_of(tx: ChainObject) -> int | None:
     """The round a state tx commits to: a create tx opens round 1."""
-    if isinstance(tx, _CREATE):
+    if isinstance(tx, CREATE_TXS):
         return 1
     value = getattr(tx, "round", None)
     return value if isinstance(value, int) else None
@@ -261,7 +258,7 @@ class Ledger:
         self.offered_signers = checks.signers
         self.offered_contracts = _created(updates, round_of(inner))
         try:
-            if isinstance(inner, _CREATE):
+            if isinstance(inner, CREATE_TXS):
                 push = self.options.push_amount if self.options is not None else 0
                 self.offered_state = OffChainState.from_create_tx(inner, push)
             elif self.latest is not None and self.latest.state is not None:

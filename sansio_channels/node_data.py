@@ -9,7 +9,7 @@ Whatever is wrong raises :class:`RemoteProtocolError`, which the channel turns i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from . import crypto, encoding, rpc
 from .checks import derived_channel_id
@@ -18,7 +18,7 @@ from .errors import DecodingError, RemoteProtocolError
 from .events import Conflict, MessageReceived, NodeError, OnChainTx, Operation
 from .operations import SignTag
 from .trees import StateTrees
-from .txs import ChannelCreateTx, ChannelCreateTxV1, SignedTx, decode_signed_tx
+from .txs import CREATE_TXS, SignedTx, decode_signed_tx
 
 __all__ = [
     "api_balances",
@@ -31,8 +31,6 @@ __all__ = [
     "on_chain_tx_of",
     "string_of",
 ]
-
-_CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)
 
 
 def object_of(value: Any, where: str) -> Mapping[str, Any]:
@@ -53,9 +51,8 @@ def envelope_agrees(tag: SignTag, envelope: str | None, signed: SignedTx) -> Non
     if envelope is None:
         return  # the open handshake's requests come before the channel has an id
     tx = crypto.inner_tx(signed)
-    named = (
-        derived_channel_id(signed) if isinstance(tx, _CREATE) else getattr(tx, "channel_id", None)
-    )
+    creates = isinstance(tx, CREATE_TXS)
+    named = derived_channel_id(signed) if creates else getattr(tx, "channel_id", None)
     if isinstance(named, Id) and named.api != envelope:
         raise RemoteProtocolError(
             f"{tag.request_method} names channel {envelope}, its tx is for {named.api}"

@@ -45,6 +45,7 @@ from .errors import DecodingError, LocalProtocolError, RemoteProtocolError
 from .options import ANY_INITIATOR, OpenOptions
 from .trees import accounts_state_hash
 from .txs import (
+    CREATE_TXS,
     ChannelCreateTx,
     ChannelCreateTxV1,
     OffChainCallContract,
@@ -431,7 +432,7 @@ class OffChainState:
 
         Raises :class:`UpdateRefused` if the push does not fit (the node would refuse it).
         """
-        if not isinstance(tx, (ChannelCreateTx, ChannelCreateTxV1)):
+        if not isinstance(tx, CREATE_TXS):
             raise LocalProtocolError(f"a channel_create_tx is required, got {type(tx).__name__}")
         if type(push_amount) is not int or push_amount < 0:
             raise LocalProtocolError("push_amount: a non-negative int is required")

@@ -342,7 +342,7 @@ def _rows() -> Iterator[OperationRow]:
         method=None,
         tag=_tag("initiator_sign", create, "channels.initiator_sign", abortable=False),
         ack_tag=_tag("responder_sign", create, "channels.responder_sign", abortable=False),
-        tx_classes=(t.ChannelCreateTx, t.ChannelCreateTxV1),
+        tx_classes=t.CREATE_TXS,
         update=None,
         ends=None,
         own_fields=_create(initiator=True),

@@ -11,7 +11,7 @@ written or sent.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from . import crypto, rpc
 from .checks import sign_tag_for
@@ -24,8 +24,7 @@ from .offchain import updates_from_json
 from .options import Role
 from .signing_context import SigningContext
 from .txs import (
-    ChannelCreateTx,
-    ChannelCreateTxV1,
+    CREATE_TXS,
     OffChainUpdate,
     SignedTx,
     decode_signed_tx,
@@ -33,8 +32,6 @@ from .txs import (
 )
 
 __all__ = ["abort_params", "learnt_peer", "offered", "own_request", "signature", "signed_params"]
-
-_CREATE: Final = (ChannelCreateTx, ChannelCreateTxV1)
 
 
 def offered(
@@ -65,7 +62,7 @@ def learnt_peer(signed: SignedTx, role: Role) -> Id | None:
     """The peer a create tx names (a responder that opened with ``initiator_id=any`` learns
     the initiator from it); None for any other tx."""
     inner = crypto.inner_tx(signed)
-    if not isinstance(inner, _CREATE):
+    if not isinstance(inner, CREATE_TXS):
         return None
     return inner.initiator_id if role is Role.RESPONDER else inner.responder_id
 

@@ -209,7 +209,7 @@ class SigningContext:
         """Every participant we can name, each once: us first, the peer, the latest state's, a
         create tx's."""
         found = self._named
-        if isinstance(tx, (t.ChannelCreateTx, t.ChannelCreateTxV1)):
+        if isinstance(tx, t.CREATE_TXS):
             return list(dict.fromkeys([*found, tx.initiator_id, tx.responder_id]))
         return list(found)
 

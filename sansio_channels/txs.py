@@ -34,6 +34,7 @@ from .encoding import Id, IdTag
 from .errors import DecodingError
 
 __all__ = [
+    "CREATE_TXS",
     "ChannelCloseMutualTx",
     "ChannelCloseSoloTx",
     "ChannelCreateTx",
@@ -124,6 +125,10 @@ class ChannelCreateTx(ChainObject):
     responder_delegate_ids: tuple[Id, ...] = ids_field(ACCOUNT)
     state_hash: bytes = bytes_field("st", 32)
     nonce: int = int_field()
+
+
+# Both versions of the create tx: a check that asks "is this the create tx?" asks of either.
+CREATE_TXS: Final = (ChannelCreateTx, ChannelCreateTxV1)
 
 
 @register
