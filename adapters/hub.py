@@ -214,18 +214,27 @@ class Hub:
                 self._abandon_unleased(key, "the open stopped before a create tx was signed")
 
     def renew(self) -> None:
-        """Renew every lease held (called every ``renew_every``)."""
+        """Renew every lease held, in one store call (called every ``renew_every``)."""
         now = asyncio.get_running_loop().time()
-        for driven in list(self._driven):
-            try:
-                driven.leased.renew()
-            except LeaseLost as exc:
-                self._stop(driven, f"lease lost: {exc}")
-            except Exception as exc:  # the store unreachable: the lease may run out
-                if now - driven.renewed_at > self.lease_seconds:
-                    self._stop(driven, f"lease not renewed for {self.lease_seconds} s: {exc}")
+        driven = list(self._driven)
+        held = [d.leased.lease for d in driven if d.leased.lease is not None]
+        try:
+            renewed = self.store.renew_many(held, seconds=self.lease_seconds)
+        except Exception as exc:  # the store unreachable: the leases may run out
+            for each in driven:
+                if now - each.renewed_at > self.lease_seconds:
+                    self._stop(each, f"lease not renewed for {self.lease_seconds} s: {exc}")
+            return
+        by_token = {(lease.key, lease.token): lease for lease in renewed}
+        for each in driven:
+            lease = each.leased.lease
+            if lease is None:  # a new channel not saved yet: nothing to lose
+                each.renewed_at = now
+            elif (lease.key, lease.token) in by_token:
+                each.leased.renewed(by_token[lease.key, lease.token])
+                each.renewed_at = now
             else:
-                driven.renewed_at = now
+                self._stop(each, f"lease lost: {lease.key}: lease {lease.token} was taken over")
 
     # --- taking and driving ---------------------------------------------------------------
 

@@ -13,6 +13,7 @@ the hosts' clocks need not agree.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any, Final
 
 import attrs
@@ -20,11 +21,13 @@ import psycopg
 
 from .record import ChannelRecord
 from .store import (
+    RELEASED_EXPIRY,
     SCHEMA_VERSION,
     Lease,
     LeaseLost,
     StoreError,
     check_lease_request,
+    check_renewals,
     checked_save,
     read_record,
 )
@@ -117,16 +120,34 @@ class PostgresStore:
         check_lease_request(lease.key, lease.owner, seconds)
         row = self._db.execute(
             f"UPDATE leases SET expires = {_NOW} + %s WHERE key = %s AND token = %s "
+            f"AND expires > {RELEASED_EXPIRY} "
             "RETURNING expires",
             (float(seconds), lease.key, lease.token),
         ).fetchone()
         if row is None:
-            raise LeaseLost(f"{lease.key}: lease {lease.token} of {lease.owner} was taken")
+            raise LeaseLost(
+                f"{lease.key}: lease {lease.token} of {lease.owner} was taken over or released"
+            )
         return attrs.evolve(lease, expires=row[0])
+
+    def renew_many(self, leases: Collection[Lease], *, seconds: float) -> list[Lease]:
+        held = check_renewals(leases, seconds)
+        if not held:
+            return []
+        keys, tokens = zip(*held, strict=True)
+        rows = self._db.execute(
+            f"UPDATE leases AS held SET expires = {_NOW} + %s "
+            "FROM unnest(%s::text[], %s::bigint[]) AS given(key, token) "
+            "WHERE held.key = given.key AND held.token = given.token "
+            f"AND held.expires > {RELEASED_EXPIRY} "
+            "RETURNING held.key, held.token, held.expires",
+            (float(seconds), list(keys), list(tokens)),
+        ).fetchall()
+        return [attrs.evolve(held[key, token], expires=expires) for key, token, expires in rows]
 
     def release(self, lease: Lease) -> None:
         self._db.execute(
-            "UPDATE leases SET expires = 0 WHERE key = %s AND token = %s",
+            f"UPDATE leases SET expires = {RELEASED_EXPIRY} WHERE key = %s AND token = %s",
             (lease.key, lease.token),
         )
 

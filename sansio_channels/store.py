@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -123,7 +123,14 @@ class LeasingStore(ChannelStore, Protocol):
         ...
 
     def renew(self, lease: Lease, *, seconds: float) -> Lease:
-        """The same lease, valid ``seconds`` from now; :class:`LeaseLost` if it was taken."""
+        """The same lease, valid ``seconds`` from now; :class:`LeaseLost` if it was taken
+        over or released."""
+        ...
+
+    def renew_many(self, leases: Collection[Lease], *, seconds: float) -> list[Lease]:
+        """Renew every one of ``leases`` that is still current, in one transaction: the
+        renewed ones, each with its token and a new expiry ``seconds`` from now. A lease
+        missing from the answer was taken over (or released): its owner lost it."""
         ...
 
     def release(self, lease: Lease) -> None:
@@ -149,8 +156,22 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
 }
 
 
+# The expiry of a lease its owner gave up: free at once, and never renewed.
+RELEASED_EXPIRY: Final = 0
+
 # The time by sqlite's clock, in seconds since the epoch (to the millisecond).
 _NOW: Final = "SELECT (julianday('now') - 2440587.5) * 86400.0"
+
+
+def check_renewals(leases: Collection[Lease], seconds: float) -> dict[tuple[str, int], Lease]:
+    """The leases of a batched renewal by key and token, once found sound."""
+    held: dict[tuple[str, int], Lease] = {}
+    for lease in leases:
+        if not isinstance(lease, Lease):
+            raise LocalProtocolError(f"a Lease is required, got {type(lease).__name__}")
+        check_lease_request(lease.key, lease.owner, seconds)
+        held[lease.key, lease.token] = lease
+    return held
 
 
 def checked_save(record: ChannelRecord, replaces: str | None, lease: Lease | None) -> str:
@@ -229,16 +250,35 @@ class SQLiteStore:
     def renew(self, lease: Lease, *, seconds: float) -> Lease:
         check_lease_request(lease.key, lease.owner, seconds)
         with self._writing():
-            if self._current_token(lease.key) != lease.token:
-                raise LeaseLost(f"{lease.key}: lease {lease.token} of {lease.owner} was taken")
+            held = self._row(lease.key)
+            if held is None or held.token != lease.token or held.expires == RELEASED_EXPIRY:
+                raise LeaseLost(
+                    f"{lease.key}: lease {lease.token} of {lease.owner} was taken over or released"
+                )
             renewed = attrs.evolve(lease, expires=self._clock() + seconds)
             self._put_lease(renewed)
             return renewed
 
+    def renew_many(self, leases: Collection[Lease], *, seconds: float) -> list[Lease]:
+        held = check_renewals(leases, seconds)
+        if not held:
+            return []
+        given = json.dumps([[key, token] for key, token in held])
+        with self._writing():
+            expires = self._clock() + seconds
+            rows = self._db.execute(
+                f"UPDATE leases SET expires = ? WHERE expires > {RELEASED_EXPIRY} "
+                "AND (key, token) IN "
+                "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+                "FROM json_each(?)) RETURNING key, token",
+                (expires, given),
+            ).fetchall()
+        return [attrs.evolve(held[key, token], expires=expires) for key, token in rows]
+
     def release(self, lease: Lease) -> None:
         with self._writing():
             self._db.execute(
-                "UPDATE leases SET expires = 0 WHERE key = ? AND token = ?",
+                f"UPDATE leases SET expires = {RELEASED_EXPIRY} WHERE key = ? AND token = ?",
                 (lease.key, lease.token),
             )
 

@@ -102,6 +102,38 @@ def test_a_released_lease_can_be_taken_at_once(leasing: tuple[LeasingStore, Wait
     assert renewed.expires > taken.expires
 
 
+def test_leases_are_renewed_in_one_call_and_the_lost_ones_left_out(
+    leasing: tuple[LeasingStore, Wait],
+) -> None:
+    store, wait = leasing
+    held = [store.acquire(f"k{n}", "a", seconds=0.2) for n in range(5)]
+    assert all(lease is not None for lease in held)
+    k0, k1, k2, k3, k4 = (lease for lease in held if lease is not None)
+    store.release(k1)  # released: not renewed, and not taken again by the renewal
+    wait(0.3)
+    thief = store.acquire("k2", "b", seconds=60)  # taken over once it expired
+    assert thief is not None
+    # k3 expired too, but nobody took it: its token still fences, so it is renewed.
+    renewed = store.renew_many([k0, k1, k2, k3], seconds=60)
+    assert sorted(lease.key for lease in renewed) == ["k0", "k3"]
+    for lease in renewed:
+        before = k0 if lease.key == "k0" else k3
+        assert (lease.owner, lease.token) == (before.owner, before.token)
+        assert lease.expires > before.expires
+        assert store.lease(lease.key) == lease
+    with pytest.raises(LeaseLost, match="released"):
+        store.renew(k1, seconds=60)
+    assert store.acquire("k1", "b", seconds=60) is not None  # still free after the renewals
+    assert store.lease("k2") == thief
+    lease4 = store.lease("k4")
+    assert lease4 == k4  # not asked for: left alone
+    assert store.renew_many([], seconds=60) == []
+    with pytest.raises(LocalProtocolError):
+        store.renew_many([k0], seconds=0)
+    with pytest.raises(LocalProtocolError, match="a Lease is required"):
+        store.renew_many(["k0"], seconds=1)  # type: ignore[list-item]
+
+
 def test_a_save_under_a_lease_taken_over_is_refused_and_changes_nothing(
     leasing: tuple[LeasingStore, Wait],
 ) -> None:
@@ -351,6 +383,11 @@ def test_a_leased_store_takes_the_lease_with_the_first_save_and_carries_it(
     renewed = leased.renew()
     assert renewed is not None
     assert renewed.token == leased.lease.token
+    (batched,) = store.renew_many([renewed], seconds=90)
+    leased.renewed(batched)  # a renewal made for many channels at once
+    assert leased.lease == batched
+    with pytest.raises(LocalProtocolError, match="not the one held"):
+        leased.renewed(attrs.evolve(batched, token=batched.token + 1))
     leased.release()
     other = LeasedStore(store, "b", seconds=60)
     other.save(record)  # free after the release: the next owner takes it

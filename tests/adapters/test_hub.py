@@ -99,6 +99,9 @@ async def hub_life(store: LeasingStore) -> None:
             assert held is not None
             assert held.owner == "first"
             assert store.acquire(key, "thief", seconds=5) is None  # held and renewed
+            # The hub renews its leases in one call: the expiry moves on, the token stays.
+            await until(lambda: (store.lease(key) or held).expires > held.expires)
+            assert (store.lease(key) or held).token == held.token
         # The first hub stopped: the lease is free at once, and the next hub takes the channel.
         second_seen = Seen()
         second = Hub(
