@@ -198,11 +198,12 @@ class Hub:
         await asyncio.gather(*self._reports, return_exceptions=True)
 
     def scan(self) -> None:
-        """Take every channel of the store whose lease is free (called every ``scan_every``)."""
+        """Take every channel of the store whose lease is free (called every ``scan_every``):
+        one query, for the records not finished and not leased."""
         ours = {driven.key for driven in self._driven}
-        for record in self.store.records():
+        for record in self.store.takeable():
             key = record_key(record)
-            if key in ours or record.abandoned is not None:
+            if key in ours:
                 continue
             if self._signer(record.account) is None:
                 continue

@@ -20,6 +20,7 @@ import attrs
 import psycopg
 
 from .record import ChannelRecord
+from .state import ChannelState
 from .store import (
     RELEASED_EXPIRY,
     SCHEMA_VERSION,
@@ -48,6 +49,15 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         "token BIGINT NOT NULL, expires DOUBLE PRECISION NOT NULL)",
         # One counter for every key's tokens: a key's next owner always gets a larger one.
         "CREATE SEQUENCE lease_tokens",
+    ),
+    3: (
+        # Whether a record is finished (closed or given up), so a hub's scan skips it
+        # without reading it.
+        "ALTER TABLE channels ADD COLUMN finished BOOLEAN NOT NULL DEFAULT false",
+        "UPDATE channels SET finished = true "
+        f"WHERE record::jsonb ->> 'state' = '{ChannelState.CLOSED.value}' "
+        "OR record::jsonb ->> 'abandoned' IS NOT NULL",
+        "CREATE INDEX channels_unfinished ON channels (key) WHERE NOT finished",
     ),
 }
 _OURS: Final = ("channels", "leases", "lease_tokens")
@@ -83,9 +93,10 @@ class PostgresStore:
             if replaces is not None and replaces != key:
                 self._db.execute("DELETE FROM channels WHERE key = %s", (replaces,))
             self._db.execute(
-                "INSERT INTO channels (key, record) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET record = excluded.record",
-                (key, text),
+                "INSERT INTO channels (key, record, finished) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET record = excluded.record, "
+                "finished = excluded.finished",
+                (key, text, record.finished),
             )
 
     def load(self, key: str) -> ChannelRecord | None:
@@ -94,6 +105,14 @@ class PostgresStore:
 
     def records(self) -> list[ChannelRecord]:
         rows = self._db.execute("SELECT key, record FROM channels ORDER BY key").fetchall()
+        return [read_record(key, text) for key, text in rows]
+
+    def takeable(self) -> list[ChannelRecord]:
+        rows = self._db.execute(
+            "SELECT channels.key, record FROM channels LEFT JOIN leases USING (key) "
+            f"WHERE NOT finished AND (leases.key IS NULL OR leases.expires <= {_NOW}) "
+            "ORDER BY channels.key"
+        ).fetchall()
         return [read_record(key, text) for key, text in rows]
 
     def delete(self, key: str) -> None:

@@ -109,6 +109,11 @@ class ChannelRecord:
         )
 
     @property
+    def finished(self) -> bool:
+        """Closed, or an open given up: nothing is left to drive (a store keeps it apart)."""
+        return self.state == ChannelState.CLOSED.value or self.abandoned is not None
+
+    @property
     def resumable(self) -> bool:
         """Whether a client can come back to the channel from this record: the node knows it
         (its fsm id is known, and its channel id, or the create tx we signed names it) and it

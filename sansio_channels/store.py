@@ -26,6 +26,7 @@ import attrs
 
 from .errors import ChannelError, LocalProtocolError
 from .record import ChannelRecord
+from .state import ChannelState
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
@@ -42,7 +43,7 @@ __all__ = [
     "record_key",
 ]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _APPLICATION_ID: Final = 0x53434831  # "SCH1": marks a file as a channel store
 
 
@@ -141,6 +142,11 @@ class LeasingStore(ChannelStore, Protocol):
         """The current lease of ``key`` (expired or not), if one was ever taken."""
         ...
 
+    def takeable(self) -> list[ChannelRecord]:
+        """The records a hub could take, in one query: not finished (closed or given up),
+        and leased by no one, or under a lease that expired or was released."""
+        ...
+
 
 # schema version -> the statements that bring a store of the version before up to it
 _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
@@ -152,6 +158,15 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         "CREATE TABLE lease_tokens (only INTEGER PRIMARY KEY CHECK (only = 1), "
         "last INTEGER NOT NULL)",
         "INSERT INTO lease_tokens VALUES (1, 0)",
+    ),
+    3: (
+        # Whether a record is finished (closed or given up), so a hub's scan skips it
+        # without reading it.
+        "ALTER TABLE channels ADD COLUMN finished INTEGER NOT NULL DEFAULT 0",
+        "UPDATE channels SET finished = 1 "
+        f"WHERE json_extract(record, '$.state') = '{ChannelState.CLOSED.value}' "
+        "OR json_extract(record, '$.abandoned') IS NOT NULL",
+        "CREATE INDEX channels_unfinished ON channels (key) WHERE finished = 0",
     ),
 }
 
@@ -217,9 +232,10 @@ class SQLiteStore:
             if replaces is not None and replaces != key:
                 self._db.execute("DELETE FROM channels WHERE key = ?", (replaces,))
             self._db.execute(
-                "INSERT INTO channels (key, record) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET record = excluded.record",
-                (key, text),
+                "INSERT INTO channels (key, record, finished) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET record = excluded.record, "
+                "finished = excluded.finished",
+                (key, text, record.finished),
             )
 
     def _fence(self, lease: Lease, key: str) -> None:
@@ -321,6 +337,15 @@ class SQLiteStore:
 
     def records(self) -> list[ChannelRecord]:
         return [read_record(key, text) for key, text in self._rows()]
+
+    def takeable(self) -> list[ChannelRecord]:
+        rows = self._db.execute(
+            "SELECT channels.key, record FROM channels LEFT JOIN leases USING (key) "
+            "WHERE finished = 0 AND (leases.key IS NULL OR leases.expires <= ?) "
+            "ORDER BY channels.key",
+            (self._clock(),),
+        )
+        return [read_record(key, text) for key, text in rows]
 
     def _rows(self) -> Iterator[tuple[str, str]]:
         yield from self._db.execute("SELECT key, record FROM channels ORDER BY key")
