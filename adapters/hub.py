@@ -21,7 +21,8 @@ there is no channel to come back to) is marked in its record
 (:attr:`~sansio_channels.record.ChannelRecord.abandoned`) and reported once as
 :class:`OpenAbandoned`; it is never retried.
 
-The store's calls are blocking and short (one round trip each); they run on the event loop.
+The store's calls are blocking and short (one round trip each) and run on the event loop: the
+renewal of every lease held is one call, a scan for channels to take one query.
 """
 
 from __future__ import annotations
