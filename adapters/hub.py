@@ -322,10 +322,9 @@ class Hub:
 
     def _stop(self, driven: _Driven, reason: str) -> None:
         """Stop a channel whose lease may be another's now. Every save its client tries is
-        refused anyway; failing the client stops it at once, not at its next save."""
+        refused anyway; stopping the client ends it before its next save."""
         driven.stop_reason = reason
-        driven.client._pump.fail(LeaseLost(reason))
-        task = asyncio.ensure_future(driven.client.close())
+        task = asyncio.ensure_future(driven.client.stop(LeaseLost(reason)))
         self._reports.add(task)
         task.add_done_callback(self._reports.discard)
 
