@@ -581,8 +581,9 @@ def run(
                         del paused[w]
                 # Half the kills at most land in the opens; the rest once all are open.
                 in_opens = not opened and outcome.kills_during_opens >= kills // 2
-                if now >= next_kill and closed < channels and not in_opens:
-                    w = rng.choice([w for w in range(workers) if w not in paused])
+                awake = [w for w in range(workers) if w not in paused]  # all may be paused
+                if now >= next_kill and closed < channels and not in_opens and awake:
+                    w = rng.choice(awake)
                     if rng.random() < PAUSE_SHARE:
                         procs[w].send_signal(signal.SIGSTOP)
                         paused[w] = now + LEASE_SECONDS * 2
