@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = outcome.figures()
     print(
         f"{outcome.closed}/{outcome.channels} closed, {outcome.kills} kills "
-        f"({outcome.kills_during_opens} during the opens), {outcome.abandoned} opens given up, "
+        f"({outcome.kills_during_opens} during the opens), {outcome.abandoned} opens given up "
+        f"({outcome.given_up} after the create tx was signed), "
         f"{outcome.pauses} pauses, {outcome.fenced_saves} fenced saves, "
         f"{outcome.double_driven} double-driven, {outcome.double_signed} double-signed, "
         f"{outcome.lost} lost, {figures['transfers_per_s']} transfers/s, "

@@ -29,8 +29,9 @@ the tokens of accepted saves never go back: a save under an older token after on
 newer was accepted would be one); no account's signature reached the node on two different
 states of one round; no state lost (each channel's record ends at the round and balances the
 responder last co-signed); every channel closed on chain, the initiator's last record closed
-with the balances the responder holds; one record in use per channel, and every record of an
-open given up saying why.
+with the balances the responder holds (or, for a channel whose open was given up after its
+create tx was signed, that record, saying why, with the tx that names the responder's
+channel); one record in use per channel, and every record of an open given up saying why.
 
 Run it alone: ``python -m tests.hubkill --store URL --workers 4 --channels 200 --kills 20``.
 """
@@ -112,6 +113,18 @@ def options(role: Role, n: int) -> OpenOptions:
         amount=AMOUNT,
         timeouts={"sign": SIGN_TIMEOUT_MS},
     )
+
+
+def given_up_signed(records: list[ChannelRecord]) -> dict[str, ChannelRecord]:
+    """By account, the opens given up after the create tx was signed, of the channels with no
+    record in use: the channel may be on chain (the application is told to look for that
+    tx), so it is not opened again; such a channel ends reported given up, not closed."""
+    in_use = {r.account for r in records if r.abandoned is None}
+    return {
+        r.account: r
+        for r in records
+        if r.abandoned is not None and 1 in r.signed_ahead and r.account not in in_use
+    }
 
 
 # --- the node ---------------------------------------------------------------------------------
@@ -334,10 +347,13 @@ class Driver:
 
     async def open_missing(self) -> None:
         """Open each of this worker's channels that has no record in use: none yet (its
-        opener was killed before saving one), or only opens given up (``OpenAbandoned``,
-        reported by whichever hub found them). Only this slot's worker opens channel n, and
+        opener was killed before saving one), or only opens given up before a create tx was
+        signed (``OpenAbandoned``, reported by whichever hub found them; one given up after
+        it is left as it is: see :func:`given_up_signed`). Only this slot's worker opens
+        channel n, and
         the parent starts the next one only once this one is dead: one open at a time."""
-        in_use = {r.account for r in self.store.records() if r.abandoned is None}
+        records = self.store.records()
+        in_use = {r.account for r in records if r.abandoned is None} | set(given_up_signed(records))
         for n in self.mine:
             if n in self.opening or initiator(n).address in in_use:
                 continue
@@ -488,7 +504,8 @@ class Outcome:
     closed: int = 0
     kills: int = 0
     kills_during_opens: int = 0  # while some channel had no co-signed state yet
-    abandoned: int = 0  # opens given up (each then opened again)
+    abandoned: int = 0  # opens given up (records marked)
+    given_up: int = 0  # channels that end given up after their create tx was signed
     fenced_saves: int = 0
     double_driven: int = 0
     double_signed: int = 0
@@ -562,8 +579,11 @@ def run(
             # The first kill lands while the workers are opening their channels.
             next_kill = started + rng.uniform(0.5, 2.0)
             while True:
-                records = [r for r in store.records() if r.abandoned is None]
-                closed = sum(r.state == ChannelState.CLOSED.value for r in records)
+                every = store.records()
+                records = [r for r in every if r.abandoned is None]
+                # A channel ends closed, or given up after its create tx was signed.
+                ended = len(given_up_signed(every))
+                closed = sum(r.state == ChannelState.CLOSED.value for r in records) + ended
                 if closed == channels and outcome.kills >= kills:
                     break
                 if time.monotonic() - started > bound:
@@ -573,7 +593,7 @@ def run(
                     break
                 # Kills start at once: the first ones land in the opens, the later ones
                 # anywhere in the channels' use.
-                opened = sum(r.latest_round is not None for r in records) >= channels
+                opened = sum(r.latest_round is not None for r in records) + ended >= channels
                 now = time.monotonic()
                 for w, until in list(paused.items()):
                     if now >= until:
@@ -669,6 +689,7 @@ def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path)
         return
     rows = json.loads(report.read_text())
     every = store.records()
+    given_up = given_up_signed(every)
     records: dict[str, ChannelRecord] = {}
     for record in every:
         if record.abandoned is not None:
@@ -683,6 +704,14 @@ def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path)
         n = row["n"]
         outcome.double_signed += len(row["double_signed"])
         record = records.get(initiator(n).address)
+        if record is None and initiator(n).address in given_up:
+            # Reported given up, with the create tx we signed: the responder's channel, if
+            # it got that far, is the one that tx names.
+            outcome.given_up += 1
+            named = given_up[initiator(n).address].known_channel_id()
+            if row["channel_id"] not in (None, named):
+                outcome.problems.append(f"channel {n}: given up as {named}, peer on another")
+            continue
         if record is None:
             outcome.lost += 1
             outcome.problems.append(f"channel {n}: no record")

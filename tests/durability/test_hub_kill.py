@@ -25,7 +25,10 @@ def test_hub_workers_killed_at_random_lose_nothing_and_never_drive_a_channel_twi
     assert outcome.problems == []
     assert outcome.kills >= 20
     assert 1 <= outcome.kills_during_opens <= 10  # opens cut by a kill: resumed or given up
-    assert outcome.closed == outcome.channels == 200
+    # Every channel closed, or reported given up with its reason after its create tx was
+    # signed (an open cut by a kill that the node then refused to come back to).
+    assert outcome.closed + outcome.given_up == outcome.channels == 200
+    assert outcome.given_up <= 5
     assert outcome.double_driven == 0
     assert outcome.double_signed == 0
     assert outcome.lost == 0
