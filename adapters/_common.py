@@ -725,6 +725,18 @@ class AsyncClient(ClientBase[Coroutine[Any, Any, Done], Coroutine[Any, Any, Answ
     async def _wait(self) -> None:
         raise NotImplementedError
 
+    async def close(self) -> None:
+        """Close the socket (code 1000) and stop; the channel's FSM on the node stays up."""
+        raise NotImplementedError
+
+    async def stop(self, failure: Exception) -> None:
+        """Stop the client because of ``failure`` (a lease lost, a shutdown of the
+        application): at once it takes in no frame more and starts no operation, then its
+        socket closes as with :meth:`close`. The event stream raises ``failure`` after the
+        events before it, and so does every later command."""
+        self._pump.fail(failure)
+        await self.close()
+
     def __aiter__(self: A) -> A:
         return self
 

@@ -21,7 +21,8 @@ there is no channel to come back to) is marked in its record
 (:attr:`~sansio_channels.record.ChannelRecord.abandoned`) and reported once as
 :class:`OpenAbandoned`; it is never retried.
 
-The store's calls are blocking and short (one round trip each); they run on the event loop.
+The store's calls are blocking and short (one round trip each) and run on the event loop: the
+renewal of every lease held is one call, a scan for channels to take one query.
 """
 
 from __future__ import annotations
@@ -198,11 +199,12 @@ class Hub:
         await asyncio.gather(*self._reports, return_exceptions=True)
 
     def scan(self) -> None:
-        """Take every channel of the store whose lease is free (called every ``scan_every``)."""
+        """Take every channel of the store whose lease is free (called every ``scan_every``):
+        one query, for the records not finished and not leased."""
         ours = {driven.key for driven in self._driven}
-        for record in self.store.records():
+        for record in self.store.takeable():
             key = record_key(record)
-            if key in ours or record.abandoned is not None:
+            if key in ours:
                 continue
             if self._signer(record.account) is None:
                 continue
@@ -214,18 +216,27 @@ class Hub:
                 self._abandon_unleased(key, "the open stopped before a create tx was signed")
 
     def renew(self) -> None:
-        """Renew every lease held (called every ``renew_every``)."""
+        """Renew every lease held, in one store call (called every ``renew_every``)."""
         now = asyncio.get_running_loop().time()
-        for driven in list(self._driven):
-            try:
-                driven.leased.renew()
-            except LeaseLost as exc:
-                self._stop(driven, f"lease lost: {exc}")
-            except Exception as exc:  # the store unreachable: the lease may run out
-                if now - driven.renewed_at > self.lease_seconds:
-                    self._stop(driven, f"lease not renewed for {self.lease_seconds} s: {exc}")
+        driven = list(self._driven)
+        held = [d.leased.lease for d in driven if d.leased.lease is not None]
+        try:
+            renewed = self.store.renew_many(held, seconds=self.lease_seconds)
+        except Exception as exc:  # the store unreachable: the leases may run out
+            for each in driven:
+                if now - each.renewed_at > self.lease_seconds:
+                    self._stop(each, f"lease not renewed for {self.lease_seconds} s: {exc}")
+            return
+        by_token = {(lease.key, lease.token): lease for lease in renewed}
+        for each in driven:
+            lease = each.leased.lease
+            if lease is None:  # a new channel not saved yet: nothing to lose
+                each.renewed_at = now
+            elif (lease.key, lease.token) in by_token:
+                each.leased.renewed(by_token[lease.key, lease.token])
+                each.renewed_at = now
             else:
-                driven.renewed_at = now
+                self._stop(each, f"lease lost: {lease.key}: lease {lease.token} was taken over")
 
     # --- taking and driving ---------------------------------------------------------------
 
@@ -311,10 +322,9 @@ class Hub:
 
     def _stop(self, driven: _Driven, reason: str) -> None:
         """Stop a channel whose lease may be another's now. Every save its client tries is
-        refused anyway; failing the client stops it at once, not at its next save."""
+        refused anyway; stopping the client ends it before its next save."""
         driven.stop_reason = reason
-        driven.client._pump.fail(LeaseLost(reason))
-        task = asyncio.ensure_future(driven.client.close())
+        task = asyncio.ensure_future(driven.client.stop(LeaseLost(reason)))
         self._reports.add(task)
         task.add_done_callback(self._reports.discard)
 

@@ -146,6 +146,13 @@ class ChannelClient(ClientBase[Done, Answer]):
             self._lost("closed by the application")
         self._pump.finished = True
 
+    def stop(self, failure: Exception) -> None:
+        """Stop the client because of ``failure``: it takes in no frame more and starts no
+        operation, and its socket closes as with :meth:`close`. The event stream raises
+        ``failure`` after the events before it, and so does every later command."""
+        self._pump.fail(failure)
+        self.close()
+
     # --- the socket -----------------------------------------------------------------------
 
     def _open(self) -> BlockingSocket:

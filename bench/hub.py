@@ -3,12 +3,13 @@
 The longer runs of the worker-kill test (``tests/hubkill.py`` says what runs and what is
 checked): ``workers`` hub processes share ``channels`` channels on the store ``URL``
 (``sqlite:PATH`` or a libpq URL such as ``postgresql:///hub?host=/var/run/postgresql``); at
-least ``kills`` SIGKILLs land while the channels are in use. Exits non-zero, saying what is
-wrong, unless every check passed.
+least ``kills`` SIGKILLs land, up to half of them while channels are still opening, the rest
+while they are in use. Exits non-zero, saying what is wrong, unless every check passed.
 
 Run: ``python bench/hub.py --store URL [--workers 4] [--channels 200] [--kills 20] [--json]``;
-the last line of ``--json`` holds ``channels``, ``closed``, ``kills``, ``fenced_saves``,
-``double_driven``, ``double_signed``, ``lost``, ``transfers_per_s`` and more.
+the last line of ``--json`` holds ``channels``, ``closed``, ``kills``, ``kills_during_opens``,
+``abandoned``, ``fenced_saves``, ``double_driven``, ``double_signed``, ``lost``,
+``transfers_per_s`` and more.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     figures = outcome.figures()
     print(
-        f"{outcome.closed}/{outcome.channels} closed, {outcome.kills} kills, "
+        f"{outcome.closed}/{outcome.channels} closed, {outcome.kills} kills "
+        f"({outcome.kills_during_opens} during the opens), {outcome.abandoned} opens given up "
+        f"({outcome.given_up} after the create tx was signed), "
         f"{outcome.pauses} pauses, {outcome.fenced_saves} fenced saves, "
         f"{outcome.double_driven} double-driven, {outcome.double_signed} double-signed, "
         f"{outcome.lost} lost, {figures['transfers_per_s']} transfers/s, "

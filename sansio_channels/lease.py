@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import attrs
 
+from .errors import LocalProtocolError
 from .record import ChannelRecord
 from .store import Lease, LeaseLost, LeasingStore, record_key
 
@@ -58,6 +59,15 @@ class LeasedStore:
         if self.lease is not None:
             self.lease = self.store.renew(self.lease, seconds=self.seconds)
         return self.lease
+
+    def renewed(self, lease: Lease) -> None:
+        """Take the renewal of the lease held, made for many channels at once
+        (:meth:`~sansio_channels.store.LeasingStore.renew_many`): same key and token, a
+        later expiry."""
+        held = self.lease
+        if held is None or (held.key, held.token) != (lease.key, lease.token):
+            raise LocalProtocolError(f"{lease.key}: lease {lease.token} is not the one held")
+        self.lease = lease
 
     def release(self) -> None:
         if self.lease is not None:

@@ -13,18 +13,22 @@ the hosts' clocks need not agree.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any, Final
 
 import attrs
 import psycopg
 
 from .record import ChannelRecord
+from .state import ChannelState
 from .store import (
+    RELEASED_EXPIRY,
     SCHEMA_VERSION,
     Lease,
     LeaseLost,
     StoreError,
     check_lease_request,
+    check_renewals,
     checked_save,
     read_record,
 )
@@ -45,6 +49,15 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         "token BIGINT NOT NULL, expires DOUBLE PRECISION NOT NULL)",
         # One counter for every key's tokens: a key's next owner always gets a larger one.
         "CREATE SEQUENCE lease_tokens",
+    ),
+    3: (
+        # Whether a record is finished (closed or given up), so a hub's scan skips it
+        # without reading it.
+        "ALTER TABLE channels ADD COLUMN finished BOOLEAN NOT NULL DEFAULT false",
+        "UPDATE channels SET finished = true "
+        f"WHERE record::jsonb ->> 'state' = '{ChannelState.CLOSED.value}' "
+        "OR record::jsonb ->> 'abandoned' IS NOT NULL",
+        "CREATE INDEX channels_unfinished ON channels (key) WHERE NOT finished",
     ),
 }
 _OURS: Final = ("channels", "leases", "lease_tokens")
@@ -80,9 +93,10 @@ class PostgresStore:
             if replaces is not None and replaces != key:
                 self._db.execute("DELETE FROM channels WHERE key = %s", (replaces,))
             self._db.execute(
-                "INSERT INTO channels (key, record) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET record = excluded.record",
-                (key, text),
+                "INSERT INTO channels (key, record, finished) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET record = excluded.record, "
+                "finished = excluded.finished",
+                (key, text, record.finished),
             )
 
     def load(self, key: str) -> ChannelRecord | None:
@@ -91,6 +105,14 @@ class PostgresStore:
 
     def records(self) -> list[ChannelRecord]:
         rows = self._db.execute("SELECT key, record FROM channels ORDER BY key").fetchall()
+        return [read_record(key, text) for key, text in rows]
+
+    def takeable(self) -> list[ChannelRecord]:
+        rows = self._db.execute(
+            "SELECT channels.key, record FROM channels LEFT JOIN leases USING (key) "
+            f"WHERE NOT finished AND (leases.key IS NULL OR leases.expires <= {_NOW}) "
+            "ORDER BY channels.key"
+        ).fetchall()
         return [read_record(key, text) for key, text in rows]
 
     def delete(self, key: str) -> None:
@@ -117,16 +139,34 @@ class PostgresStore:
         check_lease_request(lease.key, lease.owner, seconds)
         row = self._db.execute(
             f"UPDATE leases SET expires = {_NOW} + %s WHERE key = %s AND token = %s "
+            f"AND expires > {RELEASED_EXPIRY} "
             "RETURNING expires",
             (float(seconds), lease.key, lease.token),
         ).fetchone()
         if row is None:
-            raise LeaseLost(f"{lease.key}: lease {lease.token} of {lease.owner} was taken")
+            raise LeaseLost(
+                f"{lease.key}: lease {lease.token} of {lease.owner} was taken over or released"
+            )
         return attrs.evolve(lease, expires=row[0])
+
+    def renew_many(self, leases: Collection[Lease], *, seconds: float) -> list[Lease]:
+        held = check_renewals(leases, seconds)
+        if not held:
+            return []
+        keys, tokens = zip(*held, strict=True)
+        rows = self._db.execute(
+            f"UPDATE leases AS held SET expires = {_NOW} + %s "
+            "FROM unnest(%s::text[], %s::bigint[]) AS given(key, token) "
+            "WHERE held.key = given.key AND held.token = given.token "
+            f"AND held.expires > {RELEASED_EXPIRY} "
+            "RETURNING held.key, held.token, held.expires",
+            (float(seconds), list(keys), list(tokens)),
+        ).fetchall()
+        return [attrs.evolve(held[key, token], expires=expires) for key, token, expires in rows]
 
     def release(self, lease: Lease) -> None:
         self._db.execute(
-            "UPDATE leases SET expires = 0 WHERE key = %s AND token = %s",
+            f"UPDATE leases SET expires = {RELEASED_EXPIRY} WHERE key = %s AND token = %s",
             (lease.key, lease.token),
         )
 

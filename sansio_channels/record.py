@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RECORD_VERSION", "ChannelRecord"]
 
-RECORD_VERSION: Final = 1
+# 2: ``closing``, ``dispute``, ``dispute_info``, ``contracts``, ``signed_ahead_contracts`` and
+# ``abandoned`` were added to version 1 (which may hold some of them already); a record of
+# version 1 reads with the ones it lacks at their defaults.
+RECORD_VERSION: Final = 2
 
 
 @attrs.frozen(kw_only=True)
@@ -109,6 +112,11 @@ class ChannelRecord:
         )
 
     @property
+    def finished(self) -> bool:
+        """Closed, or an open given up: nothing is left to drive (a store keeps it apart)."""
+        return self.state == ChannelState.CLOSED.value or self.abandoned is not None
+
+    @property
     def resumable(self) -> bool:
         """Whether a client can come back to the channel from this record: the node knows it
         (its fsm id is known, and its channel id, or the create tx we signed names it) and it
@@ -144,9 +152,19 @@ class ChannelRecord:
 
     @classmethod
     def from_json(cls, view: Mapping[str, Any]) -> ChannelRecord:
-        """A record from :meth:`to_json`'s output; a wrong version or shape is refused."""
-        if not isinstance(view, Mapping) or view.get("version") != RECORD_VERSION:
-            raise LocalProtocolError(f"not a channel record of version {RECORD_VERSION}")
+        """A record from :meth:`to_json`'s output, of this version or an older one (read as
+        this one: what it lacks takes its default); a newer version, or a wrong shape, is
+        refused."""
+        version = view.get("version") if isinstance(view, Mapping) else None
+        if type(version) is int and version > RECORD_VERSION:
+            raise LocalProtocolError(
+                f"a channel record of version {version}, written by a newer sansio-channels "
+                f"(this one reads versions up to {RECORD_VERSION}): upgrade to read it"
+            )
+        if type(version) is not int or version < 1:
+            raise LocalProtocolError(
+                f"not a channel record (version {version!r}; this one reads 1 to {RECORD_VERSION})"
+            )
         try:
             ahead = {int(k): v for k, v in dict(view.get("signed_ahead") or {}).items()}
             ahead_balances = {
@@ -160,6 +178,7 @@ class ChannelRecord:
             return cls(
                 **{
                     **view,
+                    "version": RECORD_VERSION,
                     "signed_ahead": ahead,
                     "signed_ahead_balances": ahead_balances,
                     "signed_ahead_contracts": ahead_contracts,

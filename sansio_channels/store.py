@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -26,6 +26,7 @@ import attrs
 
 from .errors import ChannelError, LocalProtocolError
 from .record import ChannelRecord
+from .state import ChannelState
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
@@ -42,7 +43,7 @@ __all__ = [
     "record_key",
 ]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _APPLICATION_ID: Final = 0x53434831  # "SCH1": marks a file as a channel store
 
 
@@ -123,7 +124,14 @@ class LeasingStore(ChannelStore, Protocol):
         ...
 
     def renew(self, lease: Lease, *, seconds: float) -> Lease:
-        """The same lease, valid ``seconds`` from now; :class:`LeaseLost` if it was taken."""
+        """The same lease, valid ``seconds`` from now; :class:`LeaseLost` if it was taken
+        over or released."""
+        ...
+
+    def renew_many(self, leases: Collection[Lease], *, seconds: float) -> list[Lease]:
+        """Renew every one of ``leases`` that is still current, in one transaction: the
+        renewed ones, each with its token and a new expiry ``seconds`` from now. A lease
+        missing from the answer was taken over (or released): its owner lost it."""
         ...
 
     def release(self, lease: Lease) -> None:
@@ -132,6 +140,11 @@ class LeasingStore(ChannelStore, Protocol):
 
     def lease(self, key: str) -> Lease | None:
         """The current lease of ``key`` (expired or not), if one was ever taken."""
+        ...
+
+    def takeable(self) -> list[ChannelRecord]:
+        """The records a hub could take, in one query: not finished (closed or given up),
+        and leased by no one, or under a lease that expired or was released."""
         ...
 
 
@@ -146,11 +159,34 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         "last INTEGER NOT NULL)",
         "INSERT INTO lease_tokens VALUES (1, 0)",
     ),
+    3: (
+        # Whether a record is finished (closed or given up), so a hub's scan skips it
+        # without reading it.
+        "ALTER TABLE channels ADD COLUMN finished INTEGER NOT NULL DEFAULT 0",
+        "UPDATE channels SET finished = 1 "
+        f"WHERE json_extract(record, '$.state') = '{ChannelState.CLOSED.value}' "
+        "OR json_extract(record, '$.abandoned') IS NOT NULL",
+        "CREATE INDEX channels_unfinished ON channels (key) WHERE finished = 0",
+    ),
 }
 
 
+# The expiry of a lease its owner gave up: free at once, and never renewed.
+RELEASED_EXPIRY: Final = 0
+
 # The time by sqlite's clock, in seconds since the epoch (to the millisecond).
 _NOW: Final = "SELECT (julianday('now') - 2440587.5) * 86400.0"
+
+
+def check_renewals(leases: Collection[Lease], seconds: float) -> dict[tuple[str, int], Lease]:
+    """The leases of a batched renewal by key and token, once found sound."""
+    held: dict[tuple[str, int], Lease] = {}
+    for lease in leases:
+        if not isinstance(lease, Lease):
+            raise LocalProtocolError(f"a Lease is required, got {type(lease).__name__}")
+        check_lease_request(lease.key, lease.owner, seconds)
+        held[lease.key, lease.token] = lease
+    return held
 
 
 def checked_save(record: ChannelRecord, replaces: str | None, lease: Lease | None) -> str:
@@ -196,9 +232,10 @@ class SQLiteStore:
             if replaces is not None and replaces != key:
                 self._db.execute("DELETE FROM channels WHERE key = ?", (replaces,))
             self._db.execute(
-                "INSERT INTO channels (key, record) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET record = excluded.record",
-                (key, text),
+                "INSERT INTO channels (key, record, finished) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET record = excluded.record, "
+                "finished = excluded.finished",
+                (key, text, record.finished),
             )
 
     def _fence(self, lease: Lease, key: str) -> None:
@@ -229,16 +266,35 @@ class SQLiteStore:
     def renew(self, lease: Lease, *, seconds: float) -> Lease:
         check_lease_request(lease.key, lease.owner, seconds)
         with self._writing():
-            if self._current_token(lease.key) != lease.token:
-                raise LeaseLost(f"{lease.key}: lease {lease.token} of {lease.owner} was taken")
+            held = self._row(lease.key)
+            if held is None or held.token != lease.token or held.expires == RELEASED_EXPIRY:
+                raise LeaseLost(
+                    f"{lease.key}: lease {lease.token} of {lease.owner} was taken over or released"
+                )
             renewed = attrs.evolve(lease, expires=self._clock() + seconds)
             self._put_lease(renewed)
             return renewed
 
+    def renew_many(self, leases: Collection[Lease], *, seconds: float) -> list[Lease]:
+        held = check_renewals(leases, seconds)
+        if not held:
+            return []
+        given = json.dumps([[key, token] for key, token in held])
+        with self._writing():
+            expires = self._clock() + seconds
+            rows = self._db.execute(
+                f"UPDATE leases SET expires = ? WHERE expires > {RELEASED_EXPIRY} "
+                "AND (key, token) IN "
+                "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+                "FROM json_each(?)) RETURNING key, token",
+                (expires, given),
+            ).fetchall()
+        return [attrs.evolve(held[key, token], expires=expires) for key, token in rows]
+
     def release(self, lease: Lease) -> None:
         with self._writing():
             self._db.execute(
-                "UPDATE leases SET expires = 0 WHERE key = ? AND token = ?",
+                f"UPDATE leases SET expires = {RELEASED_EXPIRY} WHERE key = ? AND token = ?",
                 (lease.key, lease.token),
             )
 
@@ -281,6 +337,15 @@ class SQLiteStore:
 
     def records(self) -> list[ChannelRecord]:
         return [read_record(key, text) for key, text in self._rows()]
+
+    def takeable(self) -> list[ChannelRecord]:
+        rows = self._db.execute(
+            "SELECT channels.key, record FROM channels LEFT JOIN leases USING (key) "
+            "WHERE finished = 0 AND (leases.key IS NULL OR leases.expires <= ?) "
+            "ORDER BY channels.key",
+            (self._clock(),),
+        )
+        return [read_record(key, text) for key, text in rows]
 
     def _rows(self) -> Iterator[tuple[str, str]]:
         yield from self._db.execute("SELECT key, record FROM channels ORDER BY key")

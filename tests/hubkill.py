@@ -9,21 +9,29 @@ Processes, all on loopback:
 - the **workers**: hub processes (``adapters.hub.Hub``) with a signer for every initiator
   account, on one store. Each drives the channels it holds through their life by their
   latest round: two transfers, a transfer back from the responder, a deposit, a withdrawal,
-  a mutual close once the parent has made its kills. The first workers open the channels;
-  after that, channels move between workers as they are killed. Every save is logged with its
-  lease token, refused ones too;
+  a mutual close once the parent has made its kills. Worker ``w`` of ``workers`` opens the
+  channels ``n`` with ``n % workers == w`` that have no record still in use (none yet, or only
+  records of opens given up), and so does the worker started in its place after a kill;
+  channels move between workers as they are killed. Every save is logged with its lease
+  token, refused ones too;
 - a **thief**: now and then tries to take the lease of a random channel it does not hold;
-- the **parent** (:func:`run`): SIGKILLs a random worker every so often and starts a new one
-  in its place, until every channel is closed; then checks the logs and the node's report.
-  Now and then it pauses a worker instead (SIGSTOP) for longer than a lease and lets it go
-  on: its channels were taken meanwhile, and the saves it tries on waking are refused.
+- the **parent** (:func:`run`): SIGKILLs a random worker every so often from the start (up
+  to half the kills land while channels are still opening, the rest once all are open) and
+  starts a new one in its place, until every channel is closed; then checks the logs and the
+  node's report. Now and then it pauses a worker instead (SIGSTOP) for longer than a lease
+  and lets it go on: its channels were taken meanwhile, and the saves it tries on waking are
+  refused. An open cut by a kill is resumed by another worker (the create tx was signed) or
+  given up and marked by the hub that finds its lease free, then opened again by its slot's
+  worker.
 
 What it checks: no two processes ever saved for one channel at the same time (per channel,
 the tokens of accepted saves never go back: a save under an older token after one under a
 newer was accepted would be one); no account's signature reached the node on two different
 states of one round; no state lost (each channel's record ends at the round and balances the
 responder last co-signed); every channel closed on chain, the initiator's last record closed
-with the balances the responder holds.
+with the balances the responder holds (or, for a channel whose open was given up after its
+create tx was signed, that record, saying why, with the tx that names the responder's
+channel); one record in use per channel, and every record of an open given up saying why.
 
 Run it alone: ``python -m tests.hubkill --store URL --workers 4 --channels 200 --kills 20``.
 """
@@ -49,13 +57,14 @@ import attrs
 from sansio_channels import commands as cmd
 from sansio_channels.adapters._common import Settings
 from sansio_channels.adapters.asyncio import ChannelClient
-from sansio_channels.adapters.hub import ChannelStopped, Hub, OpenAbandoned
+from sansio_channels.adapters.hub import ChannelStopped, Hub
 from sansio_channels.channel import Channel
 from sansio_channels.crypto import KeyPair, Signer, inner_tx, verify
 from sansio_channels.events import (
     CoSignedState,
     Event,
     FsmUp,
+    Info,
     OffChainStateFetched,
     OperationAccepted,
     OperationFailed,
@@ -84,6 +93,7 @@ SETTINGS: Final = Settings(ping_interval=None, open_timeout=30.0)
 KILL_EVERY: Final = (0.2, 0.8)  # seconds between two actions on the workers
 PAUSE_SHARE: Final = 0.2  # of the actions on a worker, pauses past a lease (the rest kills)
 OP_BOUND: Final = 20.0  # an operation that takes longer is abandoned and tried again later
+NUDGE_EVERY: Final = 1.0  # seconds between first updates tried by a channel resumed in its open
 
 
 def initiator(n: int) -> KeyPair:
@@ -105,6 +115,18 @@ def options(role: Role, n: int) -> OpenOptions:
     )
 
 
+def given_up_signed(records: list[ChannelRecord]) -> dict[str, ChannelRecord]:
+    """By account, the opens given up after the create tx was signed, of the channels with no
+    record in use: the channel may be on chain (the application is told to look for that
+    tx), so it is not opened again; such a channel ends reported given up, not closed."""
+    in_use = {r.account for r in records if r.abandoned is None}
+    return {
+        r.account: r
+        for r in records
+        if r.abandoned is not None and 1 in r.signed_ahead and r.account not in in_use
+    }
+
+
 # --- the node ---------------------------------------------------------------------------------
 
 
@@ -118,12 +140,30 @@ class Responder:
         self.keys = responder(n)
         self.peer = initiator(n)
         self.co_signed: dict[int, str] = {}
-        # round -> the distinct states the initiator's signature reached us on
+        # round -> the distinct states the initiator's signature reached us on, in the
+        # current channel; and the rounds signed twice in channels given up before it
         self.initiator_signed: dict[int, set[str]] = {}
+        self.double_signed_before: list[int] = []
+        # The initiator's FSM went away (its worker killed during the open): the responder's
+        # FSM keeps running and would hold the port; it leaves and waits for a new open.
+        self.peer_gone = False
         self.paid_back = False
         self.paying = False
 
+    def new_channel(self) -> None:
+        """The open died before it was co-signed: wait for the initiator's next open, a new
+        channel (its create tx is another round 1, not a second state of this one's)."""
+        self.double_signed_before += self.double_signed()
+        self.channel = Channel(options(Role.RESPONDER, self.n), network_id=self.network_id)
+        self.co_signed, self.initiator_signed = {}, {}
+        self.peer_gone = False
+
+    def double_signed(self) -> list[int]:
+        return sorted(r for r, states in self.initiator_signed.items() if len(states) > 1)
+
     def take(self, event: Event) -> None:
+        if isinstance(event, Info) and event.event == "peer_disconnected":
+            self.peer_gone = True
         if isinstance(event, SignRequest):
             self._note_initiator_signature(event)
             event.sign(self.keys, accept_failed_checks=True)
@@ -165,7 +205,7 @@ async def respond(base_url: str, party: Responder) -> None:
         await respond_once(base_url, party)
         if party.channel.state is ChannelState.CLOSED or party.channel.ledger.latest is not None:
             return
-        party.channel = Channel(options(Role.RESPONDER, party.n), network_id=party.network_id)
+        party.new_channel()
 
 
 async def respond_once(base_url: str, party: Responder) -> None:
@@ -180,6 +220,8 @@ async def respond_once(base_url: str, party: Responder) -> None:
                 channel.receive_text(text)
                 for event in channel.events():
                     party.take(event)
+                if party.peer_gone and channel.ledger.latest is None:
+                    return  # an open whose initiator is gone: a new one comes
                 command = party.next_command()
                 if command is not None and channel.state is ChannelState.OPEN:
                     channel.submit(command)
@@ -217,9 +259,7 @@ async def node_main(channels: int, ready: Path, stop: Path, report: Path) -> Non
                     "round": None if latest is None else latest.round,
                     "balances": party.channel.ledger.balances_api(),
                     "on_chain": on_chain,
-                    "double_signed": sorted(
-                        r for r, states in party.initiator_signed.items() if len(states) > 1
-                    ),
+                    "double_signed": party.double_signed_before + party.double_signed(),
                     "paid_back": party.paid_back,
                 }
             )
@@ -269,16 +309,26 @@ class Driver:
     """What the application of a worker does: each channel's next step by its latest round."""
 
     def __init__(
-        self, hub: Hub, store: LeasingStore, network_id: str, channels: int, close_flag: Path
+        self,
+        hub: Hub,
+        store: LeasingStore,
+        network_id: str,
+        channels: int,
+        close_flag: Path,
+        slot: tuple[int, int],
     ) -> None:
         self.hub = hub
         self.store = store
         self.network_id = network_id
+        # (w, workers): this worker opens the channels n with n % workers == w
+        self.mine = range(slot[0], channels, slot[1])
+        self.opening: dict[int, ChannelClient] = {}  # the clients of the opens it made
         # The parent makes this file once its kills are done: the channels close only then,
         # so a fast machine cannot finish every channel before the kills it owes.
         self.close_flag = close_flag
         self.slots = {initiator(n).address: n for n in range(channels)}
         self.busy: set[int] = set()
+        self.nudged: dict[int, float] = {}  # client -> when it may try its first update again
         self.up: set[int] = set()  # clients back on the node (FsmUp seen)
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -288,12 +338,28 @@ class Driver:
         resumed = client is not None and client.channel.restored_from is not None
         if client is not None and isinstance(event, OffChainStateFetched if resumed else FsmUp):
             self.up.add(id(client))
-        if isinstance(event, OpenAbandoned):  # its worker was killed: open it again
-            n = self.slots[event.record.account]
-            self.hub.open(options(Role.INITIATOR, n), network_id=self.network_id)
         if isinstance(event, ChannelStopped) and client is not None:
             self.up.discard(id(client))
+            n = self.slots[client.channel.account.api]
+            if self.opening.get(n) is client:
+                del self.opening[n]
             self._closed_on_chain(client, event)
+
+    async def open_missing(self) -> None:
+        """Open each of this worker's channels that has no record in use: none yet (its
+        opener was killed before saving one), or only opens given up before a create tx was
+        signed (``OpenAbandoned``, reported by whichever hub found them; one given up after
+        it is left as it is: see :func:`given_up_signed`). Only this slot's worker opens
+        channel n, and
+        the parent starts the next one only once this one is dead: one open at a time."""
+        records = self.store.records()
+        in_use = {r.account for r in records if r.abandoned is None} | set(given_up_signed(records))
+        for n in self.mine:
+            if n in self.opening or initiator(n).address in in_use:
+                continue
+            self.opening[n] = self.hub.open(options(Role.INITIATOR, n), network_id=self.network_id)
+            await asyncio.sleep(0.05)  # a few at a time, as a hub takes on new customers
+            self.step()
 
     def _closed_on_chain(self, client: ChannelClient, event: ChannelStopped) -> None:
         """A channel whose close we signed, refused by the node: it closed on chain while
@@ -327,7 +393,17 @@ class Driver:
     def _next(self, client: ChannelClient) -> cmd.Command | None:
         channel = client.channel
         latest = channel.ledger.latest
-        if channel.state is not ChannelState.OPEN or latest is None:
+        if latest is None:
+            return None
+        if channel.state is ChannelState.OPENING and latest.round == 1:
+            # Resumed after a kill in the open: the node says nothing of an open that
+            # happened while no client was there; the first co-signed update shows it. Try
+            # the first transfer now and then (refused while the funding is not locked).
+            now = time.monotonic()
+            if channel.restored_from is None or now < self.nudged.get(id(client), 0.0):
+                return None
+            self.nudged[id(client)] = now + NUDGE_EVERY
+        elif channel.state is not ChannelState.OPEN:
             return None
         peer = None if channel.peer is None else channel.peer.api
         me = channel.account.api
@@ -351,7 +427,9 @@ class Driver:
             self.busy.discard(id(client))
 
 
-async def worker_main(store_url: str, node: dict[str, Any], opens: list[int], log: Path) -> None:
+async def worker_main(
+    store_url: str, node: dict[str, Any], slot: tuple[int, int], log: Path
+) -> None:
     with log.open("a") as handle:
         inner = open_store(store_url)
         store = LoggedStore(inner, handle)
@@ -368,16 +446,14 @@ async def worker_main(store_url: str, node: dict[str, Any], opens: list[int], lo
             renew_every=LEASE_SECONDS / 4,
             scan_every=0.3,
         )
-        driver = Driver(hub, inner, node["network_id"], channels, Path(node["close_flag"]))
+        driver = Driver(hub, inner, node["network_id"], channels, Path(node["close_flag"]), slot)
         hub.handler = driver.handler
         async with hub:
-            for n in opens:  # a few at a time, as a hub takes on new customers
-                hub.open(options(Role.INITIATOR, n), network_id=node["network_id"])
-                await asyncio.sleep(0.05)
-                driver.step()
             while True:
-                driver.step()
-                await asyncio.sleep(0.05)
+                await driver.open_missing()
+                for _ in range(10):
+                    driver.step()
+                    await asyncio.sleep(0.05)
 
 
 # --- the thief --------------------------------------------------------------------------------
@@ -427,6 +503,9 @@ class Outcome:
     seed: int
     closed: int = 0
     kills: int = 0
+    kills_during_opens: int = 0  # while some channel had no co-signed state yet
+    abandoned: int = 0  # opens given up (records marked)
+    given_up: int = 0  # channels that end given up after their create tx was signed
     fenced_saves: int = 0
     double_driven: int = 0
     double_signed: int = 0
@@ -491,17 +570,20 @@ def run(
         paused: dict[int, float] = {}  # worker -> when it goes on
         started = time.monotonic()
         for w in range(workers):
-            opens = ",".join(str(n) for n in range(w, channels, workers))
             procs[w] = _spawn(
-                "worker", store_url, config, opens, str(home / f"w{w}.log"), log=errors
+                "worker", store_url, config, f"{w}/{workers}", str(home / f"w{w}.log"), log=errors
             )
         thief = _spawn("thief", store_url, str(home / "thief.json"), log=errors)
         store = open_store(store_url)
         try:
-            next_kill = 0.0
+            # The first kill lands while the workers are opening their channels.
+            next_kill = started + rng.uniform(0.5, 2.0)
             while True:
-                records = [r for r in store.records() if r.abandoned is None]
-                closed = sum(r.state == ChannelState.CLOSED.value for r in records)
+                every = store.records()
+                records = [r for r in every if r.abandoned is None]
+                # A channel ends closed, or given up after its create tx was signed.
+                ended = len(given_up_signed(every))
+                closed = sum(r.state == ChannelState.CLOSED.value for r in records) + ended
                 if closed == channels and outcome.kills >= kills:
                     break
                 if time.monotonic() - started > bound:
@@ -509,16 +591,19 @@ def run(
                     outcome.problems.append(f"not done after {bound} s: {closed} closed; {states}")
                     outcome.problems.append(errors.read_text()[-3000:])
                     break
-                # Kills start once every channel is open (a kill during an open is the crash
-                # test's business); from then on they land anywhere in the channels' use.
-                opened = sum(r.latest_round is not None for r in records) == channels
+                # Kills start at once: the first ones land in the opens, the later ones
+                # anywhere in the channels' use.
+                opened = sum(r.latest_round is not None for r in records) + ended >= channels
                 now = time.monotonic()
                 for w, until in list(paused.items()):
                     if now >= until:
                         procs[w].send_signal(signal.SIGCONT)
                         del paused[w]
-                if opened and now >= next_kill and closed < channels:
-                    w = rng.choice([w for w in range(workers) if w not in paused])
+                # Half the kills at most land in the opens; the rest once all are open.
+                in_opens = not opened and outcome.kills_during_opens >= kills // 2
+                awake = [w for w in range(workers) if w not in paused]  # all may be paused
+                if now >= next_kill and closed < channels and not in_opens and awake:
+                    w = rng.choice(awake)
                     if rng.random() < PAUSE_SHARE:
                         procs[w].send_signal(signal.SIGSTOP)
                         paused[w] = now + LEASE_SECONDS * 2
@@ -527,8 +612,14 @@ def run(
                         procs[w].send_signal(signal.SIGKILL)
                         procs[w].wait()
                         outcome.kills += 1
+                        outcome.kills_during_opens += not opened
                         procs[w] = _spawn(
-                            "worker", store_url, config, "", str(home / f"w{w}.log"), log=errors
+                            "worker",
+                            store_url,
+                            config,
+                            f"{w}/{workers}",
+                            str(home / f"w{w}.log"),
+                            log=errors,
                         )
                     next_kill = now + rng.uniform(*KILL_EVERY)
                 if closed == channels and outcome.kills < kills:
@@ -597,11 +688,30 @@ def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path)
         outcome.problems.append("the node wrote no report")
         return
     rows = json.loads(report.read_text())
-    records = {r.account: r for r in store.records() if r.abandoned is None}
+    every = store.records()
+    given_up = given_up_signed(every)
+    records: dict[str, ChannelRecord] = {}
+    for record in every:
+        if record.abandoned is not None:
+            outcome.abandoned += 1
+            if not record.abandoned.strip():
+                outcome.problems.append(f"{record_key(record)}: given up without a reason")
+        elif record.account in records:
+            outcome.problems.append(f"{record.account}: two records in use")
+        else:
+            records[record.account] = record
     for row in rows:
         n = row["n"]
         outcome.double_signed += len(row["double_signed"])
         record = records.get(initiator(n).address)
+        if record is None and initiator(n).address in given_up:
+            # Reported given up, with the create tx we signed: the responder's channel, if
+            # it got that far, is the one that tx names.
+            outcome.given_up += 1
+            named = given_up[initiator(n).address].known_channel_id()
+            if row["channel_id"] not in (None, named):
+                outcome.problems.append(f"channel {n}: given up as {named}, peer on another")
+            continue
         if record is None:
             outcome.lost += 1
             outcome.problems.append(f"channel {n}: no record")
@@ -632,10 +742,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(node_main(int(count), Path(ready), Path(stop), Path(report)))
         return 0
     if argv and argv[0] == "worker":
-        _, url, config, opens, log = argv
-        asyncio.run(
-            worker_main(url, json.loads(config), [int(n) for n in opens.split(",") if n], Path(log))
-        )
+        _, url, config, slot, log = argv
+        w, workers = (int(part) for part in slot.split("/"))
+        asyncio.run(worker_main(url, json.loads(config), (w, workers), Path(log)))
         return 0
     if argv and argv[0] == "thief":
         thief_main(argv[1], Path(argv[2]))

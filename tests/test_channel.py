@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 
 import attrs
 import pytest
@@ -28,8 +30,9 @@ from sansio_channels.events import (
     StateChanged,
 )
 from sansio_channels.options import ReestablishOptions, Role
-from sansio_channels.record import ChannelRecord
+from sansio_channels.record import RECORD_VERSION, ChannelRecord
 from sansio_channels.state import ChannelState
+from sansio_channels.store import SQLiteStore, StoreError, record_key
 
 from .scripted_node import (
     INITIATOR,
@@ -360,7 +363,59 @@ def test_record_round_trips_and_restores() -> None:
     assert restored.peer == channel.peer
     assert "existing_channel_id" in restored.connect_url("ws://n:3014/channel")
     with pytest.raises(LocalProtocolError, match="not a channel record"):
-        ChannelRecord.from_json({"version": 99})
+        ChannelRecord.from_json({"version": 0})
+
+
+# What version 2 added to version 1, with the value a record of version 1 reads with.
+ADDED_IN_2: dict[str, object] = {
+    "closing": None,
+    "dispute": None,
+    "dispute_info": None,
+    "contracts": {},
+    "signed_ahead_contracts": {},
+    "abandoned": None,
+}
+
+
+def test_a_record_of_version_1_reads_with_defaults_and_is_written_as_2() -> None:
+    channel, node = opened()
+    own_transfer(channel, node, 5)
+    record = channel.record()
+    assert record.version == RECORD_VERSION == 2
+    view = record.to_json()
+    old = {k: v for k, v in view.items() if k not in ADDED_IN_2} | {"version": 1}
+    read = ChannelRecord.from_json(old)
+    assert read == record  # every added field at its default, as the channel had them
+    assert read.version == 2
+    assert read.to_json()["version"] == 2
+    # A record of version 1 written after some fields were added keeps what it holds.
+    later = old | {"abandoned": "the open stopped", "closing": None, "contracts": {"ct_1": "cb_1"}}
+    kept = ChannelRecord.from_json(later)
+    assert kept.abandoned == "the open stopped"
+    assert kept.contracts == {"ct_1": "cb_1"}
+
+
+def test_a_newer_record_is_refused_saying_so(tmp_path: Path) -> None:
+    channel, _ = opened()
+    view = channel.record().to_json() | {"version": 3, "what_3_adds": 1}
+    with pytest.raises(LocalProtocolError, match=r"version 3, written by a newer sansio-channels"):
+        ChannelRecord.from_json(view)
+    for wrong in ("2", True, 2.0, None):
+        with pytest.raises(LocalProtocolError, match="not a channel record"):
+            ChannelRecord.from_json(channel.record().to_json() | {"version": wrong})
+    with pytest.raises(LocalProtocolError, match="not a channel record"):
+        ChannelRecord.from_json([])  # type: ignore[arg-type]
+    # A store hands the same words on, naming the key.
+    path, key = tmp_path / "s.sqlite3", record_key(channel.record())
+    with SQLiteStore(path) as store:
+        store.save(channel.record())
+    with sqlite3.connect(path) as db:  # as a newer version of the library would write it
+        db.execute("UPDATE channels SET record = ?", (json.dumps(view),))
+    with (
+        SQLiteStore(path) as store,
+        pytest.raises(StoreError, match=f"under '{key}'.*newer sansio-channels.*upgrade"),
+    ):
+        store.load(key)
 
 
 def test_restore_takes_only_what_the_record_does_not_fix() -> None:

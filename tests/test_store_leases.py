@@ -14,6 +14,7 @@ import pytest
 
 from sansio_channels.errors import LocalProtocolError
 from sansio_channels.record import ChannelRecord
+from sansio_channels.state import ChannelState
 from sansio_channels.store import (
     SCHEMA_VERSION,
     Lease,
@@ -100,6 +101,69 @@ def test_a_released_lease_can_be_taken_at_once(leasing: tuple[LeasingStore, Wait
     renewed = store.renew(taken, seconds=120)
     assert renewed.token == taken.token
     assert renewed.expires > taken.expires
+
+
+def test_leases_are_renewed_in_one_call_and_the_lost_ones_left_out(
+    leasing: tuple[LeasingStore, Wait],
+) -> None:
+    store, wait = leasing
+    held = [store.acquire(f"k{n}", "a", seconds=0.2) for n in range(5)]
+    assert all(lease is not None for lease in held)
+    k0, k1, k2, k3, k4 = (lease for lease in held if lease is not None)
+    store.release(k1)  # released: not renewed, and not taken again by the renewal
+    wait(0.3)
+    thief = store.acquire("k2", "b", seconds=60)  # taken over once it expired
+    assert thief is not None
+    # k3 expired too, but nobody took it: its token still fences, so it is renewed.
+    renewed = store.renew_many([k0, k1, k2, k3], seconds=60)
+    assert sorted(lease.key for lease in renewed) == ["k0", "k3"]
+    for lease in renewed:
+        before = k0 if lease.key == "k0" else k3
+        assert (lease.owner, lease.token) == (before.owner, before.token)
+        assert lease.expires > before.expires
+        assert store.lease(lease.key) == lease
+    with pytest.raises(LeaseLost, match="released"):
+        store.renew(k1, seconds=60)
+    assert store.acquire("k1", "b", seconds=60) is not None  # still free after the renewals
+    assert store.lease("k2") == thief
+    lease4 = store.lease("k4")
+    assert lease4 == k4  # not asked for: left alone
+    assert store.renew_many([], seconds=60) == []
+    with pytest.raises(LocalProtocolError):
+        store.renew_many([k0], seconds=0)
+    with pytest.raises(LocalProtocolError, match="a Lease is required"):
+        store.renew_many(["k0"], seconds=1)  # type: ignore[list-item]
+
+
+def test_the_records_a_hub_could_take_come_in_one_query(
+    leasing: tuple[LeasingStore, Wait],
+) -> None:
+    store, wait = leasing
+    record = a_record()
+    kinds = {
+        "free": record,  # saved without a lease
+        "expired": record,
+        "released": record,
+        "held": record,
+        "closed": attrs.evolve(record, state=ChannelState.CLOSED.value),
+        "abandoned": attrs.evolve(record, abandoned="the open stopped"),
+    }
+    keyed = {kind: attrs.evolve(r, channel_id=f"ch_{kind}") for kind, r in kinds.items()}
+    for kind, each in keyed.items():
+        if kind == "free":  # never leased: a record as a plain store keeps it
+            store.save(each)
+            continue
+        lease = store.acquire(record_key(each), "a", seconds=60 if kind == "held" else 0.2)
+        assert lease is not None
+        store.save(each, lease=lease)
+        if kind == "released":
+            store.release(lease)
+    assert [r.channel_id for r in store.takeable()] == ["ch_free", "ch_released"]
+    wait(0.3)
+    assert [r.channel_id for r in store.takeable()] == ["ch_expired", "ch_free", "ch_released"]
+    # A record that finishes leaves the answer; one that did not yet stays in it.
+    store.save(attrs.evolve(keyed["free"], state=ChannelState.CLOSED.value))
+    assert [r.channel_id for r in store.takeable()] == ["ch_expired", "ch_released"]
 
 
 def test_a_save_under_a_lease_taken_over_is_refused_and_changes_nothing(
@@ -351,6 +415,11 @@ def test_a_leased_store_takes_the_lease_with_the_first_save_and_carries_it(
     renewed = leased.renew()
     assert renewed is not None
     assert renewed.token == leased.lease.token
+    (batched,) = store.renew_many([renewed], seconds=90)
+    leased.renewed(batched)  # a renewal made for many channels at once
+    assert leased.lease == batched
+    with pytest.raises(LocalProtocolError, match="not the one held"):
+        leased.renewed(attrs.evolve(batched, token=batched.token + 1))
     leased.release()
     other = LeasedStore(store, "b", seconds=60)
     other.save(record)  # free after the release: the next owner takes it
@@ -360,3 +429,70 @@ def test_a_leased_store_takes_the_lease_with_the_first_save_and_carries_it(
         LeasedStore(store, "c", seconds=60).save(record)  # held by b
     leased.delete(record_key(record))
     assert store.records() == []
+
+
+def _schema_2_rows() -> dict[str, ChannelRecord]:
+    """A record of each kind a store of schema 2 held, by key: open, closed, given up."""
+    record = a_record()
+    kinds = [
+        attrs.evolve(record, channel_id="ch_open"),
+        attrs.evolve(record, channel_id="ch_closed", state=ChannelState.CLOSED.value),
+        attrs.evolve(record, channel_id="ch_abandoned", abandoned="the open stopped"),
+    ]
+    return {record_key(each): each for each in kinds}
+
+
+def test_a_store_of_schema_2_learns_which_records_are_finished(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "v2.sqlite3"
+    rows = _schema_2_rows()
+    db = sqlite3.connect(path)  # what the second schema was
+    db.execute("PRAGMA application_id=1396918321")
+    db.execute("CREATE TABLE channels (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE leases (key TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+        "token INTEGER NOT NULL, expires REAL NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE lease_tokens (only INTEGER PRIMARY KEY CHECK (only = 1), "
+        "last INTEGER NOT NULL)"
+    )
+    db.execute("INSERT INTO lease_tokens VALUES (1, 0)")
+    for key, record in rows.items():
+        db.execute("INSERT INTO channels VALUES (?, ?)", (key, json.dumps(record.to_json())))
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    with SQLiteStore(path) as store:
+        assert [r.channel_id for r in store.takeable()] == ["ch_open"]
+        assert sorted(store.records(), key=record_key) == sorted(rows.values(), key=record_key)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_postgres_migrates_a_store_of_schema_2(postgres_url: str) -> None:
+    import json
+
+    import psycopg
+
+    from sansio_channels.postgres import PostgresStore
+
+    rows = _schema_2_rows()
+    with psycopg.connect(postgres_url) as db:  # what the second schema was
+        db.execute("CREATE TABLE sansio_channels_store (application TEXT, version INTEGER)")
+        db.execute("INSERT INTO sansio_channels_store VALUES ('sansio-channels', 2)")
+        db.execute("CREATE TABLE channels (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
+        db.execute(
+            "CREATE TABLE leases (key TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+            "token BIGINT NOT NULL, expires DOUBLE PRECISION NOT NULL)"
+        )
+        db.execute("CREATE SEQUENCE lease_tokens")
+        for key, record in rows.items():
+            db.execute("INSERT INTO channels VALUES (%s, %s)", (key, json.dumps(record.to_json())))
+    with PostgresStore(postgres_url) as store:
+        assert [r.channel_id for r in store.takeable()] == ["ch_open"]
+        assert len(store.records()) == 3
+    with psycopg.connect(postgres_url) as db:
+        assert db.execute("SELECT version FROM sansio_channels_store").fetchone() == (
+            SCHEMA_VERSION,
+        )

@@ -41,6 +41,7 @@ class Client(Protocol):
     async def sign(self, request: SignRequest) -> None: ...
     async def sleep(self, seconds: float) -> None: ...
     async def close(self) -> None: ...
+    async def stop(self, failure: Exception) -> None: ...
     def record(self) -> ChannelRecord: ...
 
 
@@ -101,6 +102,9 @@ class AsyncioClient:
 
     async def close(self) -> None:
         await asyncio.wait_for(self.inner.close(), TIMEOUT)
+
+    async def stop(self, failure: Exception) -> None:
+        await asyncio.wait_for(self.inner.stop(failure), TIMEOUT)
 
     def record(self) -> ChannelRecord:
         return self.inner.record()
@@ -173,6 +177,10 @@ class TrioClient:
         with trio.fail_after(TIMEOUT):
             await self.inner.close()
 
+    async def stop(self, failure: Exception) -> None:
+        with trio.fail_after(TIMEOUT):
+            await self.inner.stop(failure)
+
     def record(self) -> ChannelRecord:
         return self.inner.record()
 
@@ -242,6 +250,9 @@ class SyncClient:
 
     async def close(self) -> None:
         self.inner.close()
+
+    async def stop(self, failure: Exception) -> None:
+        self.inner.stop(failure)
 
     def record(self) -> ChannelRecord:
         return self.inner.record()

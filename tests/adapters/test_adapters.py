@@ -149,6 +149,28 @@ def test_open_transfer_message_and_clean_close(driver: Driver) -> None:
     driver.run(scenario)
 
 
+class Stopped(Exception):
+    """The application's own reason to stop a client."""
+
+
+def test_a_client_stopped_with_an_error_hands_it_on_after_its_events(driver: Driver) -> None:
+    async def scenario() -> None:
+        with Peer() as peer:
+            seen: list[Event] = []
+            async with driver.client(new_channel(), peer.base_url, **client_options()) as client:
+                await until_open(client, seen)
+                await client.stop(Stopped("the lease is gone"))
+                with pytest.raises(Stopped, match="the lease is gone"):
+                    await drain(client, seen)
+                with pytest.raises(Stopped):  # and no command starts any more
+                    await client.transfer(PEER, 5)
+            assert client.channel.record().latest_round == 1
+            assert "channels.update.new" not in peer.methods()
+        assert peer.close_codes == [1000]
+
+    driver.run(scenario)
+
+
 def test_connection_refused_is_a_clear_error(driver: Driver) -> None:
     async def scenario() -> None:
         url = f"ws://127.0.0.1:{free_port()}/channel"

@@ -99,6 +99,9 @@ async def hub_life(store: LeasingStore) -> None:
             assert held is not None
             assert held.owner == "first"
             assert store.acquire(key, "thief", seconds=5) is None  # held and renewed
+            # The hub renews its leases in one call: the expiry moves on, the token stays.
+            await until(lambda: (store.lease(key) or held).expires > held.expires)
+            assert (store.lease(key) or held).token == held.token
         # The first hub stopped: the lease is free at once, and the next hub takes the channel.
         second_seen = Seen()
         second = Hub(
@@ -210,3 +213,60 @@ def test_a_hub_needs_a_lease_time(tmp_path: Path, seconds: float) -> None:
         pytest.raises(ValueError, match="lease_seconds"),
     ):
         Hub("ws://127.0.0.1:9/channel", store, signer=INITIATOR, lease_seconds=seconds)
+
+
+class Unreachable:
+    """A store whose renewals fail while ``cut`` (a partition from it); the rest passes on."""
+
+    def __init__(self, store: LeasingStore) -> None:
+        self.store = store
+        self.cut = False
+
+    def renew_many(self, leases: Any, *, seconds: float) -> Any:
+        if self.cut:
+            raise OSError("the store is unreachable")
+        return self.store.renew_many(leases, seconds=seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+async def cut_off(store: LeasingStore) -> None:
+    sim = Simulator()
+    async with SimulatorServer(sim, port=0) as server:
+        url = server.url()
+        responder = Channel(open_options(Role.RESPONDER), network_id=sim.network_id)
+        peer = asyncio.ensure_future(respond(url, responder))
+        seen = Seen()
+        partitioned = Unreachable(store)
+        hub = Hub(
+            url,
+            partitioned,
+            signer=INITIATOR,
+            handler=seen,
+            settings=SETTINGS,
+            owner="cut off",
+            lease_seconds=0.5,
+            renew_every=0.05,
+        )
+        async with hub:
+            client = hub.open(open_options(Role.INITIATOR), network_id=sim.network_id)
+            await until(lambda: client.channel.state is ChannelState.OPEN)
+            await asyncio.sleep(0.2)
+            assert hub.clients() == [client]  # renewed all along
+            partitioned.cut = True
+            await until(lambda: bool(seen.of(ChannelStopped)))
+            (stopped,) = seen.of(ChannelStopped)
+            assert stopped.lease_lost  # another hub may hold it by now
+            assert stopped.reason.startswith("lease not renewed for 0.5 s")
+            assert "unreachable" in stopped.reason
+            assert hub.clients() == []
+        peer.cancel()
+        await asyncio.gather(peer, return_exceptions=True)
+
+
+def test_a_hub_cut_off_from_its_store_stops_its_channels_once_a_lease_could_have_run_out(
+    tmp_path: Path,
+) -> None:
+    with SQLiteStore(tmp_path / "hub.sqlite3") as store:
+        asyncio.run(cut_off(store))

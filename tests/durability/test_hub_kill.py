@@ -1,5 +1,6 @@
 """The worker-kill test (``tests/hubkill.py``): 4 hub processes on one PostgreSQL store, 200
-channels opened, used and closed, at least 20 SIGKILLs, pauses past a lease, a lease thief.
+channels opened, used and closed, at least 20 SIGKILLs (some during the opens), pauses past a
+lease, a lease thief.
 Its figures are printed in the test log; ``python bench/hub.py`` runs longer variants."""
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ def test_hub_workers_killed_at_random_lose_nothing_and_never_drive_a_channel_twi
         print(f"\nworker-kill test: {outcome.figures()}")
     assert outcome.problems == []
     assert outcome.kills >= 20
-    assert outcome.closed == outcome.channels == 200
+    assert 1 <= outcome.kills_during_opens <= 10  # opens cut by a kill: resumed or given up
+    # Every channel closed, or reported given up with its reason after its create tx was
+    # signed (an open cut by a kill that the node then refused to come back to).
+    assert outcome.closed + outcome.given_up == outcome.channels == 200
+    assert outcome.given_up <= 5
     assert outcome.double_driven == 0
     assert outcome.double_signed == 0
     assert outcome.lost == 0
