@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from sansio_channels import commands as cmd
 from sansio_channels.adapters import Settings
 from sansio_channels.adapters.asyncio import ChannelClient
 from sansio_channels.channel import Channel
