@@ -33,9 +33,12 @@ Memory per channel (``bytes_per_channel``, both modes): the bytes tracemalloc se
 to restore every initiator channel from its own record (distinct channels, distinct records),
 divided by their number.
 
-Run: ``python bench/scale.py [--channels 100,1000,10000] [--transfers 2000] [--in-memory]
-[--json]``; the last line of ``--json`` is ``{"rows": [{"channels", "per_transfer_us",
-"bytes_per_channel", "baseline_us", ...}, ...]}``.
+Every size is measured ``--runs`` times (3), the sizes taking turns; each row gives the median
+of each figure over the runs, and every run's core cost (``per_transfer_us_runs``).
+
+Run: ``python bench/scale.py [--channels 100,1000,10000] [--transfers 2000] [--runs 3]
+[--in-memory] [--json]``; the last line of ``--json`` is ``{"rows": [{"channels",
+"per_transfer_us", "bytes_per_channel", "baseline_us", ...}, ...]}``.
 """
 
 from __future__ import annotations
@@ -407,36 +410,58 @@ def measure_websockets(count: int, transfers: int, in_flight: int) -> dict[str, 
 # --- the command line ------------------------------------------------------------------------
 
 
+def combined(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One size's row from its runs: the median of each figure, every run's core cost too."""
+    row = {name: round(statistics.median(run[name] for run in runs), 2) for name in runs[0]}
+    row["channels"] = runs[0]["channels"]
+    if "transfers" in row:
+        row["transfers"] = sum(run["transfers"] for run in runs)
+    row["per_transfer_us_runs"] = [run["per_transfer_us"] for run in runs]
+    return row
+
+
+def show(row: dict[str, Any], label: str) -> None:
+    print(
+        f"{label}{row['channels']:>6} channels: {row['per_transfer_us']:7.1f} us per transfer "
+        f"(baseline {row['baseline_us']:.1f} us, ratio {row['ratio']}), "
+        f"{row['bytes_per_channel']:,} bytes per channel",
+        flush=True,
+    )
+    if "process_cpu_per_transfer_us" in row:
+        print(
+            f"{'':14} process CPU {row['process_cpu_per_transfer_us']:.1f} us per transfer "
+            f"(ratio {row['process_ratio']}), server CPU "
+            f"{row['server_cpu_per_transfer_us']:.1f} us; RSS "
+            f"{row['rss_bytes_per_channel']:,} bytes per channel; opened in "
+            f"{row['open_seconds']} s; {row['transfers_per_s']} transfers/s all at once",
+            flush=True,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--channels", default="100,1000,10000")
     parser.add_argument("--transfers", type=int, default=2000, help="timed, at each size")
+    parser.add_argument("--runs", type=int, default=3, help="runs of every size, alternating")
     parser.add_argument("--in-memory", action="store_true", help="no sockets: one simulator here")
     parser.add_argument("--in-flight", type=int, default=100, help="opens at a time (WebSockets)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    rows = []
-    for count in (int(c) for c in args.channels.split(",")):
-        if args.in_memory:
-            row = measure_in_memory(count, args.transfers)
-        else:
-            row = measure_websockets(count, args.transfers, args.in_flight)
-        rows.append(row)
-        print(
-            f"{row['channels']:>6} channels: {row['per_transfer_us']:7.1f} us per transfer "
-            f"(baseline {row['baseline_us']:.1f} us, ratio {row['ratio']}), "
-            f"{row['bytes_per_channel']:,} bytes per channel",
-            flush=True,
-        )
-        if not args.in_memory:
-            print(
-                f"{'':14} process CPU {row['process_cpu_per_transfer_us']:.1f} us per transfer "
-                f"(ratio {row['process_ratio']}), server CPU "
-                f"{row['server_cpu_per_transfer_us']:.1f} us; RSS "
-                f"{row['rss_bytes_per_channel']:,} bytes per channel; opened in "
-                f"{row['open_seconds']} s; {row['transfers_per_s']} transfers/s all at once",
-                flush=True,
-            )
+    counts = [int(c) for c in args.channels.split(",")]
+    runs: dict[int, list[dict[str, Any]]] = {count: [] for count in counts}
+    # The sizes take turns, so that a change in the machine's load weighs on each alike.
+    for number in range(1, args.runs + 1):
+        for count in counts:
+            if args.in_memory:
+                row = measure_in_memory(count, args.transfers)
+            else:
+                row = measure_websockets(count, args.transfers, args.in_flight)
+            runs[count].append(row)
+            show(row, f"run {number}")
+    rows = [combined(runs[count]) for count in counts]
+    if args.runs > 1:
+        for row in rows:
+            show(row, "median")
     if args.json:
         print(json.dumps({"rows": rows}))
     return 0

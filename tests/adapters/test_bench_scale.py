@@ -4,12 +4,20 @@ every transfer went through (no timing is asserted)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from tests.bench_modules import load
 
-SHARED = {"channels", "per_transfer_us", "baseline_us", "ratio", "bytes_per_channel"}
+SHARED = {
+    "channels",
+    "per_transfer_us",
+    "per_transfer_us_runs",
+    "baseline_us",
+    "ratio",
+    "bytes_per_channel",
+}
 OVER_WEBSOCKETS = {
     "process_cpu_per_transfer_us",
     "process_ratio",
@@ -21,28 +29,30 @@ OVER_WEBSOCKETS = {
 }
 
 
-def _rows(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[dict[str, float]]:
+def _rows(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     assert load("scale").main(argv) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    rows: list[dict[str, float]] = json.loads(last)["rows"]
+    rows: list[dict[str, Any]] = json.loads(last)["rows"]
     return rows
 
 
 def test_over_websockets_every_transfer_goes_through(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["--channels", "3,5", "--transfers", "40", "--in-flight", "2", "--json"]
+    argv = ["--channels", "3,5", "--transfers", "40", "--runs", "2", "--in-flight", "2", "--json"]
     rows = _rows(argv, capsys)
     assert [row["channels"] for row in rows] == [3, 5]
     for row in rows:
         assert set(row) == SHARED | OVER_WEBSOCKETS
-        # 40 timed round the channels, then one each with every channel paying at once; the
-        # bench has checked every outcome and every channel's final balances.
-        assert row["transfers"] == 40 + row["channels"]
-        for name in SHARED | OVER_WEBSOCKETS:
+        # Each run: 40 timed round the channels, then one each with every channel paying at
+        # once; the bench has checked every outcome and every channel's final balances.
+        assert row["transfers"] == 2 * (40 + row["channels"])
+        assert len(row["per_transfer_us_runs"]) == 2
+        for name in (SHARED | OVER_WEBSOCKETS) - {"per_transfer_us_runs"}:
             assert row[name] > 0, name
 
 
 def test_in_memory_keeps_its_rows(capsys: pytest.CaptureFixture[str]) -> None:
-    rows = _rows(["--channels", "4", "--transfers", "40", "--in-memory", "--json"], capsys)
+    argv = ["--channels", "4", "--transfers", "40", "--runs", "1", "--in-memory", "--json"]
+    rows = _rows(argv, capsys)
     assert len(rows) == 1
     assert set(rows[0]) == SHARED
     assert rows[0]["channels"] == 4
