@@ -19,7 +19,10 @@ calls, and the client's answer to each sign request: the policy's decision and t
 signature), each row gives this whole process's CPU time per transfer (asyncio, websockets,
 the adapter and the core), the server's, the growth of this process's RSS per channel held
 (sockets included), the time to open the N channels, and transfers per second with every
-channel paying at once (one transfer each). Every transfer must be accepted and every channel
+channel paying at once (one transfer each), and the CPU time of one full collection of the
+garbage collector once they are open (it walks every object held; ``--freeze`` then freezes
+them out of every later one, as a hub that holds its channels for long may). Every transfer
+must be accepted and every channel
 must end with the balances its transfers predict. Neither side sends keep-alives: the
 adapter's WebSocket pings and the channel's ``channels.system`` pings are off (the simulator
 drops no quiet socket, and N channels pinging every 20 s would spend CPU during the timed
@@ -37,7 +40,7 @@ Every size is measured ``--runs`` times (3), the sizes taking turns; each row gi
 of each figure over the runs, and every run's core cost (``per_transfer_us_runs``).
 
 Run: ``python bench/scale.py [--channels 100,1000,10000] [--transfers 2000] [--runs 3]
-[--in-memory] [--json]``; the last line of ``--json`` is ``{"rows": [{"channels",
+[--in-memory] [--freeze] [--json]``; the last line of ``--json`` is ``{"rows": [{"channels",
 "per_transfer_us", "bytes_per_channel", "baseline_us", ...}, ...]}``.
 """
 
@@ -362,15 +365,26 @@ def raise_descriptor_limit(needed: int) -> int:
 
 
 async def measure_held(
-    url: str, network_id: str, server: CpuClock, count: int, transfers: int, in_flight: int
+    url: str,
+    network_id: str,
+    server: CpuClock,
+    count: int,
+    transfers: int,
+    in_flight: int,
+    freeze: bool = False,
 ) -> dict[str, Any]:
     gc.collect()
     rss_before = rss_bytes()
     start = time.perf_counter()
     held = await open_all(url, network_id, count, in_flight)
     opened = time.perf_counter() - start
+    # A full collection walks every object the process holds: what it costs with N held.
+    collect = time.process_time()
     gc.collect()
+    full_gc = time.process_time() - collect
     rss_per_channel = (rss_bytes() - rss_before) / count
+    if freeze:
+        gc.freeze()  # the channels held stay out of every later collection
     try:
         timed = await timed_transfers(held, transfers, server)
         rate = await everyone_pays(held)
@@ -381,6 +395,8 @@ async def measure_held(
     finally:
         closing = (channel.client.close() for channel in held)
         await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), LIMIT)
+        if freeze:
+            gc.unfreeze()
     core, base = timed["core"], timed["baseline"]
     return {
         "channels": count,
@@ -393,17 +409,23 @@ async def measure_held(
         "bytes_per_channel": round(bytes_per_channel(records)),
         "rss_bytes_per_channel": round(rss_per_channel),
         "open_seconds": round(opened, 2),
+        "full_gc_ms": round(full_gc * 1e3, 1),
         "transfers_per_s": round(rate, 1),
         "transfers": made,
     }
 
 
-def measure_websockets(count: int, transfers: int, in_flight: int) -> dict[str, Any]:
-    """One row: a server of its own playing ``count`` responders, ``count`` initiators here."""
+def measure_websockets(
+    count: int, transfers: int, in_flight: int, freeze: bool = False
+) -> dict[str, Any]:
+    """One row: a server of its own playing ``count`` responders, ``count`` initiators here.
+    With ``freeze``, the objects held once the channels are open are frozen out of the
+    garbage collector's reach (``gc.freeze()``)."""
     raise_descriptor_limit(count + 100)
     with e2e.Server("--play-responders", f"{RESPONDER}:{count}") as server:
         clock = CpuClock(server.process.pid)
-        run_it = measure_held(server.url, server.network_id, clock, count, transfers, in_flight)
+        url, network_id = server.url, server.network_id
+        run_it = measure_held(url, network_id, clock, count, transfers, in_flight, freeze)
         return asyncio.run(run_it)
 
 
@@ -433,7 +455,8 @@ def show(row: dict[str, Any], label: str) -> None:
             f"(ratio {row['process_ratio']}), server CPU "
             f"{row['server_cpu_per_transfer_us']:.1f} us; RSS "
             f"{row['rss_bytes_per_channel']:,} bytes per channel; opened in "
-            f"{row['open_seconds']} s; {row['transfers_per_s']} transfers/s all at once",
+            f"{row['open_seconds']} s (a full gc {row['full_gc_ms']} ms); "
+            f"{row['transfers_per_s']} transfers/s all at once",
             flush=True,
         )
 
@@ -445,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs of every size, alternating")
     parser.add_argument("--in-memory", action="store_true", help="no sockets: one simulator here")
     parser.add_argument("--in-flight", type=int, default=100, help="opens at a time (WebSockets)")
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() once open")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.channels.split(",")]
@@ -455,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.in_memory:
                 row = measure_in_memory(count, args.transfers)
             else:
-                row = measure_websockets(count, args.transfers, args.in_flight)
+                row = measure_websockets(count, args.transfers, args.in_flight, args.freeze)
             runs[count].append(row)
             show(row, f"run {number}")
     rows = [combined(runs[count]) for count in counts]

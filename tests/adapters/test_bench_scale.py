@@ -24,6 +24,7 @@ OVER_WEBSOCKETS = {
     "server_cpu_per_transfer_us",
     "rss_bytes_per_channel",
     "open_seconds",
+    "full_gc_ms",
     "transfers_per_s",
     "transfers",
 }
