@@ -18,12 +18,11 @@ this process opens the N initiators with the asyncio adapter's ``ChannelClient``
 calls, and the client's answer to each sign request: the policy's decision and the
 signature), each row gives this whole process's CPU time per transfer (asyncio, websockets,
 the adapter and the core), the server's, the growth of this process's RSS per channel held
-(sockets included), the time to open the N channels, and transfers per second with every
-channel paying at once (one transfer each), and the CPU time of one full collection of the
-garbage collector once they are open (it walks every object held; ``--freeze`` then freezes
-them out of every later one, as a hub that holds its channels for long may). Every transfer
-must be accepted and every channel
-must end with the balances its transfers predict. Neither side sends keep-alives: the
+(sockets included), the time to open the N channels, transfers per second with every channel
+paying at once (one transfer each), and the CPU time of one full collection of the garbage
+collector once they are open (it walks every object held; ``--freeze`` then freezes them out
+of every later one, as a hub that holds its channels for long may). Every transfer must be
+accepted and every channel must end with the balances its transfers predict. Neither side sends keep-alives: the
 adapter's WebSocket pings and the channel's ``channels.system`` pings are off (the simulator
 drops no quiet socket, and N channels pinging every 20 s would spend CPU during the timed
 transfers that is not theirs). The process raises its soft limit on file descriptors to the
