@@ -13,20 +13,21 @@ wall time would charge the core for that.
 
 Over WebSockets (the default): the simulator's server runs in a process of its own
 (``python -m sansio_channels simulate --play-responders``) and plays every responder itself;
-this process opens the N initiators with the asyncio adapter's ``ChannelClient``, at most
-``--in-flight`` opens at a time, on one event loop. Besides the core's cost (the channel's
-calls, and the client's answer to each sign request: the policy's decision and the
-signature), each row gives this whole process's CPU time per transfer (asyncio, websockets,
-the adapter and the core), the server's, the growth of this process's RSS per channel held
-(sockets included), the time to open the N channels, transfers per second with every channel
-paying at once (one transfer each), and the CPU time of one full collection of the garbage
-collector once they are open (it walks every object held; ``--freeze`` then freezes them out
-of every later one, as a hub that holds its channels for long may). Every transfer must be
-accepted and every channel must end with the balances its transfers predict. Neither side sends keep-alives: the
-adapter's WebSocket pings and the channel's ``channels.system`` pings are off (the simulator
-drops no quiet socket, and N channels pinging every 20 s would spend CPU during the timed
-transfers that is not theirs). The process raises its soft limit on file descriptors to the
-hard one (one descriptor a channel here, one in the server, which inherits the limit).
+a fresh process for each run opens the N initiators with the asyncio adapter's
+``ChannelClient``, at most ``--in-flight`` opens at a time, on one event loop. Besides the
+core's cost (the channel's calls, and the client's answer to each sign request: the policy's
+decision and the signature), each row gives that whole process's CPU time per transfer
+(asyncio, websockets, the adapter and the core), the server's, the growth of that process's
+RSS per channel held (sockets included), the time to open the N channels, transfers per
+second with every channel paying at once (one transfer each), and the CPU time of one full
+collection of the garbage collector once they are open (it walks every object held;
+``--freeze`` then freezes them out of every later one, as a hub that holds its channels for
+long may). Every transfer must be accepted and every channel must end with the balances its
+transfers predict. Neither side sends keep-alives: the adapter's WebSocket pings and the
+channel's ``channels.system`` pings are off (the simulator drops no quiet socket, and N
+channels pinging every 20 s would spend CPU during the timed transfers that is not theirs).
+The process raises its soft limit on file descriptors to the hard one (one descriptor a
+channel there, one in the server, which inherits the limit).
 
 In memory (``--in-memory``): one in-process simulator, both sides sans-IO channels wired by
 the harness, no sockets; only the core's cost and its memory are measured.
@@ -52,6 +53,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -414,6 +416,19 @@ async def measure_held(
     }
 
 
+def measure_in_child(count: int, transfers: int, in_flight: int, freeze: bool) -> dict[str, Any]:
+    """:func:`measure_websockets` in a fresh process of its own: the growth of its RSS is then
+    the channels' (a process that held channels before reuses the memory they left)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--here", "--json"]
+    command += ["--channels", str(count), "--transfers", str(transfers), "--runs", "1"]
+    command += ["--in-flight", str(in_flight), *(["--freeze"] if freeze else [])]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT, check=False)
+    if done.returncode != 0:
+        raise e2e.BenchFailed(f"the run of {count} channels failed:\n{done.stderr}")
+    row: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])["rows"][0]
+    return row
+
+
 def measure_websockets(
     count: int, transfers: int, in_flight: int, freeze: bool = False
 ) -> dict[str, Any]:
@@ -433,7 +448,8 @@ def measure_websockets(
 
 def combined(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One size's row from its runs: the median of each figure, every run's core cost too."""
-    row = {name: round(statistics.median(run[name] for run in runs), 2) for name in runs[0]}
+    figures = [name for name in runs[0] if name != "per_transfer_us_runs"]  # a child's row
+    row = {name: round(statistics.median(run[name] for run in runs), 2) for name in figures}
     row["channels"] = runs[0]["channels"]
     if "transfers" in row:
         row["transfers"] = sum(run["transfers"] for run in runs)
@@ -469,6 +485,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--in-flight", type=int, default=100, help="opens at a time (WebSockets)")
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() once open")
     parser.add_argument("--json", action="store_true")
+    # A run over WebSockets goes to a fresh process; --here is that process.
+    parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.channels.split(",")]
     runs: dict[int, list[dict[str, Any]]] = {count: [] for count in counts}
@@ -477,8 +495,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for count in counts:
             if args.in_memory:
                 row = measure_in_memory(count, args.transfers)
-            else:
+            elif args.here:
                 row = measure_websockets(count, args.transfers, args.in_flight, args.freeze)
+            else:
+                row = measure_in_child(count, args.transfers, args.in_flight, args.freeze)
             runs[count].append(row)
             show(row, f"run {number}")
     rows = [combined(runs[count]) for count in counts]
