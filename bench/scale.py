@@ -25,9 +25,12 @@ collection of the garbage collector once they are open (it walks every object he
 long may). Every transfer must be accepted and every channel must end with the balances its
 transfers predict. Neither side sends keep-alives: the adapter's WebSocket pings and the
 channel's ``channels.system`` pings are off (the simulator drops no quiet socket, and N
-channels pinging every 20 s would spend CPU during the timed transfers that is not theirs).
-The process raises its soft limit on file descriptors to the hard one (one descriptor a
-channel there, one in the server, which inherits the limit).
+channels pinging every 20 s would spend CPU during the timed transfers that is not theirs);
+``--keepalive`` turns both on at their defaults (WebSocket pings every 15 s, a
+``channels.system`` ping after 20 quiet seconds), and ``--idle S`` then holds every channel
+quiet for S seconds and gives the share of a core each process spent meanwhile. The process
+raises its soft limit on file descriptors to the hard one (one descriptor a channel there,
+one in the server, which inherits the limit).
 
 In memory (``--in-memory``): one in-process simulator, both sides sans-IO channels wired by
 the harness, no sockets; only the core's cost and its memory are measured.
@@ -40,8 +43,9 @@ Every size is measured ``--runs`` times (3), the sizes taking turns; each row gi
 of each figure over the runs, and every run's core cost (``per_transfer_us_runs``).
 
 Run: ``python bench/scale.py [--channels 100,1000,10000] [--transfers 2000] [--runs 3]
-[--in-memory] [--freeze] [--json]``; the last line of ``--json`` is ``{"rows": [{"channels",
-"per_transfer_us", "bytes_per_channel", "baseline_us", ...}, ...]}``.
+[--in-memory] [--freeze] [--keepalive] [--idle S] [--json]``; the last line of ``--json``
+is ``{"rows": [{"channels", "per_transfer_us", "bytes_per_channel", "baseline_us", ...},
+...]}``.
 """
 
 from __future__ import annotations
@@ -61,15 +65,17 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+import attrs
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import e2e  # bench/e2e.py, beside this file
 import run  # bench/run.py, beside this file
 
 from sansio_channels import commands as cmd
-from sansio_channels.adapters import Settings
+from sansio_channels.adapters import DEFAULT_SETTINGS, Settings
 from sansio_channels.adapters.asyncio import ChannelClient
-from sansio_channels.channel import Channel
+from sansio_channels.channel import DEFAULT_PING_INTERVAL, Channel
 from sansio_channels.events import OperationAccepted, SignRequest, StateChanged
 from sansio_channels.options import Role
 from sansio_channels.record import ChannelRecord
@@ -86,6 +92,8 @@ RESPONDER: Final = "scale responder"  # the server plays these accounts' respond
 SETTINGS: Final = Settings(
     ping_interval=None, open_timeout=120.0, close_timeout=60.0, max_queued_events=100_000
 )
+# With --keepalive: the adapter's WebSocket pings and the channel's pings at their defaults.
+KEEPALIVE: Final = attrs.evolve(SETTINGS, ping_interval=DEFAULT_SETTINGS.ping_interval)
 LIMIT: Final = 3600.0  # seconds any one phase of a run may take
 
 
@@ -227,6 +235,25 @@ def measure_in_memory(count: int, transfers: int) -> dict[str, Any]:
 # --- over WebSockets -------------------------------------------------------------------------
 
 
+@attrs.frozen
+class How:
+    """How a run over WebSockets goes, besides its size."""
+
+    transfers: int = 2000  # timed, round every channel
+    in_flight: int = 100  # opens at a time
+    freeze: bool = False  # gc.freeze() once every channel is open
+    keepalive: bool = False  # the adapter's and the channel's pings at their defaults
+    idle: float = 0.0  # seconds every channel is then held quiet, its CPU measured
+
+    def argv(self) -> list[str]:
+        """The command-line options that say the same."""
+        flags = [name for name in ("freeze", "keepalive") if getattr(self, name)]
+        return [
+            *("--transfers", str(self.transfers), "--in-flight", str(self.in_flight)),
+            *("--idle", str(self.idle), *(f"--{flag}" for flag in flags)),
+        ]
+
+
 class Held:
     """One initiator over its own WebSocket: its client, its peer, and its transfers made."""
 
@@ -267,11 +294,13 @@ class Held:
         pump._answer = timed_answer  # type: ignore[method-assign]
 
 
-async def open_one(url: str, network_id: str, n: int) -> Held:
+async def open_one(url: str, network_id: str, n: int, keepalive: bool = False) -> Held:
     keys, peer = keypair(f"{INITIATOR} {n}"), keypair(f"{RESPONDER} {n}").address
     options = open_options(Role.INITIATOR, keys, keypair(f"{RESPONDER} {n}"), amount=AMOUNT)
-    channel = Channel(options, network_id=network_id, ping_interval=None)
-    client = ChannelClient(channel, url, signer=keys, settings=SETTINGS)
+    pings = DEFAULT_PING_INTERVAL if keepalive else None
+    channel = Channel(options, network_id=network_id, ping_interval=pings)
+    settings = KEEPALIVE if keepalive else SETTINGS
+    client = ChannelClient(channel, url, signer=keys, settings=settings)
     await client.__aenter__()
     while (event := await client.next_event()) is not None:
         if isinstance(event, StateChanged) and event.state is ChannelState.OPEN:
@@ -279,13 +308,15 @@ async def open_one(url: str, network_id: str, n: int) -> Held:
     raise e2e.BenchFailed(f"channel {n}: the client stopped before the channel opened")
 
 
-async def open_all(url: str, network_id: str, count: int, in_flight: int) -> list[Held]:
+async def open_all(
+    url: str, network_id: str, count: int, in_flight: int, keepalive: bool = False
+) -> list[Held]:
     """Open ``count`` channels, at most ``in_flight`` opens at a time."""
     gate = asyncio.Semaphore(in_flight)
 
     async def gated(n: int) -> Held:
         async with gate:
-            return await open_one(url, network_id, n)
+            return await open_one(url, network_id, n, keepalive)
 
     return await asyncio.wait_for(asyncio.gather(*(gated(n) for n in range(count))), LIMIT)
 
@@ -365,30 +396,33 @@ def raise_descriptor_limit(needed: int) -> int:
     return limit
 
 
+async def held_quiet(seconds: float, server: CpuClock) -> tuple[float, float]:
+    """This process's and the server's CPU time over ``seconds`` with nothing to do but
+    keep the channels alive, as shares of one core."""
+    process, served = time.process_time(), server.seconds()
+    await asyncio.sleep(seconds)
+    return (time.process_time() - process) / seconds, (server.seconds() - served) / seconds
+
+
 async def measure_held(
-    url: str,
-    network_id: str,
-    server: CpuClock,
-    count: int,
-    transfers: int,
-    in_flight: int,
-    freeze: bool = False,
+    url: str, network_id: str, server: CpuClock, count: int, how: How
 ) -> dict[str, Any]:
     gc.collect()
     rss_before = rss_bytes()
     start = time.perf_counter()
-    held = await open_all(url, network_id, count, in_flight)
+    held = await open_all(url, network_id, count, how.in_flight, how.keepalive)
     opened = time.perf_counter() - start
     # A full collection walks every object the process holds: what it costs with N held.
     collect = time.process_time()
     gc.collect()
     full_gc = time.process_time() - collect
     rss_per_channel = (rss_bytes() - rss_before) / count
-    if freeze:
+    if how.freeze:
         gc.freeze()  # the channels held stay out of every later collection
     try:
-        timed = await timed_transfers(held, transfers, server)
+        timed = await timed_transfers(held, how.transfers, server)
         rate = await everyone_pays(held)
+        quiet = await held_quiet(how.idle, server) if how.idle else None
         for channel in held:
             channel.check_balances()
         made = sum(channel.transfers for channel in held)
@@ -396,9 +430,12 @@ async def measure_held(
     finally:
         closing = (channel.client.close() for channel in held)
         await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), LIMIT)
-        if freeze:
+        if how.freeze:
             gc.unfreeze()
     core, base = timed["core"], timed["baseline"]
+    idle = {}
+    if quiet is not None:  # shares of one core spent keeping the channels alive
+        idle = {"idle_process_cpu": round(quiet[0], 4), "idle_server_cpu": round(quiet[1], 4)}
     return {
         "channels": count,
         "per_transfer_us": round(core * 1e6, 1),
@@ -413,15 +450,15 @@ async def measure_held(
         "full_gc_ms": round(full_gc * 1e3, 1),
         "transfers_per_s": round(rate, 1),
         "transfers": made,
+        **idle,
     }
 
 
-def measure_in_child(count: int, transfers: int, in_flight: int, freeze: bool) -> dict[str, Any]:
+def measure_in_child(count: int, how: How) -> dict[str, Any]:
     """:func:`measure_websockets` in a fresh process of its own: the growth of its RSS is then
     the channels' (a process that held channels before reuses the memory they left)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--here", "--json"]
-    command += ["--channels", str(count), "--transfers", str(transfers), "--runs", "1"]
-    command += ["--in-flight", str(in_flight), *(["--freeze"] if freeze else [])]
+    command += ["--channels", str(count), "--runs", "1", *how.argv()]
     done = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT, check=False)
     if done.returncode != 0:
         raise e2e.BenchFailed(f"the run of {count} channels failed:\n{done.stderr}")
@@ -429,18 +466,12 @@ def measure_in_child(count: int, transfers: int, in_flight: int, freeze: bool) -
     return row
 
 
-def measure_websockets(
-    count: int, transfers: int, in_flight: int, freeze: bool = False
-) -> dict[str, Any]:
-    """One row: a server of its own playing ``count`` responders, ``count`` initiators here.
-    With ``freeze``, the objects held once the channels are open are frozen out of the
-    garbage collector's reach (``gc.freeze()``)."""
+def measure_websockets(count: int, how: How) -> dict[str, Any]:
+    """One row: a server of its own playing ``count`` responders, ``count`` initiators here."""
     raise_descriptor_limit(count + 100)
     with e2e.Server("--play-responders", f"{RESPONDER}:{count}") as server:
         clock = CpuClock(server.process.pid)
-        url, network_id = server.url, server.network_id
-        run_it = measure_held(url, network_id, clock, count, transfers, in_flight, freeze)
-        return asyncio.run(run_it)
+        return asyncio.run(measure_held(server.url, server.network_id, clock, count, how))
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -474,6 +505,12 @@ def show(row: dict[str, Any], label: str) -> None:
             f"{row['transfers_per_s']} transfers/s all at once",
             flush=True,
         )
+    if "idle_process_cpu" in row:
+        print(
+            f"{'':14} held quiet: {row['idle_process_cpu']:.1%} of a core here, "
+            f"{row['idle_server_cpu']:.1%} in the server",
+            flush=True,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -484,11 +521,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--in-memory", action="store_true", help="no sockets: one simulator here")
     parser.add_argument("--in-flight", type=int, default=100, help="opens at a time (WebSockets)")
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() once open")
+    parser.add_argument("--keepalive", action="store_true", help="default pings, both kinds")
+    parser.add_argument("--idle", type=float, default=0.0, help="then hold quiet S seconds")
     parser.add_argument("--json", action="store_true")
     # A run over WebSockets goes to a fresh process; --here is that process.
     parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.channels.split(",")]
+    how = How(args.transfers, args.in_flight, args.freeze, args.keepalive, args.idle)
     runs: dict[int, list[dict[str, Any]]] = {count: [] for count in counts}
     # The sizes take turns, so that a change in the machine's load weighs on each alike.
     for number in range(1, args.runs + 1):
@@ -496,9 +536,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.in_memory:
                 row = measure_in_memory(count, args.transfers)
             elif args.here:
-                row = measure_websockets(count, args.transfers, args.in_flight, args.freeze)
+                row = measure_websockets(count, how)
             else:
-                row = measure_in_child(count, args.transfers, args.in_flight, args.freeze)
+                row = measure_in_child(count, how)
             runs[count].append(row)
             show(row, f"run {number}")
     rows = [combined(runs[count]) for count in counts]

@@ -51,6 +51,14 @@ def test_over_websockets_every_transfer_goes_through(capsys: pytest.CaptureFixtu
             assert row[name] > 0, name
 
 
+def test_keepalives_and_a_quiet_hold_are_measured(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--channels", "2", "--transfers", "20", "--runs", "1", "--keepalive", "--idle", "0.5"]
+    rows = _rows([*argv, "--json"], capsys)
+    assert set(rows[0]) == SHARED | OVER_WEBSOCKETS | {"idle_process_cpu", "idle_server_cpu"}
+    assert rows[0]["transfers"] == 22
+    assert rows[0]["idle_process_cpu"] >= 0
+
+
 def test_in_memory_keeps_its_rows(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--channels", "4", "--transfers", "40", "--runs", "1", "--in-memory", "--json"]
     rows = _rows(argv, capsys)
@@ -68,4 +76,4 @@ def test_a_failed_transfer_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(scale.ChannelClient, "transfer", refused)
     with pytest.raises(scale.e2e.BenchFailed, match="did not go through"):
-        scale.measure_websockets(2, 20, 2)
+        scale.measure_websockets(2, scale.How(transfers=20, in_flight=2))
