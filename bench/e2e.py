@@ -63,10 +63,13 @@ class BenchFailed(Exception):
 
 
 class Server:
-    """``python -m sansio_channels simulate --port 0`` in a child process."""
+    """``python -m sansio_channels simulate --port 0 [ARGV...]`` in a child process."""
+
+    def __init__(self, *argv: str) -> None:
+        self.argv = argv
 
     def __enter__(self) -> Server:
-        command = [sys.executable, "-m", "sansio_channels", "simulate", "--port", "0"]
+        command = [sys.executable, "-m", "sansio_channels", "simulate", "--port", "0", *self.argv]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )

@@ -3,6 +3,8 @@
 Clients connect to ``ws://HOST:PORT/channel?...`` as to a node's channel endpoint. Every
 account is funded unless ``--accounts FILE`` pins them (a JSON object ``{"ak_...": balance}``);
 blocks are mined every ``--block-interval`` seconds, or at once when something waits for one.
+``--play-responders NAME:COUNT`` plays the responders of COUNT test accounts itself, their keys
+derived from NAME (test-only: anyone who knows NAME can sign for them).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import math
 import signal
 import sys
 
+from ..crypto import KeyPair
 from ..errors import LocalProtocolError
 from ..simulator import Simulator
+from ..simulator.harness import keypair
 from ..simulator.simulator import DEFAULT_NETWORK_ID
 
 
@@ -42,6 +46,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--transcript", metavar="FILE", help="write the recorded session here on exit"
     )
+    parser.add_argument(
+        "--play-responders",
+        metavar="NAME:COUNT",
+        help="play the responders of COUNT test accounts, keys derived from NAME (test only)",
+    )
+
+
+def play_responders(text: str | None) -> dict[str, KeyPair]:
+    """The test accounts of ``--play-responders NAME:COUNT`` (address -> keys): ``NAME 0``
+    to ``NAME COUNT-1`` through :func:`~sansio_channels.simulator.harness.keypair`."""
+    if text is None:
+        return {}
+    name, _, count = text.rpartition(":")
+    if not name or not count.isdigit() or int(count) < 1:
+        raise LocalProtocolError(f"--play-responders: expected NAME:COUNT, got {text!r}")
+    keys = (keypair(f"{name} {n}") for n in range(int(count)))
+    return {pair.address: pair for pair in keys}
 
 
 def _accounts(path: str | None) -> dict[str, int] | None:
@@ -89,11 +110,13 @@ def run(args: argparse.Namespace) -> int:
     block_interval = _block_interval(args.block_interval)
     if not args.network_id:
         raise LocalProtocolError("--network-id: must not be empty")
+    peers = play_responders(args.play_responders)
     sim = Simulator(
         network_id=args.network_id,
         accounts=_accounts(args.accounts),
         auto_mine=block_interval is None,
         block_interval=block_interval,
+        record=args.transcript is not None,  # a frame kept for nobody is memory lost
     )
 
     async def main() -> None:
@@ -102,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # not on Windows
                 loop.add_signal_handler(signum, stop.set)
-        server = SimulatorServer(sim, host=args.host, port=port, transcript=args.transcript)
+        server = SimulatorServer(
+            sim, host=args.host, port=port, transcript=args.transcript, peers=peers
+        )
         try:
             await server.start()
         except OSError as exc:

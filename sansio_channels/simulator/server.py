@@ -4,7 +4,9 @@ It listens on loopback by default, as a node's channel endpoint does
 (``ws://127.0.0.1:3014/channel?...``), feeds each text frame to the simulator, and sends
 whatever the simulator has for any connection after each step (a frame from one client often
 makes frames for the other). The simulator's timers and block interval run on the event loop's
-clock. This is the only module of the package that does I/O; the core never imports it.
+clock. Given ``peers`` (address -> signer), it plays the responders of those accounts itself
+(:mod:`.peers`), so that only the initiators connect. This is the only module of the package
+that does I/O; the core never imports it.
 """
 
 from __future__ import annotations
@@ -19,14 +21,20 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from ..crypto import Signer
+from ..errors import LocalProtocolError
 from ..txs import SignedTx
+from .peers import PlayedPeers
 from .simulator import Connection, Simulator
 
 __all__ = ["SimulatorServer"]
 
 
 class SimulatorServer:
-    """Serve a :class:`Simulator` over WebSockets (``await server.start()``, ``stop()``)."""
+    """Serve a :class:`Simulator` over WebSockets (``await server.start()``, ``stop()``).
+
+    With ``peers`` (``ak_...`` -> signer) the server plays the responder of every channel an
+    initiator opens with one of those accounts: only the initiator connects.
+    """
 
     def __init__(
         self,
@@ -35,11 +43,15 @@ class SimulatorServer:
         host: str = "127.0.0.1",
         port: int = 3014,
         transcript: str | None = None,
+        peers: Mapping[str, Signer] | None = None,
     ) -> None:
+        if transcript is not None and not sim.record:
+            raise LocalProtocolError("transcript: the simulator was made with record=False")
         self.sim = sim
         self.host = host
         self.port = port
         self.transcript = transcript  # where to write the recorded session, if anywhere
+        self.peers = PlayedPeers(sim, peers or {})
         self._sockets: dict[Connection, ServerConnection] = {}
         self._server: Server | None = None
         self._clock: asyncio.Task[None] | None = None
@@ -58,8 +70,12 @@ class SimulatorServer:
         return f"ws://{self.host}:{self.bound_port}/channel"
 
     async def start(self) -> None:
-        # No permessage-deflate: on loopback it only costs CPU at both ends.
-        self._server = await serve(self._serve, self.host, self.port, compression=None)
+        # No permessage-deflate: on loopback it only costs CPU at both ends. No WebSocket
+        # pings either: the node sends none (its clients keep their sockets alive), and with
+        # thousands of connections they would cost CPU all the time.
+        self._server = await serve(
+            self._serve, self.host, self.port, compression=None, ping_interval=None
+        )
         self._clock = asyncio.get_running_loop().create_task(self._run_clock())
 
     async def stop(self) -> None:
@@ -112,6 +128,7 @@ class SimulatorServer:
     async def _serve(self, websocket: ServerConnection) -> None:
         path = websocket.request.path if websocket.request is not None else "/"
         url = f"ws://{self.host}:{self.bound_port}{path}"
+        self.peers.connect_for(url, now=self._now())
         connection = self.sim.connect(url, now=self._now())
         self._sockets[connection] = websocket
         await self._flush()
@@ -129,28 +146,35 @@ class SimulatorServer:
             await self._flush()
 
     async def _flush(self) -> None:
-        """Send what the simulator has, across clients in the order the nodes sent it; close
-        what the node closed."""
-        for connection, frame in self.sim.outbound():
-            websocket = self._sockets.get(connection)
-            if websocket is not None:
-                with contextlib.suppress(ConnectionClosed):
-                    await websocket.send(_dumps(frame))
-        for connection, websocket in list(self._sockets.items()):
-            if self.sim.is_closed(connection):
-                self._sockets.pop(connection, None)
-                reason = self.sim.close_reason(connection)
-                # A refusal the node makes without a word: say why in the close frame
-                # (1008, policy violation; the reason is cut to what a close frame holds).
-                closing = (
-                    websocket.close()
-                    if reason is None
-                    else websocket.close(1008, reason.encode()[:120].decode(errors="ignore"))
-                )
-                # Not awaited here: the close handshake must not hold up the other clients.
-                task = asyncio.ensure_future(closing)
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+        """Send what the simulator has, across clients in the order the nodes sent it (a
+        played responder answers at once, which may make more); close what the node closed.
+        Only what changed is looked at, however many clients are connected."""
+        while outbound := self.sim.outbound():
+            for connection, frame in outbound:
+                if self.peers.plays(connection):
+                    self.peers.receive(connection, frame, now=self._now())
+                    continue
+                websocket = self._sockets.get(connection)
+                if websocket is not None:
+                    with contextlib.suppress(ConnectionClosed):
+                        await websocket.send(_dumps(frame))
+        for connection in self.sim.closings():
+            self.peers.closed(connection)
+            websocket = self._sockets.pop(connection, None)
+            if websocket is None:
+                continue  # a played responder, or a client already gone
+            reason = self.sim.close_reason(connection)
+            # A refusal the node makes without a word: say why in the close frame
+            # (1008, policy violation; the reason is cut to what a close frame holds).
+            closing = (
+                websocket.close()
+                if reason is None
+                else websocket.close(1008, reason.encode()[:120].decode(errors="ignore"))
+            )
+            # Not awaited here: the close handshake must not hold up the other clients.
+            task = asyncio.ensure_future(closing)
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
         self._wake.set()  # a new timer may be due sooner
 
     async def _run_clock(self) -> None:

@@ -92,9 +92,12 @@ class Simulator:
         block_interval: float | None = None,
         seed: bytes = b"sansio-channels simulator",
         now: float = 0.0,
+        record: bool = True,
     ) -> None:
         """``accounts`` pins the chain's accounts (``ak_`` -> balance): an open naming any
-        other gets data code 1011. Without it every account is funded."""
+        other gets data code 1011. Without it every account is funded. With ``record=False``
+        nothing is kept for :meth:`transcript` (a long-running server's memory would grow
+        with every frame)."""
         pinned = None
         if accounts is not None:
             pinned = {Id.account(key).key: value for key, value in accounts.items()}
@@ -106,8 +109,9 @@ class Simulator:
         self.block_interval = block_interval
         self.now = now
         self.next_block_at = None if block_interval is None else now + block_interval
-        # Every step as (role, kind, URL or frame); a frame is rendered as text only when the
-        # transcript is asked for, so a server nobody records pays nothing for it.
+        # Every step as (role, kind, URL or frame), when recording; a frame is rendered as
+        # text only when the transcript is asked for.
+        self.record = record
         self._log: list[tuple[str, EntryKind, Any]] = []
         self._seed = seed
         self._fsm_count = 0
@@ -118,6 +122,9 @@ class Simulator:
         # (outbound()); the sockets that hold frames, so that it walks only those.
         self._sent = itertools.count()
         self._waiting: dict[int, _Socket] = {}
+        # The sockets closed since the transport last asked (closings()), so that it never
+        # walks every socket to find them.
+        self._closed: dict[int, Connection] = {}
         self._clients: dict[Fsm, _Socket] = {}
         self._ports: dict[Fsm, int] = {}
         self._cache: dict[tuple[bytes, Role], _Cached] = {}
@@ -150,17 +157,18 @@ class Simulator:
         self._next_connection += 1
         socket = _Socket(handle)
         self._sockets[handle.id] = socket
-        self._log.append((role, EntryKind.CONNECT, url))
+        if self.record:
+            self._log.append((role, EntryKind.CONNECT, url))
         try:
             self._open(socket, params.query(url))
         except NodeError as problem:
             # The node's explained refusals: an error frame, then the close.
             self._queue(socket, frames.error(None, None, problem, {}))
-            socket.closed = True
+            self._close(socket)
         except (params.Refused, LocalProtocolError, DecodingError, ValueError) as problem:
             # The node closes without a word; the close frame's reason says why.
-            socket.closed = True
             socket.reason = str(problem)
+            self._close(socket)
         self.deliver()
         return handle
 
@@ -203,7 +211,7 @@ class Simulator:
                 raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID)
             old = self._clients.get(running)
             if old is not None and old is not socket:
-                old.closed = True  # a second client kicks the first off (#2790)
+                self._close(old)  # a second client kicks the first off (#2790)
             self._attach(socket, running, self._ports[running])
             running.client_back()
             self.to_client(
@@ -317,8 +325,9 @@ class Simulator:
         """The client's socket went away (closed by either side)."""
         self._tick(now)
         socket = self._sockets[connection.id]
-        self._log.append((connection.role, EntryKind.DISCONNECT, ""))
-        socket.closed = True
+        if self.record:
+            self._log.append((connection.role, EntryKind.DISCONNECT, ""))
+        self._close(socket)
         fsm = socket.fsm
         if fsm is not None and self._clients.get(fsm) is socket:
             del self._clients[fsm]
@@ -343,7 +352,8 @@ class Simulator:
         each other until :meth:`deliver` (so that two clients' requests can cross)."""
         self._tick(now)
         socket = self._sockets[connection.id]
-        self._log.append((connection.role, EntryKind.SENT, frame))
+        if self.record:
+            self._log.append((connection.role, EntryKind.SENT, frame))
         if socket.closed or socket.fsm is None:
             return
         for item in frame if isinstance(frame, list) else [frame]:
@@ -384,8 +394,9 @@ class Simulator:
         out, socket.outbox = socket.outbox, []
         self._waiting.pop(connection.id, None)
         frames_out = [frame for _, frame in out]
-        received = EntryKind.RECEIVED
-        self._log.extend((connection.role, received, frame) for frame in frames_out)
+        if self.record:
+            received = EntryKind.RECEIVED
+            self._log.extend((connection.role, received, frame) for frame in frames_out)
         return frames_out
 
     def outbound(self) -> list[tuple[Connection, dict[str, Any]]]:
@@ -402,9 +413,22 @@ class Simulator:
             merged.extend((number, socket.handle, frame) for number, frame in socket.outbox)
             socket.outbox = []
         merged.sort(key=lambda item: item[0])
-        received = EntryKind.RECEIVED
-        self._log.extend((handle.role, received, frame) for _, handle, frame in merged)
+        if self.record:
+            received = EntryKind.RECEIVED
+            self._log.extend((handle.role, received, frame) for _, handle, frame in merged)
         return [(handle, frame) for _, handle, frame in merged]
+
+    def closings(self) -> list[Connection]:
+        """The connections closed since the last call (by the node, or by the client through
+        :meth:`disconnect`), oldest first: what a transport has to close."""
+        closed = list(self._closed.values())
+        self._closed.clear()
+        return closed
+
+    def _close(self, socket: _Socket) -> None:
+        if not socket.closed:
+            socket.closed = True
+            self._closed[socket.handle.id] = socket.handle
 
     def _queue(self, socket: _Socket, frame: dict[str, Any]) -> None:
         socket.outbox.append((next(self._sent), frame))
@@ -469,7 +493,7 @@ class Simulator:
             del self._by_channel[fsm.channel_id][fsm.role]
         socket = self._clients.pop(fsm, None)
         if socket is not None:
-            socket.closed = True  # the node closes the socket once the FSM is gone
+            self._close(socket)  # the node closes the socket once the FSM is gone
         on_chain = self.chain.channel(fsm.channel_id) if fsm.channel_id else None
         closed = on_chain is not None and on_chain.status == "closed"
         if fsm.channel_id is not None and fsm.latest is not None and not closed:
@@ -595,6 +619,8 @@ class Simulator:
     @property
     def entries(self) -> list[Entry]:
         """Every step so far (connects, frames each way, disconnects), oldest first."""
+        if not self.record:
+            raise LocalProtocolError("the simulator was made with record=False: nothing recorded")
         framed = (EntryKind.SENT, EntryKind.RECEIVED)
         return [
             Entry(role=role, kind=kind, text=frame_text(item) if kind in framed else item)

@@ -28,6 +28,9 @@ from sansio_channels.simulator.harness import keypair, open_options
         (["--port", "-1"], "--port: must be 0 to 65535, got -1"),
         (["--port", "http"], "--port: not a port number: 'http'"),
         (["--network-id", ""], "--network-id: must not be empty"),
+        (["--play-responders", "bob"], "--play-responders: expected NAME:COUNT, got 'bob'"),
+        (["--play-responders", "bob:0"], "--play-responders: expected NAME:COUNT, got 'bob:0'"),
+        (["--play-responders", ":3"], "--play-responders: expected NAME:COUNT, got ':3'"),
     ],
 )
 def test_a_bad_argument_is_one_error_line(
