@@ -75,6 +75,7 @@ import run  # bench/run.py, beside this file
 from sansio_channels import commands as cmd
 from sansio_channels.adapters import DEFAULT_SETTINGS, Settings
 from sansio_channels.adapters.asyncio import ChannelClient
+from sansio_channels.adapters.hub import ChannelStopped, Hub
 from sansio_channels.channel import DEFAULT_PING_INTERVAL, Channel
 from sansio_channels.events import OperationAccepted, SignRequest, StateChanged
 from sansio_channels.options import Role
@@ -82,6 +83,7 @@ from sansio_channels.record import ChannelRecord
 from sansio_channels.simulator import Simulator
 from sansio_channels.simulator.harness import Pair, keypair, open_options
 from sansio_channels.state import ChannelState
+from sansio_channels.store import RELEASED_EXPIRY, LeasingStore, open_store, record_key
 
 AMOUNT = 10**18
 CHUNK = 20
@@ -244,13 +246,17 @@ class How:
     freeze: bool = False  # gc.freeze() once every channel is open
     keepalive: bool = False  # the adapter's and the channel's pings at their defaults
     idle: float = 0.0  # seconds every channel is then held quiet, its CPU measured
+    hub: str | None = None  # the store's URL: the initiators opened through one Hub on it
+    renew_every: float = 2.0  # the hub's renewals and scans, this often
 
     def argv(self) -> list[str]:
         """The command-line options that say the same."""
         flags = [name for name in ("freeze", "keepalive") if getattr(self, name)]
+        hub = [] if self.hub is None else ["--hub", self.hub]
         return [
             *("--transfers", str(self.transfers), "--in-flight", str(self.in_flight)),
             *("--idle", str(self.idle), *(f"--{flag}" for flag in flags)),
+            *(*hub, "--renew-every", str(self.renew_every)),
         ]
 
 
@@ -294,10 +300,14 @@ class Held:
         pump._answer = timed_answer  # type: ignore[method-assign]
 
 
-async def open_one(url: str, network_id: str, n: int, keepalive: bool = False) -> Held:
+async def open_one(
+    url: str, network_id: str, n: int, keepalive: bool = False, hub: HubRun | None = None
+) -> Held:
     keys, peer = keypair(f"{INITIATOR} {n}"), keypair(f"{RESPONDER} {n}").address
     options = open_options(Role.INITIATOR, keys, keypair(f"{RESPONDER} {n}"), amount=AMOUNT)
     pings = DEFAULT_PING_INTERVAL if keepalive else None
+    if hub is not None:
+        return Held(n, await hub.open(options, network_id, pings), peer)
     channel = Channel(options, network_id=network_id, ping_interval=pings)
     settings = KEEPALIVE if keepalive else SETTINGS
     client = ChannelClient(channel, url, signer=keys, settings=settings)
@@ -309,27 +319,168 @@ async def open_one(url: str, network_id: str, n: int, keepalive: bool = False) -
 
 
 async def open_all(
-    url: str, network_id: str, count: int, in_flight: int, keepalive: bool = False
+    url: str,
+    network_id: str,
+    count: int,
+    in_flight: int,
+    keepalive: bool = False,
+    hub: HubRun | None = None,
 ) -> list[Held]:
     """Open ``count`` channels, at most ``in_flight`` opens at a time."""
     gate = asyncio.Semaphore(in_flight)
 
     async def gated(n: int) -> Held:
         async with gate:
-            return await open_one(url, network_id, n, keepalive)
+            return await open_one(url, network_id, n, keepalive, hub)
 
     return await asyncio.wait_for(asyncio.gather(*(gated(n) for n in range(count))), LIMIT)
 
 
-async def timed_transfers(held: Sequence[Held], transfers: int, server: CpuClock) -> dict[str, Any]:
+class HubRun:
+    """The initiators opened through one :class:`Hub` on ``store``, as an application runs
+    one: the library's default policy, a signer per account (the mapping form of
+    ``signer=``), every event to a handler. Around the hub's own calls it counts and times
+    the store's saves, and times each ``renew()`` and ``scan()`` the hub makes by itself
+    (every ``how.renew_every``), in wall time: the time the event loop waited for them."""
+
+    def __init__(self, store: LeasingStore, url: str, count: int, how: How) -> None:
+        if store.records():
+            raise e2e.BenchFailed("the hub's store must hold no records: the hub would take them")
+        self.store = store
+        accounts = (keypair(f"{INITIATOR} {n}") for n in range(count))
+        self.hub = Hub(
+            url,
+            store,
+            signer={keys.address: keys for keys in accounts},
+            handler=self.on_event,
+            settings=KEEPALIVE if how.keepalive else SETTINGS,
+            renew_every=how.renew_every,
+            scan_every=how.renew_every,
+        )
+        self.saves = [0, 0.0]  # saves made, seconds they took
+        self.held = False  # every channel open: the calls timed from now on count
+        self.renewals: list[float] = []
+        self.scans: list[float] = []
+        self._opening: dict[ChannelClient, asyncio.Future[None]] = {}
+        save = store.save
+
+        def counted(record: ChannelRecord, **kwargs: Any) -> None:
+            start = time.perf_counter()
+            try:
+                save(record, **kwargs)
+            finally:
+                self.saves[0] += 1
+                self.saves[1] += time.perf_counter() - start
+
+        store.save = counted  # type: ignore[method-assign]
+        self.hub.renew = self._timed(self.hub.renew, self.renewals)  # type: ignore[method-assign]
+        self.hub.scan = self._timed(self.hub.scan, self.scans)  # type: ignore[method-assign]
+
+    def _timed(self, call: Callable[[], None], spent: list[float]) -> Callable[[], None]:
+        def timed() -> None:
+            start = time.perf_counter()
+            try:
+                call()
+            finally:
+                if self.held:
+                    spent.append(time.perf_counter() - start)
+
+        return timed
+
+    async def open(self, options: Any, network_id: str, pings: float | None) -> ChannelClient:
+        client = self.hub.open(options, network_id=network_id)
+        client.channel.ping_interval = pings  # before its task first runs
+        opened = asyncio.get_running_loop().create_future()
+        self._opening[client] = opened
+        await opened
+        return client
+
+    async def on_event(self, client: ChannelClient | None, event: Any) -> None:
+        opened = self._opening.get(client) if client is not None else None
+        if opened is None or opened.done():
+            return
+        if isinstance(event, StateChanged) and event.state is ChannelState.OPEN:
+            opened.set_result(None)
+            del self._opening[client]  # type: ignore[arg-type]
+        elif isinstance(event, ChannelStopped):
+            opened.set_exception(e2e.BenchFailed(f"the hub stopped an open: {event.reason}"))
+
+    async def stop(self, held: Sequence[Held]) -> dict[str, Any]:
+        """Stop the hub; how long that took, and that the store has every lease released."""
+        start = time.perf_counter()
+        await asyncio.wait_for(self.hub.stop(), LIMIT)
+        stopped = time.perf_counter() - start
+        keys = [record_key(channel.client.record()) for channel in held]
+        leases = [self.store.lease(key) for key in keys]
+        released = sum(1 for lease in leases if lease and lease.expires == RELEASED_EXPIRY)
+        if released != len(held):
+            raise e2e.BenchFailed(f"{len(held) - released} leases not released by the stop")
+        for key in keys:  # the next run starts from an empty store
+            self.store.delete(key)
+        return {"stop_seconds": round(stopped, 2), "leases_released": released}
+
+    def figures(self, transfers: int, saves: tuple[int, float]) -> dict[str, Any]:
+        """Saves per timed transfer and their wall time; the hub's renewals and scans while
+        it held every channel (count, median and longest, in ms)."""
+        figures: dict[str, Any] = {
+            "saves_per_transfer": round(saves[0] / transfers, 2),
+            "save_wall_per_transfer_us": round(saves[1] / transfers * 1e6, 1),
+        }
+        for name, spent in (("renew", self.renewals), ("scan", self.scans)):
+            if not spent:
+                raise e2e.BenchFailed(f"the hub made no {name}() while it held the channels")
+            figures[f"{name}s"] = len(spent)
+            figures[f"{name}_ms"] = round(statistics.median(spent) * 1e3, 2)
+            figures[f"{name}_max_ms"] = round(max(spent) * 1e3, 2)
+        return figures
+
+
+class LoopLag:
+    """How late the event loop wakes a task that sleeps ``period`` over and over."""
+
+    def __init__(self, period: float = 0.005) -> None:
+        self.period = period
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(self.period)
+            self.lags.append(loop.time() - start - self.period)
+
+    async def stop(self) -> dict[str, Any]:
+        """The lags seen (ms): median, 99th percentile, longest."""
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        lags = sorted(self.lags) or [0.0]
+        return {
+            "loop_lag_median_ms": round(statistics.median(lags) * 1e3, 2),
+            "loop_lag_p99_ms": round(lags[int(0.99 * (len(lags) - 1))] * 1e3, 2),
+            "loop_lag_max_ms": round(lags[-1] * 1e3, 2),
+        }
+
+
+async def timed_transfers(
+    held: Sequence[Held], transfers: int, server: CpuClock, hub: HubRun | None = None
+) -> dict[str, Any]:
     """Transfers round every channel, one after another, in chunks after as many baseline
-    steps: medians of the core's CPU time, this process's and the server's, per transfer."""
+    steps: medians of the core's CPU time, this process's and the server's, and of the wall
+    time per transfer; the event loop's lag meanwhile; through a hub, its saves."""
     spent = [0.0]
     for channel in held:
         channel.time_core(spent)
     baseline = run.baseline_step()
     order = round_robin(held, transfers)
-    core, process, base, served = [], [], [], 0.0
+    core, process, wall, base, served = [], [], [], [], 0.0
+    saved = (0, 0.0) if hub is None else (hub.saves[0], hub.saves[1])
+    lag = LoopLag()
+    lag.start()
     for first in range(0, transfers - CHUNK + 1, CHUNK):
         start = time.thread_time()
         for _ in range(CHUNK):
@@ -337,17 +488,24 @@ async def timed_transfers(held: Sequence[Held], transfers: int, server: CpuClock
         base.append((time.thread_time() - start) / CHUNK)
         spent[0] = 0.0
         process_start, server_start = time.process_time(), server.seconds()
+        wall_start = time.perf_counter()
         for channel in order[first : first + CHUNK]:
             await channel.transfer()
+        wall.append((time.perf_counter() - wall_start) / CHUNK)
         process.append((time.process_time() - process_start) / CHUNK)
         served += server.seconds() - server_start
         core.append(spent[0] / CHUNK)
     timed = len(core) * CHUNK
+    saves = (0, 0.0) if hub is None else (hub.saves[0] - saved[0], hub.saves[1] - saved[1])
     return {
         "core": statistics.median(core),
         "process": statistics.median(process),
+        "wall": statistics.median(wall),
         "baseline": statistics.median(base),
         "server": served / timed,
+        "timed": timed,
+        "saves": saves,
+        "lag": await lag.stop(),
     }
 
 
@@ -405,37 +563,50 @@ async def held_quiet(seconds: float, server: CpuClock) -> tuple[float, float]:
 
 
 async def measure_held(
-    url: str, network_id: str, server: CpuClock, count: int, how: How
+    url: str, network_id: str, server: CpuClock, count: int, how: How, hub: HubRun | None = None
 ) -> dict[str, Any]:
     gc.collect()
     rss_before = rss_bytes()
+    if hub is not None:
+        await hub.hub.__aenter__()  # its renewals and scans start
     start = time.perf_counter()
-    held = await open_all(url, network_id, count, how.in_flight, how.keepalive)
-    opened = time.perf_counter() - start
-    # A full collection walks every object the process holds: what it costs with N held.
-    collect = time.process_time()
-    gc.collect()
-    full_gc = time.process_time() - collect
-    rss_per_channel = (rss_bytes() - rss_before) / count
-    if how.freeze:
-        gc.freeze()  # the channels held stay out of every later collection
+    held: list[Held] = []
+    stopped: dict[str, Any] = {}
     try:
-        timed = await timed_transfers(held, how.transfers, server)
+        held = await open_all(url, network_id, count, how.in_flight, how.keepalive, hub)
+        opened = time.perf_counter() - start
+        # A full collection walks every object the process holds: what it costs with N held.
+        collect = time.process_time()
+        gc.collect()
+        full_gc = time.process_time() - collect
+        rss_per_channel = (rss_bytes() - rss_before) / count
+        if how.freeze:
+            gc.freeze()  # the channels held stay out of every later collection
+        if hub is not None:
+            hub.held = True
+        timed = await timed_transfers(held, how.transfers, server, hub)
         rate = await everyone_pays(held)
         quiet = await held_quiet(how.idle, server) if how.idle else None
+        if hub is not None:  # a few more rounds of renewals and scans, every channel quiet
+            await asyncio.sleep(3 * how.renew_every)
+            hub.held = False
         for channel in held:
             channel.check_balances()
         made = sum(channel.transfers for channel in held)
         records = [channel.client.record() for channel in held]
     finally:
-        closing = (channel.client.close() for channel in held)
-        await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), LIMIT)
+        if hub is not None:
+            stopped = await hub.stop(held)
+        else:
+            closing = (channel.client.close() for channel in held)
+            await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), LIMIT)
         if how.freeze:
             gc.unfreeze()
     core, base = timed["core"], timed["baseline"]
     idle = {}
     if quiet is not None:  # shares of one core spent keeping the channels alive
         idle = {"idle_process_cpu": round(quiet[0], 4), "idle_server_cpu": round(quiet[1], 4)}
+    through_hub = {} if hub is None else {**hub.figures(timed["timed"], timed["saves"]), **stopped}
     return {
         "channels": count,
         "per_transfer_us": round(core * 1e6, 1),
@@ -444,6 +615,8 @@ async def measure_held(
         "process_cpu_per_transfer_us": round(timed["process"] * 1e6, 1),
         "process_ratio": round(timed["process"] / base, 2),
         "server_cpu_per_transfer_us": round(timed["server"] * 1e6, 1),
+        "wall_per_transfer_us": round(timed["wall"] * 1e6, 1),
+        **timed["lag"],
         "bytes_per_channel": round(bytes_per_channel(records)),
         "rss_bytes_per_channel": round(rss_per_channel),
         "open_seconds": round(opened, 2),
@@ -451,6 +624,7 @@ async def measure_held(
         "transfers_per_s": round(rate, 1),
         "transfers": made,
         **idle,
+        **through_hub,
     }
 
 
@@ -471,7 +645,12 @@ def measure_websockets(count: int, how: How) -> dict[str, Any]:
     raise_descriptor_limit(count + 100)
     with e2e.Server("--play-responders", f"{RESPONDER}:{count}") as server:
         clock = CpuClock(server.process.pid)
-        return asyncio.run(measure_held(server.url, server.network_id, clock, count, how))
+        if how.hub is None:
+            return asyncio.run(measure_held(server.url, server.network_id, clock, count, how))
+        with open_store(how.hub) as store:
+            hub = HubRun(store, server.url, count, how)
+            held = measure_held(server.url, server.network_id, clock, count, how, hub)
+            return asyncio.run(held)
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -505,6 +684,22 @@ def show(row: dict[str, Any], label: str) -> None:
             f"{row['transfers_per_s']} transfers/s all at once",
             flush=True,
         )
+    if "loop_lag_max_ms" in row:
+        print(
+            f"{'':14} wall {row['wall_per_transfer_us']:.1f} us per transfer; the loop's lag "
+            f"{row['loop_lag_median_ms']} ms median, {row['loop_lag_p99_ms']} ms p99, "
+            f"{row['loop_lag_max_ms']} ms at most",
+            flush=True,
+        )
+    if "saves_per_transfer" in row:
+        print(
+            f"{'':14} hub: {row['saves_per_transfer']} saves per transfer "
+            f"({row['save_wall_per_transfer_us']:.1f} us of wall time); renew "
+            f"{row['renew_ms']} ms (at most {row['renew_max_ms']} ms, {row['renews']} times), "
+            f"scan {row['scan_ms']} ms (at most {row['scan_max_ms']} ms, {row['scans']} times); "
+            f"stopped in {row['stop_seconds']} s, {row['leases_released']:,} leases released",
+            flush=True,
+        )
     if "idle_process_cpu" in row:
         print(
             f"{'':14} held quiet: {row['idle_process_cpu']:.1%} of a core here, "
@@ -523,12 +718,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() once open")
     parser.add_argument("--keepalive", action="store_true", help="default pings, both kinds")
     parser.add_argument("--idle", type=float, default=0.0, help="then hold quiet S seconds")
+    parser.add_argument("--hub", metavar="URL", help="open through one Hub on this store")
+    parser.add_argument("--renew-every", type=float, default=2.0, help="the hub's, in seconds")
     parser.add_argument("--json", action="store_true")
     # A run over WebSockets goes to a fresh process; --here is that process.
     parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.channels.split(",")]
-    how = How(args.transfers, args.in_flight, args.freeze, args.keepalive, args.idle)
+    how = How(
+        args.transfers,
+        args.in_flight,
+        args.freeze,
+        args.keepalive,
+        args.idle,
+        args.hub,
+        args.renew_every,
+    )
     runs: dict[int, list[dict[str, Any]]] = {count: [] for count in counts}
     # The sizes take turns, so that a change in the machine's load weighs on each alike.
     for number in range(1, args.runs + 1):
