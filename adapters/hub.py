@@ -97,7 +97,7 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-@attrs.define
+@attrs.define(eq=False)  # each is itself: a key of the hub's table, by identity
 class _Driven:
     """One channel the hub drives: its client, its leased view of the store, its task."""
 
@@ -151,7 +151,9 @@ class Hub:
         self.lease_seconds = lease_seconds
         self.renew_every = renew_every or lease_seconds / 3
         self.scan_every = scan_every or self.renew_every
-        self._driven: list[_Driven] = []
+        # In the order they started; a dict so that a channel's end takes it out in one step
+        # (out of a list, any order but the first-in would cost a pass over every channel).
+        self._driven: dict[_Driven, None] = {}
         self._runner: asyncio.Task[None] | None = None
         self._reports: set[asyncio.Task[None]] = set()  # handler calls for the hub's events
 
@@ -193,8 +195,8 @@ class Hub:
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         driven = list(self._driven)
-        for each in driven:
-            await each.client.close()
+        # All at once: one by one, each would wait for its node's answer to its close.
+        await asyncio.gather(*(each.client.close() for each in driven))
         await asyncio.gather(*(d.task for d in driven if d.task), return_exceptions=True)
         await asyncio.gather(*self._reports, return_exceptions=True)
 
@@ -282,7 +284,7 @@ class Hub:
 
     def _start(self, client: ChannelClient, leased: LeasedStore) -> None:
         driven = _Driven(client, leased, asyncio.get_running_loop().time())
-        self._driven.append(driven)
+        self._driven[driven] = None
         driven.task = asyncio.create_task(self._drive(driven))
 
     async def _drive(self, driven: _Driven) -> None:
@@ -300,7 +302,7 @@ class Hub:
         except Exception as exc:  # the client or the handler failed: this channel stops
             reason = f"{type(exc).__name__}: {exc}"
         finally:
-            self._driven.remove(driven)
+            del self._driven[driven]
             if driven.stop_reason is not None:
                 reason, lost = driven.stop_reason, True
             elif not lost:

@@ -21,10 +21,11 @@ from sansio_channels.adapters.hub import ChannelStopped, Hub, OpenAbandoned
 from sansio_channels.channel import Channel
 from sansio_channels.events import Event, OffChainStateFetched, OperationAccepted, SignRequest
 from sansio_channels.options import Role
-from sansio_channels.simulator import Simulator
+from sansio_channels.simulator import Simulator, harness
+from sansio_channels.simulator.harness import keypair
 from sansio_channels.simulator.server import SimulatorServer
 from sansio_channels.state import ChannelState
-from sansio_channels.store import LeasingStore, SQLiteStore, record_key
+from sansio_channels.store import RELEASED_EXPIRY, LeasingStore, SQLiteStore, record_key
 
 from ..scripted_node import INITIATOR as SCRIPTED_INITIATOR
 from ..scripted_node import NETWORK, ScriptedNode, ba, feed
@@ -270,3 +271,61 @@ def test_a_hub_cut_off_from_its_store_stops_its_channels_once_a_lease_could_have
 ) -> None:
     with SQLiteStore(tmp_path / "hub.sqlite3") as store:
         asyncio.run(cut_off(store))
+
+
+def test_a_hub_closes_its_channels_all_at_once_and_releases_every_lease(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each close waits for the node's answer: a hub that closed its channels one after
+    another would take that wait once a channel (seconds, with thousands). Here no close may
+    finish before every one has begun, so a stop that closed them one by one never ends."""
+    count = 4
+    initiators = [keypair(f"hub stop initiator {n}") for n in range(count)]
+    responders = [keypair(f"hub stop responder {n}") for n in range(count)]
+    begun: set[ChannelClient] = set()
+    everyone = asyncio.Event()
+    close = ChannelClient.close
+
+    async def close_together(client: ChannelClient) -> None:
+        begun.add(client)
+        if len(begun) == count:
+            everyone.set()
+        await everyone.wait()
+        await close(client)
+
+    async def life(store: LeasingStore) -> list[str]:
+        sim = Simulator()
+        played = {keys.address: keys for keys in responders}
+        async with SimulatorServer(sim, port=0, peers=played) as server:
+            hub = Hub(
+                server.url(),
+                store,
+                signer={keys.address: keys for keys in initiators},
+                settings=SETTINGS,
+            )
+            await hub.__aenter__()
+            try:
+                clients = [
+                    hub.open(
+                        harness.open_options(Role.INITIATOR, mine, theirs, amount=10**18),
+                        network_id=sim.network_id,
+                    )
+                    for mine, theirs in zip(initiators, responders, strict=True)
+                ]
+                await until(lambda: all(c.channel.state is ChannelState.OPEN for c in clients))
+                keys = [record_key(client.record()) for client in clients]
+                monkeypatch.setattr(ChannelClient, "close", close_together)
+                await asyncio.wait_for(hub.stop(), BOUND)
+            finally:
+                everyone.set()  # after a stop that failed the test too: let it end
+                await hub.stop()
+            assert hub.clients() == []
+            return keys
+
+    with SQLiteStore(tmp_path / "hub.sqlite3") as store:
+        keys = asyncio.run(life(store))
+        assert len(begun) == count
+        for key in keys:  # the stop released every lease
+            lease = store.lease(key)
+            assert lease is not None
+            assert lease.expires == RELEASED_EXPIRY
