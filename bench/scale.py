@@ -358,21 +358,13 @@ class HubRun:
             scan_every=how.renew_every,
         )
         self.saves = [0, 0.0]  # saves made, seconds they took
+        self.releases = [0, 0.0]  # leases released, seconds they took
         self.held = False  # every channel open: the calls timed from now on count
         self.renewals: list[float] = []
         self.scans: list[float] = []
         self._opening: dict[ChannelClient, asyncio.Future[None]] = {}
-        save = store.save
-
-        def counted(record: ChannelRecord, **kwargs: Any) -> None:
-            start = time.perf_counter()
-            try:
-                save(record, **kwargs)
-            finally:
-                self.saves[0] += 1
-                self.saves[1] += time.perf_counter() - start
-
-        store.save = counted  # type: ignore[method-assign]
+        store.save = _counted(store.save, self.saves)  # type: ignore[method-assign]
+        store.release = _counted(store.release, self.releases)  # type: ignore[method-assign]
         self.hub.renew = self._timed(self.hub.renew, self.renewals)  # type: ignore[method-assign]
         self.hub.scan = self._timed(self.hub.scan, self.scans)  # type: ignore[method-assign]
 
@@ -407,9 +399,10 @@ class HubRun:
 
     async def stop(self, held: Sequence[Held]) -> dict[str, Any]:
         """Stop the hub; how long that took, and that the store has every lease released."""
-        start = time.perf_counter()
+        start, releasing = time.perf_counter(), self.releases[1]
         await asyncio.wait_for(self.hub.stop(), LIMIT)
         stopped = time.perf_counter() - start
+        releasing = self.releases[1] - releasing
         keys = [record_key(channel.client.record()) for channel in held]
         leases = [self.store.lease(key) for key in keys]
         released = sum(1 for lease in leases if lease and lease.expires == RELEASED_EXPIRY)
@@ -417,7 +410,11 @@ class HubRun:
             raise e2e.BenchFailed(f"{len(held) - released} leases not released by the stop")
         for key in keys:  # the next run starts from an empty store
             self.store.delete(key)
-        return {"stop_seconds": round(stopped, 2), "leases_released": released}
+        return {
+            "stop_seconds": round(stopped, 2),
+            "stop_release_seconds": round(releasing, 2),
+            "leases_released": released,
+        }
 
     def figures(self, transfers: int, saves: tuple[int, float]) -> dict[str, Any]:
         """Saves per timed transfer and their wall time; the hub's renewals and scans while
@@ -433,6 +430,20 @@ class HubRun:
             figures[f"{name}_ms"] = round(statistics.median(spent) * 1e3, 2)
             figures[f"{name}_max_ms"] = round(max(spent) * 1e3, 2)
         return figures
+
+
+def _counted(call: Callable[..., None], tally: list[Any]) -> Callable[..., None]:
+    """``call``, adding each call to ``tally[0]`` and its wall time to ``tally[1]``."""
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        start = time.perf_counter()
+        try:
+            call(*args, **kwargs)
+        finally:
+            tally[0] += 1
+            tally[1] += time.perf_counter() - start
+
+    return counted
 
 
 class LoopLag:
@@ -697,7 +708,8 @@ def show(row: dict[str, Any], label: str) -> None:
             f"({row['save_wall_per_transfer_us']:.1f} us of wall time); renew "
             f"{row['renew_ms']} ms (at most {row['renew_max_ms']} ms, {row['renews']} times), "
             f"scan {row['scan_ms']} ms (at most {row['scan_max_ms']} ms, {row['scans']} times); "
-            f"stopped in {row['stop_seconds']} s, {row['leases_released']:,} leases released",
+            f"stopped in {row['stop_seconds']} s ({row['stop_release_seconds']} s of it in "
+            f"store.release), {row['leases_released']:,} leases released",
             flush=True,
         )
     if "idle_process_cpu" in row:

@@ -45,10 +45,17 @@ THROUGH_A_HUB = {
     "scan_ms",
     "scan_max_ms",
     "stop_seconds",
+    "stop_release_seconds",
     "leases_released",
 }
 # A lag can be 0.0 on a quiet loop; the rest is a count or a duration that cannot be.
-MAY_BE_ZERO = {"loop_lag_median_ms", "loop_lag_p99_ms", "loop_lag_max_ms", "stop_seconds"}
+MAY_BE_ZERO = {
+    "loop_lag_median_ms",
+    "loop_lag_p99_ms",
+    "loop_lag_max_ms",
+    "stop_seconds",
+    "stop_release_seconds",
+}
 
 
 def _rows(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
