@@ -32,6 +32,22 @@ quiet for S seconds and gives the share of a core each process spent meanwhile. 
 raises its soft limit on file descriptors to the hard one (one descriptor a channel there,
 one in the server, which inherits the limit).
 
+Through a hub (``--hub URL``, ``sqlite:PATH`` or a libpq URL of a store that holds no
+records): the same run, but the N initiators are opened through one ``Hub`` on that store,
+with the library's default policy and a signer per account (the mapping form of
+``signer=``), every event to a handler; every co-signed state and every state signed ahead
+is saved, under its lease, before its signature leaves. The hub renews its leases and scans
+the store every ``--renew-every`` seconds (2). Besides the figures above, a row gives the
+saves per timed transfer and their wall time; each ``renew()`` and ``scan()`` the hub made by
+itself while it held every channel (during the timed transfers and the transfers all at
+once, then ``3 * --renew-every`` seconds of every channel quiet), timed around the hub's own
+call in wall time, as how long the event loop waited for it; then how long ``hub.stop()``
+took, and how much of it went to the store's releases; the store must then say that every
+lease is released. The run then deletes its records, so the next run starts from an empty
+store. In both modes a row gives the median wall time per transfer over the chunks and the
+event loop's lag meanwhile: how late a task that sleeps 5 ms over and over wakes (median,
+99th percentile, longest).
+
 In memory (``--in-memory``): one in-process simulator, both sides sans-IO channels wired by
 the harness, no sockets; only the core's cost and its memory are measured.
 
@@ -43,7 +59,8 @@ Every size is measured ``--runs`` times (3), the sizes taking turns; each row gi
 of each figure over the runs, and every run's core cost (``per_transfer_us_runs``).
 
 Run: ``python bench/scale.py [--channels 100,1000,10000] [--transfers 2000] [--runs 3]
-[--in-memory] [--freeze] [--keepalive] [--idle S] [--json]``; the last line of ``--json``
+[--in-memory] [--freeze] [--keepalive] [--idle S] [--hub URL [--renew-every S]] [--json]``;
+the last line of ``--json``
 is ``{"rows": [{"channels", "per_transfer_us", "bytes_per_channel", "baseline_us", ...},
 ...]}``.
 """
