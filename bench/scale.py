@@ -94,8 +94,8 @@ from sansio_channels.adapters import DEFAULT_SETTINGS, Settings
 from sansio_channels.adapters.asyncio import ChannelClient
 from sansio_channels.adapters.hub import ChannelStopped, Hub
 from sansio_channels.channel import DEFAULT_PING_INTERVAL, Channel
-from sansio_channels.events import OperationAccepted, SignRequest, StateChanged
-from sansio_channels.options import Role
+from sansio_channels.events import Event, OperationAccepted, SignRequest, StateChanged
+from sansio_channels.options import OpenOptions, Role
 from sansio_channels.record import ChannelRecord
 from sansio_channels.simulator import Simulator
 from sansio_channels.simulator.harness import Pair, keypair, open_options
@@ -396,7 +396,9 @@ class HubRun:
 
         return timed
 
-    async def open(self, options: Any, network_id: str, pings: float | None) -> ChannelClient:
+    async def open(
+        self, options: OpenOptions, network_id: str, pings: float | None
+    ) -> ChannelClient:
         client = self.hub.open(options, network_id=network_id)
         client.channel.ping_interval = pings  # before its task first runs
         opened = asyncio.get_running_loop().create_future()
@@ -404,13 +406,14 @@ class HubRun:
         await opened
         return client
 
-    async def on_event(self, client: ChannelClient | None, event: Any) -> None:
-        opened = self._opening.get(client) if client is not None else None
-        if opened is None or opened.done():
+    async def on_event(self, client: ChannelClient | None, event: Event) -> None:
+        """The hub's handler: it tells :meth:`open` when its channel is open, or stopped."""
+        opened = None if client is None else self._opening.get(client)
+        if client is None or opened is None or opened.done():
             return
         if isinstance(event, StateChanged) and event.state is ChannelState.OPEN:
             opened.set_result(None)
-            del self._opening[client]  # type: ignore[arg-type]
+            del self._opening[client]
         elif isinstance(event, ChannelStopped):
             opened.set_exception(e2e.BenchFailed(f"the hub stopped an open: {event.reason}"))
 
