@@ -20,18 +20,19 @@ Processes, all on loopback:
   starts a new one in its place, until every channel is closed; then checks the logs and the
   node's report. Now and then it pauses a worker instead (SIGSTOP) for longer than a lease
   and lets it go on: its channels were taken meanwhile, and the saves it tries on waking are
-  refused. An open cut by a kill is resumed by another worker (the create tx was signed) or
-  given up and marked by the hub that finds its lease free, then opened again by its slot's
-  worker.
+  refused. An open cut by a kill before its create tx was signed is given up and marked by
+  the hub that finds its lease free, then opened again by its slot's worker; one cut after it
+  is resumed by another worker, and the node refusing to come back to it (before
+  ``funding_signed`` it does not know the channel by its id yet) only makes it wait and try
+  again (``OpenInDoubt``, logged by the worker that saw it).
 
 What it checks: no two processes ever saved for one channel at the same time (per channel,
 the tokens of accepted saves never go back: a save under an older token after one under a
 newer was accepted would be one); no account's signature reached the node on two different
 states of one round; no state lost (each channel's record ends at the round and balances the
 responder last co-signed); every channel closed on chain, the initiator's last record closed
-with the balances the responder holds (or, for a channel whose open was given up after its
-create tx was signed, that record, saying why, with the tx that names the responder's
-channel); one record in use per channel, and every record of an open given up saying why.
+with the balances the responder holds; one record in use per channel; no open given up after
+its create tx was signed, and every open given up saying why.
 
 Run it alone: ``python -m tests.hubkill --store URL --workers 4 --channels 200 --kills 20``.
 """
@@ -48,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -57,7 +58,7 @@ import attrs
 from sansio_channels import commands as cmd
 from sansio_channels.adapters._common import Settings
 from sansio_channels.adapters.asyncio import ChannelClient
-from sansio_channels.adapters.hub import ChannelStopped, Hub
+from sansio_channels.adapters.hub import ChannelStopped, Hub, OpenInDoubt
 from sansio_channels.channel import Channel
 from sansio_channels.crypto import KeyPair, Signer, inner_tx, verify
 from sansio_channels.events import (
@@ -113,18 +114,6 @@ def options(role: Role, n: int) -> OpenOptions:
         amount=AMOUNT,
         timeouts={"sign": SIGN_TIMEOUT_MS},
     )
-
-
-def given_up_signed(records: list[ChannelRecord]) -> dict[str, ChannelRecord]:
-    """By account, the opens given up after the create tx was signed, of the channels with no
-    record in use: the channel may be on chain (the application is told to look for that
-    tx), so it is not opened again; such a channel ends reported given up, not closed."""
-    in_use = {r.account for r in records if r.abandoned is None}
-    return {
-        r.account: r
-        for r in records
-        if r.abandoned is not None and 1 in r.signed_ahead and r.account not in in_use
-    }
 
 
 # --- the node ---------------------------------------------------------------------------------
@@ -273,7 +262,8 @@ async def node_main(channels: int, ready: Path, stop: Path, report: Path) -> Non
 
 
 class LoggedStore:
-    """The worker's store: every save, accepted or refused, logged with its lease token."""
+    """The worker's store: every save, accepted or refused, logged with its lease token; and
+    the opens in doubt the hub reported (:meth:`doubt`)."""
 
     def __init__(self, store: LeasingStore, log: Any) -> None:
         self.store = store
@@ -297,6 +287,9 @@ class LoggedStore:
             raise
         self._write({**entry, "at": time.time(), "refused": False})
 
+    def doubt(self, key: str) -> None:
+        self._write({"doubt": key, "pid": os.getpid(), "at": time.time()})
+
     def _write(self, entry: dict[str, Any]) -> None:
         self.log.write(json.dumps(entry) + "\n")
         self.log.flush()
@@ -316,6 +309,7 @@ class Driver:
         channels: int,
         close_flag: Path,
         slot: tuple[int, int],
+        doubted: Callable[[str], None],
     ) -> None:
         self.hub = hub
         self.store = store
@@ -331,6 +325,7 @@ class Driver:
         self.nudged: dict[int, float] = {}  # client -> when it may try its first update again
         self.up: set[int] = set()  # clients back on the node (FsmUp seen)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.doubted = doubted  # logs an open the hub reported in doubt
 
     async def handler(self, client: ChannelClient | None, event: Event) -> None:
         # A new channel is driven from its FsmUp on; a resumed one once the node's latest
@@ -338,6 +333,8 @@ class Driver:
         resumed = client is not None and client.channel.restored_from is not None
         if client is not None and isinstance(event, OffChainStateFetched if resumed else FsmUp):
             self.up.add(id(client))
+        if isinstance(event, OpenInDoubt):
+            self.doubted(event.key)
         if isinstance(event, ChannelStopped) and client is not None:
             self.up.discard(id(client))
             n = self.slots[client.channel.account.api]
@@ -348,12 +345,11 @@ class Driver:
     async def open_missing(self) -> None:
         """Open each of this worker's channels that has no record in use: none yet (its
         opener was killed before saving one), or only opens given up before a create tx was
-        signed (``OpenAbandoned``, reported by whichever hub found them; one given up after
-        it is left as it is: see :func:`given_up_signed`). Only this slot's worker opens
-        channel n, and
-        the parent starts the next one only once this one is dead: one open at a time."""
+        signed (``OpenAbandoned``, reported by whichever hub found them; an open in doubt
+        stays in use). Only this slot's worker opens channel n, and the parent starts the
+        next one only once this one is dead: one open at a time."""
         records = self.store.records()
-        in_use = {r.account for r in records if r.abandoned is None} | set(given_up_signed(records))
+        in_use = {r.account for r in records if r.abandoned is None}
         for n in self.mine:
             if n in self.opening or initiator(n).address in in_use:
                 continue
@@ -446,7 +442,9 @@ async def worker_main(
             renew_every=LEASE_SECONDS / 4,
             scan_every=0.3,
         )
-        driver = Driver(hub, inner, node["network_id"], channels, Path(node["close_flag"]), slot)
+        driver = Driver(
+            hub, inner, node["network_id"], channels, Path(node["close_flag"]), slot, store.doubt
+        )
         hub.handler = driver.handler
         async with hub:
             while True:
@@ -504,8 +502,8 @@ class Outcome:
     closed: int = 0
     kills: int = 0
     kills_during_opens: int = 0  # while some channel had no co-signed state yet
-    abandoned: int = 0  # opens given up (records marked)
-    given_up: int = 0  # channels that end given up after their create tx was signed
+    abandoned: int = 0  # opens given up (records marked), all before a create tx was signed
+    in_doubt: int = 0  # opens the node refused to come back to after the create tx was signed
     fenced_saves: int = 0
     double_driven: int = 0
     double_signed: int = 0
@@ -579,11 +577,8 @@ def run(
             # The first kill lands while the workers are opening their channels.
             next_kill = started + rng.uniform(0.5, 2.0)
             while True:
-                every = store.records()
-                records = [r for r in every if r.abandoned is None]
-                # A channel ends closed, or given up after its create tx was signed.
-                ended = len(given_up_signed(every))
-                closed = sum(r.state == ChannelState.CLOSED.value for r in records) + ended
+                records = [r for r in store.records() if r.abandoned is None]
+                closed = sum(r.state == ChannelState.CLOSED.value for r in records)
                 if closed == channels and outcome.kills >= kills:
                     break
                 if time.monotonic() - started > bound:
@@ -593,7 +588,7 @@ def run(
                     break
                 # Kills start at once: the first ones land in the opens, the later ones
                 # anywhere in the channels' use.
-                opened = sum(r.latest_round is not None for r in records) + ended >= channels
+                opened = sum(r.latest_round is not None for r in records) >= channels
                 now = time.monotonic()
                 for w, until in list(paused.items()):
                     if now >= until:
@@ -644,7 +639,8 @@ def run(
     return outcome
 
 
-def _saves(home: Path, workers: int) -> Iterator[dict[str, Any]]:
+def _logged(home: Path, workers: int) -> Iterator[dict[str, Any]]:
+    """What the workers logged: saves, and opens in doubt."""
     for w in range(workers):
         path = home / f"w{w}.log"
         if path.exists():
@@ -657,7 +653,9 @@ def _saves(home: Path, workers: int) -> Iterator[dict[str, Any]]:
 
 
 def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path) -> None:
-    saves = list(_saves(home, workers))
+    logged = list(_logged(home, workers))
+    saves = [entry for entry in logged if "doubt" not in entry]
+    outcome.in_doubt = len({entry["doubt"] for entry in logged if "doubt" in entry})
     outcome.saves = sum(not s["refused"] for s in saves)
     outcome.fenced_saves = sum(s["refused"] for s in saves)
     # A save commits between its start and its end (a process paused in between logs a late
@@ -688,14 +686,18 @@ def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path)
         outcome.problems.append("the node wrote no report")
         return
     rows = json.loads(report.read_text())
-    every = store.records()
-    given_up = given_up_signed(every)
     records: dict[str, ChannelRecord] = {}
-    for record in every:
+    for record in store.records():
         if record.abandoned is not None:
             outcome.abandoned += 1
             if not record.abandoned.strip():
                 outcome.problems.append(f"{record_key(record)}: given up without a reason")
+            if record.signed_create_tx() is not None:
+                # The channel it names may be on chain with no one to drive it.
+                outcome.problems.append(
+                    f"{record_key(record)}: given up after its create tx was signed "
+                    f"({record.known_channel_id()}): {record.abandoned}"
+                )
         elif record.account in records:
             outcome.problems.append(f"{record.account}: two records in use")
         else:
@@ -704,14 +706,6 @@ def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path)
         n = row["n"]
         outcome.double_signed += len(row["double_signed"])
         record = records.get(initiator(n).address)
-        if record is None and initiator(n).address in given_up:
-            # Reported given up, with the create tx we signed: the responder's channel, if
-            # it got that far, is the one that tx names.
-            outcome.given_up += 1
-            named = given_up[initiator(n).address].known_channel_id()
-            if row["channel_id"] not in (None, named):
-                outcome.problems.append(f"channel {n}: given up as {named}, peer on another")
-            continue
         if record is None:
             outcome.lost += 1
             outcome.problems.append(f"channel {n}: no record")
