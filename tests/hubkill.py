@@ -95,6 +95,11 @@ KILL_EVERY: Final = (0.2, 0.8)  # seconds between two actions on the workers
 PAUSE_SHARE: Final = 0.2  # of the actions on a worker, pauses past a lease (the rest kills)
 OP_BOUND: Final = 20.0  # an operation that takes longer is abandoned and tried again later
 NUDGE_EVERY: Final = 1.0  # seconds between first updates tried by a channel resumed in its open
+# The responders of every SLOW_EVERY-th channel sign the create tx SLOW_CREATE seconds late:
+# a kill of the initiator's worker in that window has the next worker come back before
+# funding_signed, which the node refuses (the open is in doubt) though the open goes on.
+SLOW_EVERY: Final = 5
+SLOW_CREATE: Final = 2 * LEASE_SECONDS
 
 
 def initiator(n: int) -> KeyPair:
@@ -138,6 +143,7 @@ class Responder:
         self.peer_gone = False
         self.paid_back = False
         self.paying = False
+        self.held: SignRequest | None = None  # the create tx, signed late (SLOW_EVERY)
 
     def new_channel(self) -> None:
         """The open died before it was co-signed: wait for the initiator's next open, a new
@@ -155,7 +161,10 @@ class Responder:
             self.peer_gone = True
         if isinstance(event, SignRequest):
             self._note_initiator_signature(event)
-            event.sign(self.keys, accept_failed_checks=True)
+            if event.tag.tag == "responder_sign" and self.n % SLOW_EVERY == 0:
+                self.held = event
+            else:
+                event.sign(self.keys, accept_failed_checks=True)
         elif isinstance(event, CoSignedState) and event.accepted and event.round is not None:
             self.co_signed[event.round] = encode_tx(event.signed_tx)
             self._note_initiator_signature_on(event.signed_tx)
@@ -201,7 +210,16 @@ async def respond_once(base_url: str, party: Responder) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
+    async def sign_late(request: SignRequest) -> None:
+        await asyncio.sleep(SLOW_CREATE)
+        request.sign(party.keys, accept_failed_checks=True)
+        for event in channel.events():
+            party.take(event)
+        for frame in channel.frames_to_send():
+            await socket.send(json.dumps(frame))
+
     channel = party.channel
+    late: list[asyncio.Task[None]] = []
     async with connect(channel.connect_url(base_url), ping_interval=None) as socket:
         try:
             async for text in socket:
@@ -211,6 +229,9 @@ async def respond_once(base_url: str, party: Responder) -> None:
                     party.take(event)
                 if party.peer_gone and channel.ledger.latest is None:
                     return  # an open whose initiator is gone: a new one comes
+                if party.held is not None:
+                    late.append(asyncio.ensure_future(sign_late(party.held)))
+                    party.held = None
                 command = party.next_command()
                 if command is not None and channel.state is ChannelState.OPEN:
                     channel.submit(command)
@@ -220,6 +241,10 @@ async def respond_once(base_url: str, party: Responder) -> None:
                     await socket.send(json.dumps(frame))
         except ConnectionClosed:
             pass
+        finally:
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
 
 async def node_main(channels: int, ready: Path, stop: Path, report: Path) -> None:
