@@ -23,16 +23,22 @@ Processes, all on loopback:
   refused. An open cut by a kill before its create tx was signed is given up and marked by
   the hub that finds its lease free, then opened again by its slot's worker; one cut after it
   is resumed by another worker, and the node refusing to come back to it (before
-  ``funding_signed`` it does not know the channel by its id yet) only makes it wait and try
-  again (``OpenInDoubt``, logged by the worker that saw it).
+  ``funding_signed`` it does not know the channel by its id yet; the responders of every
+  fifth channel sign late to widen that window) only makes it wait and try again
+  (``OpenInDoubt``, logged by the worker that saw it). A worker killed after saving its
+  signature and before sending it leaves an open the node refuses for good: a worker gives
+  it up (``Hub.give_up``) once it is past the initiator FSM's timers (:data:`GIVE_UP_AFTER`),
+  and its slot opens anew.
 
 What it checks: no two processes ever saved for one channel at the same time (per channel,
 the tokens of accepted saves never go back: a save under an older token after one under a
 newer was accepted would be one); no account's signature reached the node on two different
 states of one round; no state lost (each channel's record ends at the round and balances the
 responder last co-signed); every channel closed on chain, the initiator's last record closed
-with the balances the responder holds; one record in use per channel; no open given up after
-its create tx was signed, and every open given up saying why.
+with the balances the responder holds; one record in use per channel; every open given up
+saying why; and every open given up after its create tx was signed proven never on chain:
+the simulator's chain holds no channel by its id, and the initiator's nonce has moved past
+the create tx's (it can never be included).
 
 Run it alone: ``python -m tests.hubkill --store URL --workers 4 --channels 200 --kills 20``.
 """
@@ -61,6 +67,7 @@ from sansio_channels.adapters.asyncio import ChannelClient
 from sansio_channels.adapters.hub import ChannelStopped, Hub, OpenInDoubt
 from sansio_channels.channel import Channel
 from sansio_channels.crypto import KeyPair, Signer, inner_tx, verify
+from sansio_channels.encoding import Id, IdTag
 from sansio_channels.events import (
     CoSignedState,
     Event,
@@ -78,7 +85,7 @@ from sansio_channels.simulator.harness import keypair
 from sansio_channels.simulator.server import SimulatorServer
 from sansio_channels.state import ChannelState
 from sansio_channels.store import Lease, LeaseLost, LeasingStore, open_store, record_key
-from sansio_channels.txs import encode_tx
+from sansio_channels.txs import ChannelCreateTx, decode_signed_tx, encode_tx
 
 AMOUNT: Final = 10**18
 TRANSFER: Final = 10**15
@@ -89,6 +96,9 @@ PORTS: Final = 20_000  # channel n meets its responder under port PORTS + n
 # The node rolls back a request whose signer died after this; long enough for a loaded
 # machine's saves.
 SIGN_TIMEOUT_MS: Final = 8000
+# The initiator's FSM stops if funding_signed has not come back this long after its client
+# signed the create tx; then its node never posts the create tx.
+FUNDING_SIGN_MS: Final = 8000
 LEASE_SECONDS: Final = 1.5
 SETTINGS: Final = Settings(ping_interval=None, open_timeout=30.0)
 KILL_EVERY: Final = (0.2, 0.8)  # seconds between two actions on the workers
@@ -100,6 +110,13 @@ NUDGE_EVERY: Final = 1.0  # seconds between first updates tried by a channel res
 # funding_signed, which the node refuses (the open is in doubt) though the open goes on.
 SLOW_EVERY: Final = 5
 SLOW_CREATE: Final = 2 * LEASE_SECONDS
+# An open in doubt this long after a worker first saw it refused is given up by that worker:
+# past the initiator's FSM timers (its signature, then funding_signed), its node never posts
+# the create tx, and the only other holder of it, this test's responder, never posts alone.
+# (A worker killed after saving its signature and before sending it leaves such an open.) The
+# check proves each such give-up right on the simulator's chain.
+GIVE_UP_AFTER: Final = (SIGN_TIMEOUT_MS + FUNDING_SIGN_MS) / 1000 + 2 * LEASE_SECONDS
+GIVEN_UP_IN_DOUBT: Final = "in doubt past the initiator FSM's timers: its node never posts it"
 
 
 def initiator(n: int) -> KeyPair:
@@ -117,7 +134,7 @@ def options(role: Role, n: int) -> OpenOptions:
         responder(n),
         port=PORTS + n,
         amount=AMOUNT,
-        timeouts={"sign": SIGN_TIMEOUT_MS},
+        timeouts={"sign": SIGN_TIMEOUT_MS, "funding_sign": FUNDING_SIGN_MS},
     )
 
 
@@ -277,7 +294,13 @@ async def node_main(channels: int, ready: Path, stop: Path, report: Path) -> Non
                     "paid_back": party.paid_back,
                 }
             )
-        report.write_text(json.dumps(rows))
+        chain = sim.chain
+        chain_ids = [Id(IdTag.CHANNEL, key).api for key in chain.channels]
+        nonces = {
+            initiator(n).address: chain.next_nonce(Id.account(initiator(n).address).key)
+            for n in range(channels)
+        }
+        report.write_text(json.dumps({"rows": rows, "on_chain": chain_ids, "nonces": nonces}))
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -351,6 +374,7 @@ class Driver:
         self.up: set[int] = set()  # clients back on the node (FsmUp seen)
         self.tasks: set[asyncio.Task[None]] = set()
         self.doubted = doubted  # logs an open the hub reported in doubt
+        self.doubt_since: dict[str, float] = {}  # key -> when this worker first saw it refused
 
     async def handler(self, client: ChannelClient | None, event: Event) -> None:
         # A new channel is driven from its FsmUp on; a resumed one once the node's latest
@@ -360,6 +384,7 @@ class Driver:
             self.up.add(id(client))
         if isinstance(event, OpenInDoubt):
             self.doubted(event.key)
+            self.doubt_since.setdefault(event.key, time.monotonic())
         if isinstance(event, ChannelStopped) and client is not None:
             self.up.discard(id(client))
             n = self.slots[client.channel.account.api]
@@ -374,6 +399,7 @@ class Driver:
         stays in use). Only this slot's worker opens channel n, and the parent starts the
         next one only once this one is dead: one open at a time."""
         records = self.store.records()
+        self._give_up_past_doubt(records)
         in_use = {r.account for r in records if r.abandoned is None}
         for n in self.mine:
             if n in self.opening or initiator(n).address in in_use:
@@ -381,6 +407,25 @@ class Driver:
             self.opening[n] = self.hub.open(options(Role.INITIATOR, n), network_id=self.network_id)
             await asyncio.sleep(0.05)  # a few at a time, as a hub takes on new customers
             self.step()
+
+    def _give_up_past_doubt(self, records: list[ChannelRecord]) -> None:
+        """Give up each open in doubt past :data:`GIVE_UP_AFTER` that no one has come back to
+        since (no channel id, no co-signed state in its record); its slot opens anew."""
+        now = time.monotonic()
+        by_key = {record_key(r): r for r in records}
+        for key, since in list(self.doubt_since.items()):
+            record = by_key.get(key)
+            # Back on the node (moved to its channel id, or co-signed), or given up already.
+            settled = (
+                record is None
+                or record.channel_id is not None
+                or record.latest_state is not None
+                or record.abandoned is not None
+            )
+            if settled or (
+                now - since > GIVE_UP_AFTER and self.hub.give_up(key, GIVEN_UP_IN_DOUBT)
+            ):
+                del self.doubt_since[key]
 
     def _closed_on_chain(self, client: ChannelClient, event: ChannelStopped) -> None:
         """A channel whose close we signed, refused by the node: it closed on chain while
@@ -529,6 +574,7 @@ class Outcome:
     kills_during_opens: int = 0  # while some channel had no co-signed state yet
     abandoned: int = 0  # opens given up (records marked), all before a create tx was signed
     in_doubt: int = 0  # opens the node refused to come back to after the create tx was signed
+    given_up_in_doubt: int = 0  # of those, given up and proven never on chain
     fenced_saves: int = 0
     double_driven: int = 0
     double_signed: int = 0
@@ -710,19 +756,33 @@ def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path)
     if not report.exists():
         outcome.problems.append("the node wrote no report")
         return
-    rows = json.loads(report.read_text())
+    view = json.loads(report.read_text())
+    rows = view["rows"]
     records: dict[str, ChannelRecord] = {}
     for record in store.records():
         if record.abandoned is not None:
             outcome.abandoned += 1
             if not record.abandoned.strip():
                 outcome.problems.append(f"{record_key(record)}: given up without a reason")
-            if record.signed_create_tx() is not None:
-                # The channel it names may be on chain with no one to drive it.
-                outcome.problems.append(
-                    f"{record_key(record)}: given up after its create tx was signed "
-                    f"({record.known_channel_id()}): {record.abandoned}"
+            create = record.signed_create_tx()
+            if create is not None:
+                # The channel it names must never reach the chain: none by its id there, and
+                # its nonce taken by another tx of the initiator (it can never be included).
+                named = record.known_channel_id()
+                tx = inner_tx(decode_signed_tx(create))
+                assert isinstance(tx, ChannelCreateTx)
+                nonce = tx.nonce
+                proven = (
+                    record.abandoned == GIVEN_UP_IN_DOUBT
+                    and named not in view["on_chain"]
+                    and view["nonces"][record.account] > nonce
                 )
+                outcome.given_up_in_doubt += 1
+                if not proven:
+                    outcome.problems.append(
+                        f"{record_key(record)}: given up after its create tx was signed "
+                        f"({named}, nonce {nonce}), not proven off chain: {record.abandoned}"
+                    )
         elif record.account in records:
             outcome.problems.append(f"{record.account}: two records in use")
         else:
