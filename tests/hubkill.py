@@ -26,9 +26,9 @@ Processes, all on loopback:
   ``funding_signed`` it does not know the channel by its id yet; the responders of every
   fifth channel sign late to widen that window) only makes it wait and try again
   (``OpenInDoubt``, logged by the worker that saw it). A worker killed after saving its
-  signature and before sending it leaves an open the node refuses for good: a worker gives
-  it up (``Hub.give_up``) once it is past the initiator FSM's timers (:data:`GIVE_UP_AFTER`),
-  and its slot opens anew.
+  signature and before sending it (or stopped there, its lease lost after a pause) leaves
+  an open the node refuses for good: a worker gives it up (``Hub.give_up``) once it is
+  past the initiator FSM's timers (:data:`GIVE_UP_AFTER`), and its slot opens anew.
 
 What it checks: no two processes ever saved for one channel at the same time (per channel,
 the tokens of accepted saves never go back: a save under an older token after one under a
@@ -410,17 +410,14 @@ class Driver:
 
     def _give_up_past_doubt(self, records: list[ChannelRecord]) -> None:
         """Give up each open in doubt past :data:`GIVE_UP_AFTER` that no one has come back to
-        since (no channel id, no co-signed state in its record); its slot opens anew."""
+        since (no co-signed state in its record); its slot opens anew."""
         now = time.monotonic()
         by_key = {record_key(r): r for r in records}
         for key, since in list(self.doubt_since.items()):
             record = by_key.get(key)
-            # Back on the node (moved to its channel id, or co-signed), or given up already.
+            # Back on the node (its record holds the co-signed create tx), or given up.
             settled = (
-                record is None
-                or record.channel_id is not None
-                or record.latest_state is not None
-                or record.abandoned is not None
+                record is None or record.latest_state is not None or record.abandoned is not None
             )
             if settled or (
                 now - since > GIVE_UP_AFTER and self.hub.give_up(key, GIVEN_UP_IN_DOUBT)
