@@ -37,8 +37,9 @@ states of one round; no state lost (each channel's record ends at the round and 
 responder last co-signed); every channel closed on chain, the initiator's last record closed
 with the balances the responder holds; one record in use per channel; every open given up
 saying why; and every open given up after its create tx was signed proven never on chain:
-the simulator's chain holds no channel by its id, and the initiator's nonce has moved past
-the create tx's (it can never be included).
+the initiator's nonce has moved past the create tx's (it can never be included), and the
+chain holds no channel by its id, or holds the one the slot's next open made with that nonce
+(a channel id derives from the initiator, its nonce and the responder), closed by it.
 
 Run it alone: ``python -m tests.hubkill --store URL --workers 4 --channels 200 --kills 20``.
 """
@@ -338,6 +339,24 @@ class LoggedStore:
     def doubt(self, key: str) -> None:
         self._write({"doubt": key, "pid": os.getpid(), "at": time.time()})
 
+    def gave_up(self, record: ChannelRecord) -> None:
+        """An open in doubt this worker gave up: the channel its create tx names, and the
+        nonce (the record may be overwritten by the slot's next open, of the same id)."""
+        create = record.signed_create_tx()
+        assert create is not None
+        tx = inner_tx(decode_signed_tx(create))
+        assert isinstance(tx, ChannelCreateTx)
+        self._write(
+            {
+                "gave_up": record_key(record),
+                "account": record.account,
+                "channel_id": record.known_channel_id(),
+                "nonce": tx.nonce,
+                "pid": os.getpid(),
+                "at": time.time(),
+            }
+        )
+
     def _write(self, entry: dict[str, Any]) -> None:
         self.log.write(json.dumps(entry) + "\n")
         self.log.flush()
@@ -358,6 +377,7 @@ class Driver:
         close_flag: Path,
         slot: tuple[int, int],
         doubted: Callable[[str], None],
+        gave_up: Callable[[ChannelRecord], None],
     ) -> None:
         self.hub = hub
         self.store = store
@@ -374,6 +394,7 @@ class Driver:
         self.up: set[int] = set()  # clients back on the node (FsmUp seen)
         self.tasks: set[asyncio.Task[None]] = set()
         self.doubted = doubted  # logs an open the hub reported in doubt
+        self.gave_up = gave_up  # logs an open in doubt given up
         self.doubt_since: dict[str, float] = {}  # key -> when this worker first saw it refused
 
     async def handler(self, client: ChannelClient | None, event: Event) -> None:
@@ -419,9 +440,11 @@ class Driver:
             settled = (
                 record is None or record.latest_state is not None or record.abandoned is not None
             )
-            if settled or (
-                now - since > GIVE_UP_AFTER and self.hub.give_up(key, GIVEN_UP_IN_DOUBT)
-            ):
+            if settled:
+                del self.doubt_since[key]
+            elif now - since > GIVE_UP_AFTER and self.hub.give_up(key, GIVEN_UP_IN_DOUBT):
+                assert record is not None
+                self.gave_up(record)
                 del self.doubt_since[key]
 
     def _closed_on_chain(self, client: ChannelClient, event: ChannelStopped) -> None:
@@ -510,7 +533,14 @@ async def worker_main(
             scan_every=0.3,
         )
         driver = Driver(
-            hub, inner, node["network_id"], channels, Path(node["close_flag"]), slot, store.doubt
+            hub,
+            inner,
+            node["network_id"],
+            channels,
+            Path(node["close_flag"]),
+            slot,
+            store.doubt,
+            store.gave_up,
         )
         hub.handler = driver.handler
         async with hub:
@@ -571,7 +601,7 @@ class Outcome:
     kills_during_opens: int = 0  # while some channel had no co-signed state yet
     abandoned: int = 0  # opens given up (records marked), all before a create tx was signed
     in_doubt: int = 0  # opens the node refused to come back to after the create tx was signed
-    given_up_in_doubt: int = 0  # of those, given up and proven never on chain
+    given_up_in_doubt: int = 0  # of those, given up (each proven never on chain)
     fenced_saves: int = 0
     double_driven: int = 0
     double_signed: int = 0
@@ -722,7 +752,8 @@ def _logged(home: Path, workers: int) -> Iterator[dict[str, Any]]:
 
 def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path) -> None:
     logged = list(_logged(home, workers))
-    saves = [entry for entry in logged if "doubt" not in entry]
+    saves = [entry for entry in logged if "start" in entry]
+    gave_up = [entry for entry in logged if "gave_up" in entry]
     outcome.in_doubt = len({entry["doubt"] for entry in logged if "doubt" in entry})
     outcome.saves = sum(not s["refused"] for s in saves)
     outcome.fenced_saves = sum(s["refused"] for s in saves)
@@ -761,29 +792,33 @@ def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path)
             outcome.abandoned += 1
             if not record.abandoned.strip():
                 outcome.problems.append(f"{record_key(record)}: given up without a reason")
-            create = record.signed_create_tx()
-            if create is not None:
-                # The channel it names must never reach the chain: none by its id there, and
-                # its nonce taken by another tx of the initiator (it can never be included).
-                named = record.known_channel_id()
-                tx = inner_tx(decode_signed_tx(create))
-                assert isinstance(tx, ChannelCreateTx)
-                nonce = tx.nonce
-                proven = (
-                    record.abandoned == GIVEN_UP_IN_DOUBT
-                    and named not in view["on_chain"]
-                    and view["nonces"][record.account] > nonce
+            if record.signed_create_tx() is not None and record.abandoned != GIVEN_UP_IN_DOUBT:
+                outcome.problems.append(
+                    f"{record_key(record)}: given up after its create tx was signed: "
+                    f"{record.abandoned}"
                 )
-                outcome.given_up_in_doubt += 1
-                if not proven:
-                    outcome.problems.append(
-                        f"{record_key(record)}: given up after its create tx was signed "
-                        f"({named}, nonce {nonce}), not proven off chain: {record.abandoned}"
-                    )
         elif record.account in records:
             outcome.problems.append(f"{record.account}: two records in use")
         else:
             records[record.account] = record
+    outcome.given_up_in_doubt = len(gave_up)
+    for entry in gave_up:
+        # The create tx given up can never be included (its nonce is used), and the channel
+        # it names is off chain, or the one the slot's next open made with that nonce.
+        account, named = entry["account"], entry["channel_id"]
+        now_in_use = records.get(account)
+        reopened = (
+            now_in_use is not None
+            and now_in_use.known_channel_id() == named
+            and now_in_use.state == ChannelState.CLOSED.value
+        )
+        nonce_used = view["nonces"][account] > entry["nonce"]
+        if not nonce_used or (named in view["on_chain"] and not reopened):
+            outcome.problems.append(
+                f"{entry['gave_up']}: given up in doubt, not proven off chain (nonce "
+                f"{entry['nonce']}, next {view['nonces'][account]}; on chain: "
+                f"{named in view['on_chain']}, reopened: {reopened})"
+            )
     for row in rows:
         n = row["n"]
         outcome.double_signed += len(row["double_signed"])
