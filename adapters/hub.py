@@ -86,7 +86,8 @@ class OpenInDoubt(Event):
     It may still finish, and the channel ``channel_id`` may be on chain: the node finds the
     initiator's FSM by that id only once ``funding_signed`` came back, the FSM runs on without
     its client, and the peer may hold the co-signed ``create_tx``. The hub keeps the record,
-    tries again with backoff, and reports this once; only :meth:`Hub.give_up` gives it up."""
+    tries again with backoff, and reports this once (each hub that finds it refused); only
+    :meth:`Hub.give_up` gives it up."""
 
     key: str
     record: ChannelRecord
