@@ -25,10 +25,9 @@ def test_hub_workers_killed_at_random_lose_nothing_and_never_drive_a_channel_twi
     assert outcome.problems == []
     assert outcome.kills >= 20
     assert 1 <= outcome.kills_during_opens <= 10  # opens cut by a kill: resumed or given up
-    # Every channel closed, or reported given up with its reason after its create tx was
-    # signed (an open cut by a kill that the node then refused to come back to).
-    assert outcome.closed + outcome.given_up == outcome.channels == 200
-    assert outcome.given_up <= 5
+    # Every channel closed: an open cut by a kill after its create tx was signed is never
+    # given up, even when the node refused to come back to it at first (in doubt).
+    assert outcome.closed == outcome.channels == 200
     assert outcome.double_driven == 0
     assert outcome.double_signed == 0
     assert outcome.lost == 0
