@@ -16,10 +16,13 @@ partition from the store longer than the lease, a process paused that long) is r
 next save and signs nothing more for that channel; the hub then stops driving it
 (:class:`ChannelStopped`).
 
-An open that can never finish (the node's FSM is gone before the create tx was co-signed, so
-there is no channel to come back to) is marked in its record
-(:attr:`~sansio_channels.record.ChannelRecord.abandoned`) and reported once as
-:class:`OpenAbandoned`; it is never retried.
+An open that stopped before we signed its create tx can never finish: it is marked in its
+record (:attr:`~sansio_channels.record.ChannelRecord.abandoned`) and reported once as
+:class:`OpenAbandoned`; it is never retried. Once we signed the create tx, the node refusing
+to come back proves nothing: an initiator's FSM is found by the channel id only from
+``funding_signed`` on, and it runs on without its client, so the channel may still go on chain.
+Such an open is reported once as :class:`OpenInDoubt` and tried again with backoff; the hub
+never gives it up on its own (:meth:`Hub.give_up` does, on the application's proof).
 
 The store's calls are blocking and short (one round trip each) and run on the event loop: the
 renewal of every lease held is one call, a scan for channels to take one query.
@@ -49,11 +52,12 @@ from sansio_channels.store import Lease, LeaseLost, LeasingStore, record_key
 from ._common import DEFAULT_SETTINGS, ClosedWithoutMessage, NodeRefused, Settings
 from .asyncio import ChannelClient
 
-__all__ = ["ChannelStopped", "Handler", "Hub", "OpenAbandoned", "default_owner"]
+__all__ = ["ChannelStopped", "Handler", "Hub", "OpenAbandoned", "OpenInDoubt", "default_owner"]
 
-# Before these, the channel was never open: a node that no longer knows it means the open
-# cannot finish.
+# Before these, the channel was never open.
 _OPENING: Final = (ChannelState.NEW.value, ChannelState.OPENING.value)
+# The longest wait between two tries to come back to an open in doubt.
+_MOST_BETWEEN_TRIES: Final = 60.0
 
 
 def _never_open(record: ChannelRecord) -> bool:
@@ -74,6 +78,30 @@ class OpenAbandoned(Event):
     key: str
     record: ChannelRecord
     reason: str
+
+
+@attrs.frozen(kw_only=True)
+class OpenInDoubt(Event):
+    """An open whose create tx we signed, that the node refused to come back to (``reason``).
+    It may still finish, and the channel ``channel_id`` may be on chain: the node finds the
+    initiator's FSM by that id only once ``funding_signed`` came back, the FSM runs on without
+    its client, and the peer may hold the co-signed ``create_tx``. The hub keeps the record,
+    tries again with backoff, and reports this once (each hub that finds it refused); only
+    :meth:`Hub.give_up` gives it up."""
+
+    key: str
+    record: ChannelRecord
+    create_tx: str
+    channel_id: str
+    reason: str
+
+
+@attrs.define
+class _Doubt:
+    """When the hub tries an open in doubt again, and how long it waited last."""
+
+    retry_at: float
+    wait: float
 
 
 @attrs.frozen(kw_only=True)
@@ -156,6 +184,7 @@ class Hub:
         self._driven: dict[_Driven, None] = {}
         self._runner: asyncio.Task[None] | None = None
         self._reports: set[asyncio.Task[None]] = set()  # handler calls for the hub's events
+        self._in_doubt: dict[str, _Doubt] = {}  # opens in doubt, by key
 
     # --- the application's side -----------------------------------------------------------
 
@@ -204,10 +233,14 @@ class Hub:
         """Take every channel of the store whose lease is free (called every ``scan_every``):
         one query, for the records not finished and not leased."""
         ours = {driven.key for driven in self._driven}
+        now = asyncio.get_running_loop().time()
         for record in self.store.takeable():
             key = record_key(record)
             if key in ours:
                 continue
+            doubt = self._in_doubt.get(key)
+            if doubt is not None and now < doubt.retry_at:
+                continue  # an open in doubt waits for its next try
             if self._signer(record.account) is None:
                 continue
             if record.resumable:
@@ -215,7 +248,15 @@ class Hub:
             elif _never_open(record):
                 # No create tx signed, so no channel to come back to: its opener holds the
                 # lease while it lives and can go on; a free lease means it stopped.
-                self._abandon_unleased(key, "the open stopped before a create tx was signed")
+                self._abandon_unleased(
+                    key,
+                    "the open stopped before a create tx was signed",
+                    lambda found: (
+                        _never_open(found)
+                        and not found.resumable
+                        and found.signed_create_tx() is None
+                    ),
+                )
 
     def renew(self) -> None:
         """Renew every lease held, in one store call (called every ``renew_every``)."""
@@ -266,14 +307,36 @@ class Hub:
             return self.signer.get(account)
         return self.signer if self.signer.address == account else None
 
-    def _abandon_unleased(self, key: str, reason: str) -> None:
+    def give_up(self, key: str, reason: str) -> bool:
+        """Give up the open under ``key`` on the application's proof that it can never
+        finish: for an open in doubt, that its create tx can never be on chain (the chain
+        holds no channel by its id, and the tx can no longer be included: its ``ttl`` has
+        passed, or another tx of the initiator took its nonce). The record is marked with
+        ``reason`` and :class:`OpenAbandoned` reported. False, and nothing changed, if the
+        record is not an open never co-signed past its create tx, or its lease is held."""
+        if not reason.strip():
+            raise ValueError("give_up needs a reason")
+        if key in {driven.key for driven in self._driven}:
+            return False
+        given_up = self._abandon_unleased(
+            key, reason, lambda found: found.abandoned is None and found.state in _OPENING
+        )
+        if given_up:
+            self._in_doubt.pop(key, None)
+        return given_up
+
+    def _abandon_unleased(
+        self, key: str, reason: str, allowed: Callable[[ChannelRecord], bool]
+    ) -> bool:
         lease = self.store.acquire(key, self.owner, seconds=self.lease_seconds)
         if lease is None:
-            return
+            return False
         try:
             record = self.store.load(key)
-            if record is not None and _never_open(record) and not record.resumable:
-                self._abandon(record, lease, reason)
+            if record is None or not allowed(record):
+                return False
+            self._abandon(record, lease, reason)
+            return True
         finally:
             self.store.release(lease)
 
@@ -288,7 +351,7 @@ class Hub:
         driven.task = asyncio.create_task(self._drive(driven))
 
     async def _drive(self, driven: _Driven) -> None:
-        client, reason, lost = driven.client, "closed", False
+        client, reason, lost, refused = driven.client, "closed", False, False
         try:
             async with client:
                 async for event in client:
@@ -297,12 +360,14 @@ class Hub:
         except LeaseLost as exc:
             reason, lost = f"lease lost: {exc}", True
         except (NodeRefused, ClosedWithoutMessage) as exc:
-            reason = str(exc)
-            self._abandon_if_opening(driven, reason)
+            reason, refused = str(exc), True
+            self._refused_in_open(driven, reason)
         except Exception as exc:  # the client or the handler failed: this channel stops
             reason = f"{type(exc).__name__}: {exc}"
         finally:
             del self._driven[driven]
+            if not refused and driven.key is not None:
+                self._in_doubt.pop(driven.key, None)  # back on the node, or let go
             if driven.stop_reason is not None:
                 reason, lost = driven.stop_reason, True
             elif not lost:
@@ -312,15 +377,35 @@ class Hub:
                     reason += f" (lease not released: {exc})"
             self._report(client, ChannelStopped(key=driven.key, reason=reason, lease_lost=lost))
 
-    def _abandon_if_opening(self, driven: _Driven, reason: str) -> None:
-        """The node refused to come back to a channel that was never open: it never will."""
+    def _refused_in_open(self, driven: _Driven, reason: str) -> None:
+        """The node refused to come back to a channel that was never open. Without a create
+        tx signed by us the open can never finish; with one, it may still (see
+        :class:`OpenInDoubt`): try again later."""
         lease = driven.leased.lease
         record = driven.client.channel.restored_from
         if lease is None or record is None or record.state not in _OPENING:
             return
         current = self.store.load(lease.key)
-        if current is not None and current.state in _OPENING:
+        if current is None or current.state not in _OPENING or current.abandoned is not None:
+            return
+        create_tx = current.signed_create_tx()
+        channel_id = current.known_channel_id()
+        if create_tx is None or channel_id is None:
             self._abandon(current, lease, f"the node no longer knows the channel: {reason}")
+            return
+        now = asyncio.get_running_loop().time()
+        doubt = self._in_doubt.get(lease.key)
+        wait = self.scan_every if doubt is None else min(2 * doubt.wait, _MOST_BETWEEN_TRIES)
+        self._in_doubt[lease.key] = _Doubt(retry_at=now + wait, wait=wait)
+        if doubt is None:
+            event = OpenInDoubt(
+                key=lease.key,
+                record=current,
+                create_tx=create_tx,
+                channel_id=channel_id,
+                reason=f"the node refused to come back to the open: {reason}",
+            )
+            self._report(driven.client, event)
 
     def _stop(self, driven: _Driven, reason: str) -> None:
         """Stop a channel whose lease may be another's now. Every save its client tries is

@@ -8,8 +8,8 @@ while they are in use. Exits non-zero, saying what is wrong, unless every check 
 
 Run: ``python bench/hub.py --store URL [--workers 4] [--channels 200] [--kills 20] [--json]``;
 the last line of ``--json`` holds ``channels``, ``closed``, ``kills``, ``kills_during_opens``,
-``abandoned``, ``fenced_saves``, ``double_driven``, ``double_signed``, ``lost``,
-``transfers_per_s`` and more.
+``abandoned``, ``in_doubt``, ``given_up_in_doubt``, ``fenced_saves``, ``double_driven``,
+``double_signed``, ``lost``, ``transfers_per_s`` and more.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{outcome.closed}/{outcome.channels} closed, {outcome.kills} kills "
         f"({outcome.kills_during_opens} during the opens), {outcome.abandoned} opens given up "
-        f"({outcome.given_up} after the create tx was signed), "
+        f"(before a create tx was signed), {outcome.in_doubt} in doubt "
+        f"({outcome.given_up_in_doubt} of them given up, proven off chain), "
         f"{outcome.pauses} pauses, {outcome.fenced_saves} fenced saves, "
         f"{outcome.double_driven} double-driven, {outcome.double_signed} double-signed, "
         f"{outcome.lost} lost, {figures['transfers_per_s']} transfers/s, "

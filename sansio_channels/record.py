@@ -137,6 +137,14 @@ class ChannelRecord:
         derived = None if create is None else derived_channel_id(decode_signed_tx(create))
         return None if derived is None else derived.api
 
+    def signed_create_tx(self) -> str | None:
+        """The create tx we signed (tx_), if this record holds one: written ahead of our
+        signature, or co-signed as the latest state. Once it left, the channel it names may
+        go on chain whatever becomes of our client."""
+        if 1 in self.signed_ahead:
+            return self.signed_ahead[1]
+        return self.latest_state if self.latest_round == 1 else None
+
     def to_json(self) -> dict[str, Any]:
         """The record as plain JSON values (:meth:`from_json` reads it back)."""
         view = attrs.asdict(self)

@@ -51,3 +51,17 @@ def postgres_server() -> Iterator[str]:
 def postgres_url(postgres_server: str) -> str:
     """A new, empty database of its own for one test."""
     return postgres_cluster.fresh_database(postgres_server)
+
+
+# Figures a test records with ``record_property(FIGURES, ...)`` (the worker-kill test's counts)
+# are printed at the end of the run: a test's own output is lost under xdist, its properties
+# reach the controller.
+FIGURES = "figures"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", ()):
+                if name == FIGURES and report.when == "call":
+                    terminalreporter.write_line(f"{report.nodeid} ({outcome}): {value}")

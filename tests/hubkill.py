@@ -20,18 +20,26 @@ Processes, all on loopback:
   starts a new one in its place, until every channel is closed; then checks the logs and the
   node's report. Now and then it pauses a worker instead (SIGSTOP) for longer than a lease
   and lets it go on: its channels were taken meanwhile, and the saves it tries on waking are
-  refused. An open cut by a kill is resumed by another worker (the create tx was signed) or
-  given up and marked by the hub that finds its lease free, then opened again by its slot's
-  worker.
+  refused. An open cut by a kill before its create tx was signed is given up and marked by
+  the hub that finds its lease free, then opened again by its slot's worker; one cut after it
+  is resumed by another worker, and the node refusing to come back to it (before
+  ``funding_signed`` it does not know the channel by its id yet; the responders of every
+  fifth channel sign late to widen that window) only makes it wait and try again
+  (``OpenInDoubt``, logged by the worker that saw it). A worker killed after saving its
+  signature and before sending it (or stopped there, its lease lost after a pause) leaves
+  an open the node refuses for good: a worker gives it up (``Hub.give_up``) once it is
+  past the initiator FSM's timers (:data:`GIVE_UP_AFTER`), and its slot opens anew.
 
 What it checks: no two processes ever saved for one channel at the same time (per channel,
 the tokens of accepted saves never go back: a save under an older token after one under a
 newer was accepted would be one); no account's signature reached the node on two different
 states of one round; no state lost (each channel's record ends at the round and balances the
 responder last co-signed); every channel closed on chain, the initiator's last record closed
-with the balances the responder holds (or, for a channel whose open was given up after its
-create tx was signed, that record, saying why, with the tx that names the responder's
-channel); one record in use per channel, and every record of an open given up saying why.
+with the balances the responder holds; one record in use per channel; every open given up
+saying why; and every open given up after its create tx was signed proven never on chain:
+the initiator's nonce has moved past the create tx's (it can never be included), and the
+chain holds no channel by its id, or holds the one the slot's next open made with that nonce
+(a channel id derives from the initiator, its nonce and the responder), closed by it.
 
 Run it alone: ``python -m tests.hubkill --store URL --workers 4 --channels 200 --kills 20``.
 """
@@ -48,7 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -57,9 +65,10 @@ import attrs
 from sansio_channels import commands as cmd
 from sansio_channels.adapters._common import Settings
 from sansio_channels.adapters.asyncio import ChannelClient
-from sansio_channels.adapters.hub import ChannelStopped, Hub
+from sansio_channels.adapters.hub import ChannelStopped, Hub, OpenInDoubt
 from sansio_channels.channel import Channel
 from sansio_channels.crypto import KeyPair, Signer, inner_tx, verify
+from sansio_channels.encoding import Id, IdTag
 from sansio_channels.events import (
     CoSignedState,
     Event,
@@ -77,7 +86,7 @@ from sansio_channels.simulator.harness import keypair
 from sansio_channels.simulator.server import SimulatorServer
 from sansio_channels.state import ChannelState
 from sansio_channels.store import Lease, LeaseLost, LeasingStore, open_store, record_key
-from sansio_channels.txs import encode_tx
+from sansio_channels.txs import ChannelCreateTx, decode_signed_tx, encode_tx
 
 AMOUNT: Final = 10**18
 TRANSFER: Final = 10**15
@@ -88,12 +97,27 @@ PORTS: Final = 20_000  # channel n meets its responder under port PORTS + n
 # The node rolls back a request whose signer died after this; long enough for a loaded
 # machine's saves.
 SIGN_TIMEOUT_MS: Final = 8000
+# The initiator's FSM stops if funding_signed has not come back this long after its client
+# signed the create tx; then its node never posts the create tx.
+FUNDING_SIGN_MS: Final = 8000
 LEASE_SECONDS: Final = 1.5
 SETTINGS: Final = Settings(ping_interval=None, open_timeout=30.0)
 KILL_EVERY: Final = (0.2, 0.8)  # seconds between two actions on the workers
 PAUSE_SHARE: Final = 0.2  # of the actions on a worker, pauses past a lease (the rest kills)
 OP_BOUND: Final = 20.0  # an operation that takes longer is abandoned and tried again later
 NUDGE_EVERY: Final = 1.0  # seconds between first updates tried by a channel resumed in its open
+# The responders of every SLOW_EVERY-th channel sign the create tx SLOW_CREATE seconds late:
+# a kill of the initiator's worker in that window has the next worker come back before
+# funding_signed, which the node refuses (the open is in doubt) though the open goes on.
+SLOW_EVERY: Final = 5
+SLOW_CREATE: Final = 2 * LEASE_SECONDS
+# An open in doubt this long after a worker first saw it refused is given up by that worker:
+# past the initiator's FSM timers (its signature, then funding_signed), its node never posts
+# the create tx, and the only other holder of it, this test's responder, never posts alone.
+# (A worker killed after saving its signature and before sending it leaves such an open.) The
+# check proves each such give-up right on the simulator's chain.
+GIVE_UP_AFTER: Final = (SIGN_TIMEOUT_MS + FUNDING_SIGN_MS) / 1000 + 2 * LEASE_SECONDS
+GIVEN_UP_IN_DOUBT: Final = "in doubt past the initiator FSM's timers: its node never posts it"
 
 
 def initiator(n: int) -> KeyPair:
@@ -111,20 +135,8 @@ def options(role: Role, n: int) -> OpenOptions:
         responder(n),
         port=PORTS + n,
         amount=AMOUNT,
-        timeouts={"sign": SIGN_TIMEOUT_MS},
+        timeouts={"sign": SIGN_TIMEOUT_MS, "funding_sign": FUNDING_SIGN_MS},
     )
-
-
-def given_up_signed(records: list[ChannelRecord]) -> dict[str, ChannelRecord]:
-    """By account, the opens given up after the create tx was signed, of the channels with no
-    record in use: the channel may be on chain (the application is told to look for that
-    tx), so it is not opened again; such a channel ends reported given up, not closed."""
-    in_use = {r.account for r in records if r.abandoned is None}
-    return {
-        r.account: r
-        for r in records
-        if r.abandoned is not None and 1 in r.signed_ahead and r.account not in in_use
-    }
 
 
 # --- the node ---------------------------------------------------------------------------------
@@ -149,6 +161,7 @@ class Responder:
         self.peer_gone = False
         self.paid_back = False
         self.paying = False
+        self.held: SignRequest | None = None  # the create tx, signed late (SLOW_EVERY)
 
     def new_channel(self) -> None:
         """The open died before it was co-signed: wait for the initiator's next open, a new
@@ -166,7 +179,10 @@ class Responder:
             self.peer_gone = True
         if isinstance(event, SignRequest):
             self._note_initiator_signature(event)
-            event.sign(self.keys, accept_failed_checks=True)
+            if event.tag.tag == "responder_sign" and self.n % SLOW_EVERY == 0:
+                self.held = event
+            else:
+                event.sign(self.keys, accept_failed_checks=True)
         elif isinstance(event, CoSignedState) and event.accepted and event.round is not None:
             self.co_signed[event.round] = encode_tx(event.signed_tx)
             self._note_initiator_signature_on(event.signed_tx)
@@ -212,7 +228,16 @@ async def respond_once(base_url: str, party: Responder) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
+    async def sign_late(request: SignRequest) -> None:
+        await asyncio.sleep(SLOW_CREATE)
+        request.sign(party.keys, accept_failed_checks=True)
+        for event in channel.events():
+            party.take(event)
+        for frame in channel.frames_to_send():
+            await socket.send(json.dumps(frame))
+
     channel = party.channel
+    late: list[asyncio.Task[None]] = []
     async with connect(channel.connect_url(base_url), ping_interval=None) as socket:
         try:
             async for text in socket:
@@ -222,6 +247,9 @@ async def respond_once(base_url: str, party: Responder) -> None:
                     party.take(event)
                 if party.peer_gone and channel.ledger.latest is None:
                     return  # an open whose initiator is gone: a new one comes
+                if party.held is not None:
+                    late.append(asyncio.ensure_future(sign_late(party.held)))
+                    party.held = None
                 command = party.next_command()
                 if command is not None and channel.state is ChannelState.OPEN:
                     channel.submit(command)
@@ -231,6 +259,10 @@ async def respond_once(base_url: str, party: Responder) -> None:
                     await socket.send(json.dumps(frame))
         except ConnectionClosed:
             pass
+        finally:
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
 
 async def node_main(channels: int, ready: Path, stop: Path, report: Path) -> None:
@@ -263,7 +295,13 @@ async def node_main(channels: int, ready: Path, stop: Path, report: Path) -> Non
                     "paid_back": party.paid_back,
                 }
             )
-        report.write_text(json.dumps(rows))
+        chain = sim.chain
+        chain_ids = [Id(IdTag.CHANNEL, key).api for key in chain.channels]
+        nonces = {
+            initiator(n).address: chain.next_nonce(Id.account(initiator(n).address).key)
+            for n in range(channels)
+        }
+        report.write_text(json.dumps({"rows": rows, "on_chain": chain_ids, "nonces": nonces}))
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -273,7 +311,8 @@ async def node_main(channels: int, ready: Path, stop: Path, report: Path) -> Non
 
 
 class LoggedStore:
-    """The worker's store: every save, accepted or refused, logged with its lease token."""
+    """The worker's store: every save, accepted or refused, logged with its lease token; and
+    the opens in doubt the hub reported (:meth:`doubt`)."""
 
     def __init__(self, store: LeasingStore, log: Any) -> None:
         self.store = store
@@ -297,6 +336,27 @@ class LoggedStore:
             raise
         self._write({**entry, "at": time.time(), "refused": False})
 
+    def doubt(self, key: str) -> None:
+        self._write({"doubt": key, "pid": os.getpid(), "at": time.time()})
+
+    def gave_up(self, record: ChannelRecord) -> None:
+        """An open in doubt this worker gave up: the channel its create tx names, and the
+        nonce (the record may be overwritten by the slot's next open, of the same id)."""
+        create = record.signed_create_tx()
+        assert create is not None
+        tx = inner_tx(decode_signed_tx(create))
+        assert isinstance(tx, ChannelCreateTx)
+        self._write(
+            {
+                "gave_up": record_key(record),
+                "account": record.account,
+                "channel_id": record.known_channel_id(),
+                "nonce": tx.nonce,
+                "pid": os.getpid(),
+                "at": time.time(),
+            }
+        )
+
     def _write(self, entry: dict[str, Any]) -> None:
         self.log.write(json.dumps(entry) + "\n")
         self.log.flush()
@@ -316,6 +376,8 @@ class Driver:
         channels: int,
         close_flag: Path,
         slot: tuple[int, int],
+        doubted: Callable[[str], None],
+        gave_up: Callable[[ChannelRecord], None],
     ) -> None:
         self.hub = hub
         self.store = store
@@ -331,6 +393,9 @@ class Driver:
         self.nudged: dict[int, float] = {}  # client -> when it may try its first update again
         self.up: set[int] = set()  # clients back on the node (FsmUp seen)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.doubted = doubted  # logs an open the hub reported in doubt
+        self.gave_up = gave_up  # logs an open in doubt given up
+        self.doubt_since: dict[str, float] = {}  # key -> when this worker first saw it refused
 
     async def handler(self, client: ChannelClient | None, event: Event) -> None:
         # A new channel is driven from its FsmUp on; a resumed one once the node's latest
@@ -338,6 +403,9 @@ class Driver:
         resumed = client is not None and client.channel.restored_from is not None
         if client is not None and isinstance(event, OffChainStateFetched if resumed else FsmUp):
             self.up.add(id(client))
+        if isinstance(event, OpenInDoubt):
+            self.doubted(event.key)
+            self.doubt_since.setdefault(event.key, time.monotonic())
         if isinstance(event, ChannelStopped) and client is not None:
             self.up.discard(id(client))
             n = self.slots[client.channel.account.api]
@@ -348,18 +416,36 @@ class Driver:
     async def open_missing(self) -> None:
         """Open each of this worker's channels that has no record in use: none yet (its
         opener was killed before saving one), or only opens given up before a create tx was
-        signed (``OpenAbandoned``, reported by whichever hub found them; one given up after
-        it is left as it is: see :func:`given_up_signed`). Only this slot's worker opens
-        channel n, and
-        the parent starts the next one only once this one is dead: one open at a time."""
+        signed (``OpenAbandoned``, reported by whichever hub found them; an open in doubt
+        stays in use). Only this slot's worker opens channel n, and the parent starts the
+        next one only once this one is dead: one open at a time."""
         records = self.store.records()
-        in_use = {r.account for r in records if r.abandoned is None} | set(given_up_signed(records))
+        self._give_up_past_doubt(records)
+        in_use = {r.account for r in records if r.abandoned is None}
         for n in self.mine:
             if n in self.opening or initiator(n).address in in_use:
                 continue
             self.opening[n] = self.hub.open(options(Role.INITIATOR, n), network_id=self.network_id)
             await asyncio.sleep(0.05)  # a few at a time, as a hub takes on new customers
             self.step()
+
+    def _give_up_past_doubt(self, records: list[ChannelRecord]) -> None:
+        """Give up each open in doubt past :data:`GIVE_UP_AFTER` that no one has come back to
+        since (no co-signed state in its record); its slot opens anew."""
+        now = time.monotonic()
+        by_key = {record_key(r): r for r in records}
+        for key, since in list(self.doubt_since.items()):
+            record = by_key.get(key)
+            # Back on the node (its record holds the co-signed create tx), or given up.
+            settled = (
+                record is None or record.latest_state is not None or record.abandoned is not None
+            )
+            if settled:
+                del self.doubt_since[key]
+            elif now - since > GIVE_UP_AFTER and self.hub.give_up(key, GIVEN_UP_IN_DOUBT):
+                assert record is not None
+                self.gave_up(record)
+                del self.doubt_since[key]
 
     def _closed_on_chain(self, client: ChannelClient, event: ChannelStopped) -> None:
         """A channel whose close we signed, refused by the node: it closed on chain while
@@ -446,7 +532,16 @@ async def worker_main(
             renew_every=LEASE_SECONDS / 4,
             scan_every=0.3,
         )
-        driver = Driver(hub, inner, node["network_id"], channels, Path(node["close_flag"]), slot)
+        driver = Driver(
+            hub,
+            inner,
+            node["network_id"],
+            channels,
+            Path(node["close_flag"]),
+            slot,
+            store.doubt,
+            store.gave_up,
+        )
         hub.handler = driver.handler
         async with hub:
             while True:
@@ -504,8 +599,9 @@ class Outcome:
     closed: int = 0
     kills: int = 0
     kills_during_opens: int = 0  # while some channel had no co-signed state yet
-    abandoned: int = 0  # opens given up (records marked)
-    given_up: int = 0  # channels that end given up after their create tx was signed
+    abandoned: int = 0  # opens given up (records marked), all before a create tx was signed
+    in_doubt: int = 0  # opens the node refused to come back to after the create tx was signed
+    given_up_in_doubt: int = 0  # of those, given up (each proven never on chain)
     fenced_saves: int = 0
     double_driven: int = 0
     double_signed: int = 0
@@ -579,11 +675,8 @@ def run(
             # The first kill lands while the workers are opening their channels.
             next_kill = started + rng.uniform(0.5, 2.0)
             while True:
-                every = store.records()
-                records = [r for r in every if r.abandoned is None]
-                # A channel ends closed, or given up after its create tx was signed.
-                ended = len(given_up_signed(every))
-                closed = sum(r.state == ChannelState.CLOSED.value for r in records) + ended
+                records = [r for r in store.records() if r.abandoned is None]
+                closed = sum(r.state == ChannelState.CLOSED.value for r in records)
                 if closed == channels and outcome.kills >= kills:
                     break
                 if time.monotonic() - started > bound:
@@ -593,7 +686,7 @@ def run(
                     break
                 # Kills start at once: the first ones land in the opens, the later ones
                 # anywhere in the channels' use.
-                opened = sum(r.latest_round is not None for r in records) + ended >= channels
+                opened = sum(r.latest_round is not None for r in records) >= channels
                 now = time.monotonic()
                 for w, until in list(paused.items()):
                     if now >= until:
@@ -644,7 +737,8 @@ def run(
     return outcome
 
 
-def _saves(home: Path, workers: int) -> Iterator[dict[str, Any]]:
+def _logged(home: Path, workers: int) -> Iterator[dict[str, Any]]:
+    """What the workers logged: saves, and opens in doubt."""
     for w in range(workers):
         path = home / f"w{w}.log"
         if path.exists():
@@ -657,7 +751,10 @@ def _saves(home: Path, workers: int) -> Iterator[dict[str, Any]]:
 
 
 def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path) -> None:
-    saves = list(_saves(home, workers))
+    logged = list(_logged(home, workers))
+    saves = [entry for entry in logged if "start" in entry]
+    gave_up = [entry for entry in logged if "gave_up" in entry]
+    outcome.in_doubt = len({entry["doubt"] for entry in logged if "doubt" in entry})
     outcome.saves = sum(not s["refused"] for s in saves)
     outcome.fenced_saves = sum(s["refused"] for s in saves)
     # A save commits between its start and its end (a process paused in between logs a late
@@ -687,31 +784,45 @@ def _check(outcome: Outcome, store: Any, home: Path, workers: int, report: Path)
     if not report.exists():
         outcome.problems.append("the node wrote no report")
         return
-    rows = json.loads(report.read_text())
-    every = store.records()
-    given_up = given_up_signed(every)
+    view = json.loads(report.read_text())
+    rows = view["rows"]
     records: dict[str, ChannelRecord] = {}
-    for record in every:
+    for record in store.records():
         if record.abandoned is not None:
             outcome.abandoned += 1
             if not record.abandoned.strip():
                 outcome.problems.append(f"{record_key(record)}: given up without a reason")
+            if record.signed_create_tx() is not None and record.abandoned != GIVEN_UP_IN_DOUBT:
+                outcome.problems.append(
+                    f"{record_key(record)}: given up after its create tx was signed: "
+                    f"{record.abandoned}"
+                )
         elif record.account in records:
             outcome.problems.append(f"{record.account}: two records in use")
         else:
             records[record.account] = record
+    outcome.given_up_in_doubt = len(gave_up)
+    for entry in gave_up:
+        # The create tx given up can never be included (its nonce is used), and the channel
+        # it names is off chain, or the one the slot's next open made with that nonce.
+        account, named = entry["account"], entry["channel_id"]
+        now_in_use = records.get(account)
+        reopened = (
+            now_in_use is not None
+            and now_in_use.known_channel_id() == named
+            and now_in_use.state == ChannelState.CLOSED.value
+        )
+        nonce_used = view["nonces"][account] > entry["nonce"]
+        if not nonce_used or (named in view["on_chain"] and not reopened):
+            outcome.problems.append(
+                f"{entry['gave_up']}: given up in doubt, not proven off chain (nonce "
+                f"{entry['nonce']}, next {view['nonces'][account]}; on chain: "
+                f"{named in view['on_chain']}, reopened: {reopened})"
+            )
     for row in rows:
         n = row["n"]
         outcome.double_signed += len(row["double_signed"])
         record = records.get(initiator(n).address)
-        if record is None and initiator(n).address in given_up:
-            # Reported given up, with the create tx we signed: the responder's channel, if
-            # it got that far, is the one that tx names.
-            outcome.given_up += 1
-            named = given_up[initiator(n).address].known_channel_id()
-            if row["channel_id"] not in (None, named):
-                outcome.problems.append(f"channel {n}: given up as {named}, peer on another")
-            continue
         if record is None:
             outcome.lost += 1
             outcome.problems.append(f"channel {n}: no record")

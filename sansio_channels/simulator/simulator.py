@@ -204,6 +204,10 @@ class Simulator:
     def _come_back(self, socket: _Socket, options: ReestablishOptions) -> None:
         channel_id = Id.from_api(options.existing_channel_id, IdTag.CHANNEL).key
         role = options.role
+        # A node finds a running FSM by channel id and role, and an initiator's FSM is filed
+        # under the channel id only once funding_signed came back. Between its client's
+        # signature of the create tx and that, the FSM runs on (the channel goes on chain
+        # once the responder signs) but a come-back finds nothing: refused without a word.
         running = self._by_channel.get(channel_id, {}).get(role)
         if running is not None:
             # Reconnect: the FSM kept running; same fsm id, nothing else (#3267, #4399).
@@ -218,10 +222,13 @@ class Simulator:
                 running, frames.info(running.channel_text, "fsm_up", fsm_id=running.fsm_id)
             )
             return
+        # With no FSM running, the node reads the channel from the chain before its cache: a
+        # create tx still in the mempool names no channel yet, so there is nothing to
+        # reestablish, whatever the cache holds.
+        if self.chain.channel(channel_id) is None:
+            raise LocalProtocolError("existing_channel_id: no such channel on chain")
         cached = self._cache.get((channel_id, role))
         if cached is None:
-            if self.chain.channel(channel_id) is None:
-                raise LocalProtocolError("existing_channel_id: no such channel on chain")
             raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID)
         if options.existing_fsm_id != cached.fsm_id:
             raise NodeError.rejected(ErrorDataCode.INVALID_FSM_ID)

@@ -1,6 +1,7 @@
 """The hub runner against the simulator on loopback: a channel opened by one hub is taken by
 the next once the first lets go; a hub whose lease was taken stops driving the channel; an
-open that can never finish is marked and reported once."""
+open that can never finish is marked and reported once; one whose create tx we signed is
+never given up on a refusal, only tried again (in doubt) until the node takes it back."""
 
 from __future__ import annotations
 
@@ -17,12 +18,19 @@ from websockets.exceptions import ConnectionClosed
 
 from sansio_channels.adapters._common import Settings
 from sansio_channels.adapters.asyncio import ChannelClient
-from sansio_channels.adapters.hub import ChannelStopped, Hub, OpenAbandoned
+from sansio_channels.adapters.hub import ChannelStopped, Hub, OpenAbandoned, OpenInDoubt
 from sansio_channels.channel import Channel
-from sansio_channels.events import Event, OffChainStateFetched, OperationAccepted, SignRequest
+from sansio_channels.events import (
+    Event,
+    FsmUp,
+    OffChainStateFetched,
+    OperationAccepted,
+    SignRequest,
+)
 from sansio_channels.options import Role
+from sansio_channels.record import ChannelRecord
 from sansio_channels.simulator import Simulator, harness
-from sansio_channels.simulator.harness import keypair
+from sansio_channels.simulator.harness import Pair, keypair
 from sansio_channels.simulator.server import SimulatorServer
 from sansio_channels.state import ChannelState
 from sansio_channels.store import RELEASED_EXPIRY, LeasingStore, SQLiteStore, record_key
@@ -271,6 +279,100 @@ def test_a_hub_cut_off_from_its_store_stops_its_channels_once_a_lease_could_have
 ) -> None:
     with SQLiteStore(tmp_path / "hub.sqlite3") as store:
         asyncio.run(cut_off(store))
+
+
+def signed_the_create_tx_and_died(now: float) -> tuple[Pair, list[SignRequest], ChannelRecord]:
+    """Our client signed the create tx, its record was saved, and it died; the responder's
+    client has not signed yet (its sign request is held). The node's FSM runs on in the
+    open, but knows the channel by its id only from funding_signed on."""
+    sim = Simulator(now=now)  # a server runs the simulator on the loop's clock
+    pair = Pair.open(sim=sim)
+    pair.now = now
+    held: list[SignRequest] = []
+    pair.responder.intercept = held.append
+    pair.run()
+    record = pair.initiator.channel.record()
+    assert record.signed_create_tx() is not None
+    assert record.channel_id is None
+    pair.drop(pair.initiator)
+    return pair, held, record
+
+
+async def in_doubt(store: LeasingStore) -> None:
+    loop = asyncio.get_running_loop()
+    pair, held, record = signed_the_create_tx_and_died(loop.time())
+    store.save(record)
+    key = record_key(record)
+    seen = Seen()
+    async with SimulatorServer(pair.sim, port=0) as server:
+        hub = Hub(
+            server.url(),
+            store,
+            signer=pair.initiator.keys,
+            handler=seen,
+            settings=SETTINGS,
+            lease_seconds=1.0,
+            scan_every=0.02,
+        )
+        async with hub:
+            await until(lambda: len(seen.of(ChannelStopped)) >= 3)  # refused, tried again
+            (doubt,) = seen.of(OpenInDoubt)  # reported once
+            assert doubt.key == key
+            assert doubt.create_tx == record.signed_create_tx()
+            assert doubt.channel_id == record.known_channel_id()
+            assert "refused" in doubt.reason
+            kept = store.load(key)
+            assert kept is not None
+            assert kept.abandoned is None
+            assert kept.resumable
+            # The responder signs: funding_signed reaches the FSM, the channel goes on chain,
+            # and the hub's next try comes back to the FSM that ran on.
+            pair.now = loop.time()
+            held[0].sign(pair.responder.keys)
+            pair.run()
+            await until(lambda: bool(seen.of(FsmUp)))
+            (up,) = seen.of(FsmUp)
+            assert (up.fsm_id, up.reconnected) == (record.fsm_id, True)
+            assert len(seen.of(OpenInDoubt)) == 1
+            assert seen.of(OpenAbandoned) == []
+            # A channel driven here is not given up, even on the application's word.
+            assert not hub.give_up(key, "its create tx can no longer be included")
+
+
+def test_an_open_refused_after_its_create_tx_was_signed_is_in_doubt_never_given_up(
+    tmp_path: Path,
+) -> None:
+    with SQLiteStore(tmp_path / "hub.sqlite3") as store:
+        asyncio.run(in_doubt(store))
+
+
+async def give_up(store: LeasingStore) -> None:
+    _, _, record = signed_the_create_tx_and_died(0.0)
+    store.save(record)
+    key = record_key(record)
+    seen = Seen()
+    hub = idle_hub(store, seen)  # not started: it only answers give_up
+    held = store.acquire(key, "another hub", seconds=60)
+    assert held is not None
+    assert not hub.give_up(key, "its nonce was used by another tx")  # leased elsewhere
+    store.release(held)
+    with pytest.raises(ValueError, match="reason"):
+        hub.give_up(key, " ")
+    assert store.load(key) == record  # nothing changed
+    assert hub.give_up(key, "its nonce was used by another tx")
+    await until(lambda: bool(seen.of(OpenAbandoned)))
+    (given_up,) = seen.of(OpenAbandoned)
+    assert (given_up.key, given_up.reason) == (key, "its nonce was used by another tx")
+    kept = store.load(key)
+    assert kept is not None
+    assert kept.abandoned == "its nonce was used by another tx"
+    assert not kept.resumable
+    assert not hub.give_up(key, "again")  # given up already
+
+
+def test_the_application_gives_up_an_open_in_doubt_on_its_proof(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "hub.sqlite3") as store:
+        asyncio.run(give_up(store))
 
 
 def test_a_hub_closes_its_channels_all_at_once_and_releases_every_lease(
