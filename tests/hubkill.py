@@ -41,12 +41,11 @@ the initiator's nonce has moved past the create tx's (it can never be included),
 chain holds no channel by its id, or holds the one the slot's next open made with that nonce
 (a channel id derives from the initiator, its nonce and the responder), closed by it.
 
-Run it alone: ``python -m tests.hubkill --store URL --workers 4 --channels 200 --kills 20``.
+Run it alone: ``python bench/hub.py --store URL --workers 4 --channels 200 --kills 20``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -860,24 +859,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "thief":
         thief_main(argv[1], Path(argv[2]))
         return 0
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", required=True)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--channels", type=int, default=200)
-    parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--bound", type=float, default=600.0, help="give up after (s)")
-    args = parser.parse_args(argv)
-    outcome = run(
-        args.store,
-        workers=args.workers,
-        channels=args.channels,
-        kills=args.kills,
-        seed=args.seed,
-        bound=args.bound,
+    raise SystemExit(
+        f"a role is required (node, worker or thief), got {argv!r}: "
+        "bench/hub.py runs the whole test"
     )
-    print(json.dumps(outcome.figures()))
-    return 0 if not outcome.problems else 1
 
 
 if __name__ == "__main__":
